@@ -1,0 +1,167 @@
+//! The command line: argument definitions and dispatch to one module per command.
+//!
+//! Exit statuses are the contract's: 0 success, 1 invalid config / unknown name / failed
+//! action, 2 usage errors and unreadable files, 3 daemon unreachable.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod check;
+mod client;
+mod diff;
+mod extras;
+mod run;
+mod shell;
+
+/// Exit statuses shared by every command.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Invalid config, unknown name, failed action, or (for `diff`) changes pending.
+    pub const FAILED: u8 = 1;
+    /// Usage error or unreadable file.
+    pub const USAGE: u8 = 2;
+    /// The daemon cannot be reached.
+    pub const UNREACHABLE: u8 = 3;
+}
+
+/// A process supervisor driven by a declarative KDL config.
+#[derive(Debug, Parser)]
+#[command(name = "taskmaster", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and validate a config; print every problem at once.
+    Check {
+        /// The config file.
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Supervise the config's programs in the foreground.
+    Run {
+        /// The config file [default: ./taskmaster.kdl].
+        config: Option<PathBuf>,
+    },
+    /// Show the plan diff: between two files (offline), or what `reload` would do to the
+    /// running daemon (online, one file or none).
+    Diff {
+        /// OLD NEW for an offline diff; [CONFIG] for an online one.
+        #[arg(num_args = 0..=2)]
+        configs: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// One row per process: name, state, pid, uptime or exit info.
+    Status {
+        /// Programs or processes to show [default: all].
+        names: Vec<String>,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Start programs or processes (`web`, `web:1`, `all`) and wait until they run.
+    Start(NamesArgs),
+    /// Stop programs or processes (`web`, `web:1`, `all`) and wait until they stopped.
+    Stop(NamesArgs),
+    /// Stop then start programs or processes.
+    Restart(NamesArgs),
+    /// Re-read the daemon's config file and apply the diff.
+    Reload {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Stop every program gracefully; the daemon then exits.
+    Shutdown {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Print a process's captured output.
+    Logs {
+        /// A program or a process.
+        name: String,
+        /// Keep printing new output, across restarts, until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Show stderr instead of stdout.
+        #[arg(long)]
+        stderr: bool,
+        /// Only the last LINES lines.
+        #[arg(short = 'n', long = "lines", value_name = "LINES")]
+        lines: Option<usize>,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// An interactive control shell taking the client commands as lines.
+    Shell {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+    /// Convert a supervisord config into a taskmaster config (printed on stdout).
+    Import {
+        /// The supervisord.conf file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NamesArgs {
+    /// Programs, processes (`web:1`) or `all`.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub socket: SocketArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SocketArg {
+    /// The daemon's control socket.
+    #[arg(long, env = "TASKMASTER_SOCKET", value_name = "PATH", global = true)]
+    pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Parses the arguments, runs the command, and turns its outcome into an exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ExitCode::from(dispatch(cli))
+}
+
+/// Runs one parsed command line; returns its exit status.
+pub fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Check { config, format } => check::run(&config, format),
+        Command::Run { config } => run::run(config),
+        Command::Diff {
+            configs,
+            format,
+            socket,
+        } => diff::run(&configs, format, &socket),
+        Command::Completions { shell } => extras::completions(shell),
+        Command::Man => extras::man(),
+        Command::Import { file } => extras::import(&file),
+        Command::Shell { socket } => shell::run(&socket),
+        client_command => client::run(client_command),
+    }
+}

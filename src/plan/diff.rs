@@ -1,0 +1,328 @@
+//! The plan diff: what changes between two plans, program by program and field by field.
+//!
+//! This is the one classification that `taskmaster diff`, `reload` and SIGHUP share, so
+//! what `diff` prints is exactly what a reload does:
+//! - a change to what a process is spawned with ([`FieldClass::Spawn`]) restarts the program;
+//! - a change to supervision only ([`FieldClass::Supervision`]) applies in place;
+//! - a `numprocs` change ([`FieldClass::Scale`]) starts or stops only the difference.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{DaemonSettings, Plan, ProgramSpec, format_duration};
+
+/// Everything that differs between an old and a new plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanDiff {
+    /// Changed daemon settings (`socket`, `logfile`).
+    pub daemon: Vec<FieldChange>,
+    /// Every program of either plan, sorted by name, unchanged ones included.
+    pub programs: Vec<ProgramDiff>,
+}
+
+impl PlanDiff {
+    /// Whether applying this diff would change nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.daemon.is_empty() && self.programs.iter().all(|p| p.action == Action::Unchanged)
+    }
+
+    /// The programs that change, in name order.
+    pub fn changed(&self) -> impl Iterator<Item = &ProgramDiff> {
+        self.programs
+            .iter()
+            .filter(|p| p.action != Action::Unchanged)
+    }
+}
+
+/// What happens to one program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramDiff {
+    pub name: String,
+    pub action: Action,
+    /// Set when `numprocs` changes (also for a restart, which then starts the new count).
+    pub scale: Option<Scale>,
+    /// The fields that differ, in declaration order. Empty for added/removed programs.
+    pub changes: Vec<FieldChange>,
+}
+
+/// The one thing a reload does to a program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Unchanged,
+    /// New program: started when `autostart`.
+    Added,
+    /// Gone from the config: stopped gracefully.
+    Removed,
+    /// A spawn field changed: every process is stopped and started again.
+    Restart,
+    /// Supervision fields and/or `numprocs` changed: applied without touching running processes
+    /// (except the ones a scale-down stops).
+    Update,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Unchanged => "unchanged",
+            Action::Added => "added",
+            Action::Removed => "removed",
+            Action::Restart => "restart",
+            Action::Update => "update",
+        })
+    }
+}
+
+/// A `numprocs` change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scale {
+    pub from: u32,
+    pub to: u32,
+}
+
+/// One field's old and new value, shown the way a config would write them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub class: FieldClass,
+    pub old: String,
+    pub new: String,
+}
+
+/// How a reload treats a change to a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldClass {
+    /// What a process is spawned with: a change restarts the program.
+    Spawn,
+    /// How it is supervised: a change applies in place.
+    Supervision,
+    /// `numprocs`: only the difference starts or stops.
+    Scale,
+    /// A daemon setting.
+    Daemon,
+}
+
+/// Every program field, its reload class and how to show its value.
+/// This table is the single source of truth for the classification.
+/// Renders one field of a spec the way a config would write it.
+type ShowField = fn(&ProgramSpec) -> String;
+
+const PROGRAM_FIELDS: &[(&str, FieldClass, ShowField)] = &[
+    ("cmd", FieldClass::Spawn, |p| show_argv(&p.cmd)),
+    ("numprocs", FieldClass::Scale, |p| p.numprocs.to_string()),
+    ("umask", FieldClass::Spawn, |p| {
+        p.umask
+            .map_or_else(|| "inherited".into(), |u| format!("0o{u:03o}"))
+    }),
+    ("workingdir", FieldClass::Spawn, |p| {
+        p.workingdir
+            .as_ref()
+            .map_or_else(|| "inherited".into(), |d| d.display().to_string())
+    }),
+    ("autostart", FieldClass::Supervision, |p| {
+        format!("#{}", p.autostart)
+    }),
+    ("autorestart", FieldClass::Supervision, |p| {
+        p.autorestart.to_string()
+    }),
+    ("exitcodes", FieldClass::Supervision, |p| {
+        show_list(&p.exitcodes)
+    }),
+    ("startretries", FieldClass::Supervision, |p| {
+        p.startretries.to_string()
+    }),
+    ("starttime", FieldClass::Supervision, |p| {
+        format_duration(p.starttime)
+    }),
+    ("stopsignal", FieldClass::Supervision, |p| {
+        p.stopsignal.to_string()
+    }),
+    ("stoptime", FieldClass::Supervision, |p| {
+        format_duration(p.stoptime)
+    }),
+    ("stdout", FieldClass::Spawn, |p| p.stdout.to_string()),
+    ("stderr", FieldClass::Spawn, |p| p.stderr.to_string()),
+    ("env", FieldClass::Spawn, |p| {
+        let pairs: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+        format!("{{{}}}", pairs.join("; "))
+    }),
+];
+
+/// The names of every program field, in the order `diff` shows them.
+pub fn program_field_names() -> impl Iterator<Item = &'static str> {
+    PROGRAM_FIELDS.iter().map(|(name, ..)| *name)
+}
+
+/// The reload class of a program field, or `None` for a name that is not a field.
+pub fn field_class(field: &str) -> Option<FieldClass> {
+    PROGRAM_FIELDS
+        .iter()
+        .find(|(name, ..)| *name == field)
+        .map(|(_, class, _)| *class)
+}
+
+/// Compares two plans. Pure: the same plans always give the same diff.
+pub fn diff(old: &Plan, new: &Plan) -> PlanDiff {
+    let names: BTreeSet<&String> = old.programs.keys().chain(new.programs.keys()).collect();
+    let programs = names
+        .into_iter()
+        .map(|name| diff_program(name, old.programs.get(name), new.programs.get(name)))
+        .collect();
+    PlanDiff {
+        daemon: diff_daemon(&old.daemon, &new.daemon),
+        programs,
+    }
+}
+
+fn diff_program(name: &str, old: Option<&ProgramSpec>, new: Option<&ProgramSpec>) -> ProgramDiff {
+    let (old, new) = match (old, new) {
+        (Some(old), Some(new)) => (old, new),
+        (None, _) => return whole(name, Action::Added),
+        (_, None) => return whole(name, Action::Removed),
+    };
+    let changes: Vec<FieldChange> = PROGRAM_FIELDS
+        .iter()
+        .filter_map(|(field, class, show)| {
+            let (o, n) = (show(old), show(new));
+            (o != n).then(|| FieldChange {
+                field: (*field).to_owned(),
+                class: *class,
+                old: o,
+                new: n,
+            })
+        })
+        .collect();
+    let scale = (old.numprocs != new.numprocs).then_some(Scale {
+        from: old.numprocs,
+        to: new.numprocs,
+    });
+    let action = if changes.iter().any(|c| c.class == FieldClass::Spawn) {
+        Action::Restart
+    } else if changes.is_empty() {
+        Action::Unchanged
+    } else {
+        Action::Update
+    };
+    ProgramDiff {
+        name: name.to_owned(),
+        action,
+        scale,
+        changes,
+    }
+}
+
+fn whole(name: &str, action: Action) -> ProgramDiff {
+    ProgramDiff {
+        name: name.to_owned(),
+        action,
+        scale: None,
+        changes: Vec::new(),
+    }
+}
+
+fn diff_daemon(old: &DaemonSettings, new: &DaemonSettings) -> Vec<FieldChange> {
+    let show = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or_else(|| "default".into(), |p| p.display().to_string())
+    };
+    [
+        ("socket", show(&old.socket), show(&new.socket)),
+        ("logfile", show(&old.logfile), show(&new.logfile)),
+    ]
+    .into_iter()
+    .filter(|(_, o, n)| o != n)
+    .map(|(field, old, new)| FieldChange {
+        field: field.to_owned(),
+        class: FieldClass::Daemon,
+        old,
+        new,
+    })
+    .collect()
+}
+
+fn show_argv(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| format!("{argv:?}"))
+}
+
+fn show_list(codes: &BTreeSet<u8>) -> String {
+    let items: Vec<String> = codes.iter().map(u8::to_string).collect();
+    items.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::model::AutoRestart;
+
+    fn plan(specs: &[ProgramSpec]) -> Plan {
+        Plan {
+            daemon: DaemonSettings::default(),
+            programs: specs.iter().map(|s| (s.name.clone(), s.clone())).collect(),
+        }
+    }
+
+    fn spec(name: &str) -> ProgramSpec {
+        ProgramSpec::with_defaults(name, vec!["sleep".into(), "60".into()])
+    }
+
+    fn action_of(d: &PlanDiff, name: &str) -> Action {
+        d.programs.iter().find(|p| p.name == name).unwrap().action
+    }
+
+    #[test]
+    fn identical_plans_give_an_empty_diff() {
+        let p = plan(&[spec("a"), spec("b")]);
+        assert!(diff(&p, &p).is_empty());
+    }
+
+    #[test]
+    fn added_and_removed_programs() {
+        let d = diff(&plan(&[spec("a")]), &plan(&[spec("b")]));
+        assert_eq!(action_of(&d, "a"), Action::Removed);
+        assert_eq!(action_of(&d, "b"), Action::Added);
+    }
+
+    #[test]
+    fn spawn_field_change_restarts() {
+        let mut b = spec("a");
+        b.env.insert("K".into(), "v".into());
+        let d = diff(&plan(&[spec("a")]), &plan(&[b]));
+        assert_eq!(action_of(&d, "a"), Action::Restart);
+        assert_eq!(d.programs[0].changes[0].field, "env");
+    }
+
+    #[test]
+    fn supervision_change_updates_in_place() {
+        let mut b = spec("a");
+        b.autorestart = AutoRestart::Always;
+        b.stoptime = std::time::Duration::from_millis(500);
+        let d = diff(&plan(&[spec("a")]), &plan(&[b]));
+        assert_eq!(action_of(&d, "a"), Action::Update);
+        let fields: Vec<_> = d.programs[0]
+            .changes
+            .iter()
+            .map(|c| c.field.as_str())
+            .collect();
+        assert_eq!(fields, ["autorestart", "stoptime"]);
+        assert_eq!(d.programs[0].changes[1].new, "500ms");
+    }
+
+    #[test]
+    fn numprocs_change_scales() {
+        let mut b = spec("a");
+        b.numprocs = 4;
+        let d = diff(&plan(&[spec("a")]), &plan(&[b]));
+        assert_eq!(action_of(&d, "a"), Action::Update);
+        assert_eq!(d.programs[0].scale, Some(Scale { from: 1, to: 4 }));
+    }
+
+    #[test]
+    fn every_field_has_a_class() {
+        for name in program_field_names() {
+            assert!(field_class(name).is_some(), "{name}");
+        }
+    }
+}

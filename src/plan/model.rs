@@ -1,0 +1,254 @@
+//! The validated, typed plan: what a config file means once every check has passed.
+//!
+//! A [`Plan`] holds no source spans and no raw KDL; it is what the runtime applies and
+//! what [`super::diff`] compares. Every field of [`ProgramSpec`] carries its contract
+//! default, so two configs that mean the same thing give equal plans.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// A whole validated config: daemon settings plus every program, keyed by name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Plan {
+    pub daemon: DaemonSettings,
+    pub programs: BTreeMap<String, ProgramSpec>,
+}
+
+impl Plan {
+    /// How many processes the plan runs in all (the sum of every `numprocs`).
+    pub fn process_count(&self) -> usize {
+        self.programs.values().map(|p| p.numprocs as usize).sum()
+    }
+}
+
+/// The optional `taskmaster { … }` node. Paths are already absolute.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct DaemonSettings {
+    pub socket: Option<PathBuf>,
+    pub logfile: Option<PathBuf>,
+}
+
+/// One `program "name" { … }` node with every default filled in and every relative path
+/// resolved against the config file's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramSpec {
+    pub name: String,
+    /// argv: the program then its arguments; never empty.
+    pub cmd: Vec<String>,
+    pub numprocs: u32,
+    /// `None`: inherit the daemon's umask.
+    pub umask: Option<u32>,
+    /// `None`: inherit the daemon's working directory.
+    pub workingdir: Option<PathBuf>,
+    pub autostart: bool,
+    pub autorestart: AutoRestart,
+    pub exitcodes: BTreeSet<u8>,
+    pub startretries: u32,
+    #[serde(serialize_with = "serialize_duration")]
+    pub starttime: Duration,
+    pub stopsignal: StopSignal,
+    #[serde(serialize_with = "serialize_duration")]
+    pub stoptime: Duration,
+    pub stdout: OutputTarget,
+    pub stderr: OutputTarget,
+    pub env: BTreeMap<String, String>,
+}
+
+impl ProgramSpec {
+    pub const DEFAULT_NUMPROCS: u32 = 1;
+    pub const DEFAULT_AUTOSTART: bool = true;
+    pub const DEFAULT_STARTRETRIES: u32 = 3;
+    pub const DEFAULT_STARTTIME: Duration = Duration::from_secs(1);
+    pub const DEFAULT_STOPTIME: Duration = Duration::from_secs(10);
+
+    /// A spec with every contract default and the given argv.
+    pub fn with_defaults(name: impl Into<String>, cmd: Vec<String>) -> Self {
+        ProgramSpec {
+            name: name.into(),
+            cmd,
+            numprocs: Self::DEFAULT_NUMPROCS,
+            umask: None,
+            workingdir: None,
+            autostart: Self::DEFAULT_AUTOSTART,
+            autorestart: AutoRestart::default(),
+            exitcodes: BTreeSet::from([0]),
+            startretries: Self::DEFAULT_STARTRETRIES,
+            starttime: Self::DEFAULT_STARTTIME,
+            stopsignal: StopSignal::default(),
+            stoptime: Self::DEFAULT_STOPTIME,
+            stdout: OutputTarget::default(),
+            stderr: OutputTarget::default(),
+            env: BTreeMap::new(),
+        }
+    }
+
+    /// The name of process `index` of this program: `web` when numprocs is 1, else `web:N`.
+    pub fn process_name(&self, index: u32) -> String {
+        process_name(&self.name, self.numprocs, index)
+    }
+
+    /// The names of all this program's processes, in index order.
+    pub fn process_names(&self) -> Vec<String> {
+        (0..self.numprocs).map(|i| self.process_name(i)).collect()
+    }
+}
+
+/// The name of process `index` of a program of `numprocs` processes.
+pub fn process_name(program: &str, numprocs: u32, index: u32) -> String {
+    if numprocs == 1 {
+        program.to_owned()
+    } else {
+        format!("{program}:{index}")
+    }
+}
+
+/// When a process that exits while RUNNING is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoRestart {
+    /// `#true`: always.
+    Always,
+    /// `#false`: never; the process goes to EXITED.
+    Never,
+    /// `"unexpected"`: when its exit code is not in `exitcodes`, or it died by a signal.
+    #[default]
+    Unexpected,
+}
+
+impl AutoRestart {
+    /// Whether a process that ended this way while RUNNING is restarted.
+    /// `exit_code` is `None` for a death by signal, which is always unexpected.
+    pub fn restarts(self, exit_code: Option<i32>, exitcodes: &BTreeSet<u8>) -> bool {
+        match self {
+            AutoRestart::Always => true,
+            AutoRestart::Never => false,
+            AutoRestart::Unexpected => !is_expected_exit(exit_code, exitcodes),
+        }
+    }
+}
+
+/// Whether an exit is one of the program's expected ones (a death by signal never is).
+pub fn is_expected_exit(exit_code: Option<i32>, exitcodes: &BTreeSet<u8>) -> bool {
+    exit_code
+        .and_then(|c| u8::try_from(c).ok())
+        .is_some_and(|c| exitcodes.contains(&c))
+}
+
+impl fmt::Display for AutoRestart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AutoRestart::Always => "#true",
+            AutoRestart::Never => "#false",
+            AutoRestart::Unexpected => "\"unexpected\"",
+        })
+    }
+}
+
+impl Serialize for AutoRestart {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AutoRestart::Always => s.serialize_bool(true),
+            AutoRestart::Never => s.serialize_bool(false),
+            AutoRestart::Unexpected => s.serialize_str("unexpected"),
+        }
+    }
+}
+
+/// The signal `stop` sends first, held as its number; it displays as its name (`TERM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopSignal(pub nix::sys::signal::Signal);
+
+impl Default for StopSignal {
+    fn default() -> Self {
+        StopSignal(nix::sys::signal::Signal::SIGTERM)
+    }
+}
+
+impl fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let full = self.0.as_str();
+        f.write_str(full.strip_prefix("SIG").unwrap_or(full))
+    }
+}
+
+impl Serialize for StopSignal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Where a process's stdout or stderr goes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum OutputTarget {
+    /// Kept in an in-memory ring for `taskmaster logs` (the default).
+    #[default]
+    Memory,
+    /// `"discard"`: /dev/null.
+    Discard,
+    /// A file, opened for appending; the path is absolute.
+    File(PathBuf),
+}
+
+impl fmt::Display for OutputTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputTarget::Memory => f.write_str("memory"),
+            OutputTarget::Discard => f.write_str("discard"),
+            OutputTarget::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl Serialize for OutputTarget {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn serialize_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Shows a duration the way a config would write it: `1s`, `500ms`, `1.5s`.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d < Duration::from_secs(1) && d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_names_follow_numprocs() {
+        let mut spec = ProgramSpec::with_defaults("web", vec!["sleep".into()]);
+        assert_eq!(spec.process_names(), ["web"]);
+        spec.numprocs = 3;
+        assert_eq!(spec.process_names(), ["web:0", "web:1", "web:2"]);
+    }
+
+    #[test]
+    fn unexpected_restarts_on_unlisted_codes_and_signals() {
+        let codes = BTreeSet::from([0, 2]);
+        assert!(!AutoRestart::Unexpected.restarts(Some(2), &codes));
+        assert!(AutoRestart::Unexpected.restarts(Some(1), &codes));
+        assert!(AutoRestart::Unexpected.restarts(None, &codes));
+        assert!(AutoRestart::Always.restarts(Some(0), &codes));
+        assert!(!AutoRestart::Never.restarts(None, &codes));
+    }
+
+    #[test]
+    fn durations_print_like_config_values() {
+        assert_eq!(format_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+    }
+}

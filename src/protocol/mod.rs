@@ -1,0 +1,247 @@
+//! The control protocol spoken over the daemon's unix socket.
+//!
+//! Newline-delimited JSON: the client writes one [`RequestLine`] per line and the daemon
+//! answers each with one [`Response`] per line (a followed `logs` request gets a stream of
+//! [`Response::Log`] lines until the client hangs up). Every request carries
+//! [`PROTOCOL_VERSION`]; the daemon refuses other versions with an error reply, so a client
+//! and a daemon of different releases fail clearly instead of misreading each other.
+//!
+//! Limits the daemon enforces: a request line over [`MAX_REQUEST_BYTES`] gets an error and the
+//! connection is closed; a client that has not sent a whole request within
+//! [`REQUEST_TIMEOUT`] is disconnected.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::diff::PlanDiff;
+
+/// Bumped on any incompatible change to [`Request`] or [`Response`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest request line the daemon reads; longer ones are refused.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// How long a client may take to send a whole request line.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One request as it travels: `{"version":1,"command":"status","names":[]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestLine {
+    pub version: u32,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+impl RequestLine {
+    pub fn new(request: Request) -> Self {
+        RequestLine {
+            version: PROTOCOL_VERSION,
+            request,
+        }
+    }
+}
+
+/// What a client asks of the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Request {
+    /// One row per process; `names` empty means all.
+    Status {
+        #[serde(default)]
+        names: Vec<String>,
+    },
+    /// Start programs or processes (`web`, `web:1`, `all`); answered once they are RUNNING
+    /// or have failed.
+    Start { names: Vec<String> },
+    /// Stop them; answered once they are STOPPED.
+    Stop { names: Vec<String> },
+    /// Stop then start them.
+    Restart { names: Vec<String> },
+    /// Re-read the daemon's config file and apply the plan diff.
+    Reload,
+    /// What `reload` would do, against `config` or the daemon's own config file.
+    Diff {
+        #[serde(default)]
+        config: Option<PathBuf>,
+    },
+    /// Stop everything gracefully, answer, then exit.
+    Shutdown,
+    /// A process's captured output. With `follow`, new output keeps coming as
+    /// [`Response::Log`] lines until the client disconnects.
+    Logs {
+        name: String,
+        #[serde(default)]
+        stderr: bool,
+        #[serde(default)]
+        lines: Option<usize>,
+        #[serde(default)]
+        follow: bool,
+    },
+    /// Program and process names, for the shell's tab completion.
+    Names,
+}
+
+/// The daemon's answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    /// For `status`.
+    Status { processes: Vec<ProcessStatus> },
+    /// For `start`, `stop`, `restart`: the final state of every process named, and the names
+    /// of those that did not reach the wanted state.
+    Done {
+        processes: Vec<ProcessStatus>,
+        failed: Vec<String>,
+    },
+    /// For `reload`: the diff that was applied and the config's warnings, rendered.
+    Reloaded { diff: PlanDiff, warnings: String },
+    /// For `diff`: what a reload would do.
+    Diff { diff: PlanDiff, warnings: String },
+    /// For `shutdown`: sent once everything is stopped, just before the daemon exits.
+    ShutDown,
+    /// For `logs`: captured output. `process` is set for programs of several processes.
+    Log {
+        process: Option<String>,
+        text: String,
+    },
+    /// For `logs` without follow: the end of the output.
+    LogEnd,
+    /// For `names`.
+    Names {
+        programs: Vec<String>,
+        processes: Vec<String>,
+    },
+    /// Any request can fail.
+    Error(ErrorReply),
+}
+
+/// Why a request failed, and what the client should print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// For an invalid config: every diagnostic, rendered without colour.
+    #[serde(default)]
+    pub diagnostics: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Not valid JSON, not a known command, or a wrong protocol version.
+    BadRequest,
+    /// Over [`MAX_REQUEST_BYTES`].
+    TooLarge,
+    /// A name that is no program, process or `all`; nothing was changed.
+    UnknownName,
+    /// The config file does not compile; nothing was changed.
+    InvalidConfig,
+    /// The config file could not be read.
+    Unreadable,
+    /// The daemon is shutting down and takes no more work.
+    ShuttingDown,
+}
+
+impl ErrorReply {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ErrorReply {
+            kind,
+            message: message.into(),
+            diagnostics: None,
+        }
+    }
+}
+
+/// A process's state, with supervisord's names and meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProcessState {
+    Stopped,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Exited,
+    Fatal,
+}
+
+impl ProcessState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessState::Stopped => "STOPPED",
+            ProcessState::Starting => "STARTING",
+            ProcessState::Running => "RUNNING",
+            ProcessState::Backoff => "BACKOFF",
+            ProcessState::Stopping => "STOPPING",
+            ProcessState::Exited => "EXITED",
+            ProcessState::Fatal => "FATAL",
+        }
+    }
+}
+
+impl std::fmt::Display for ProcessState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of `status`, exactly the object `status --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessStatus {
+    pub name: String,
+    pub program: String,
+    pub state: ProcessState,
+    pub pid: Option<u32>,
+    /// Set only when the process exited with a code.
+    pub exit_code: Option<i32>,
+    /// Set only when it was killed by a signal, e.g. `"SIGKILL"`.
+    pub signal: Option<String>,
+    /// Set only while it runs (STARTING, RUNNING, STOPPING).
+    pub uptime_secs: Option<f64>,
+    /// How often the daemon started it again on its own since the last manual start.
+    pub restarts: u32,
+    /// Why it is in this state (a spawn error, "exited too quickly", …).
+    pub reason: Option<String>,
+    /// Whether the exit code was one of the program's expected ones (EXITED only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<bool>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_line_shape_is_stable() {
+        let line = serde_json::to_string(&RequestLine::new(Request::Stop {
+            names: vec!["web".into()],
+        }))
+        .unwrap();
+        assert_eq!(line, r#"{"version":1,"command":"stop","names":["web"]}"#);
+        let back: RequestLine = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            back.request,
+            Request::Stop {
+                names: vec!["web".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn unit_requests_parse_without_fields() {
+        let r: RequestLine = serde_json::from_str(r#"{"version":1,"command":"reload"}"#).unwrap();
+        assert_eq!(r.request, Request::Reload);
+        let r: RequestLine = serde_json::from_str(r#"{"version":1,"command":"status"}"#).unwrap();
+        assert_eq!(r.request, Request::Status { names: vec![] });
+    }
+
+    #[test]
+    fn states_serialize_in_capitals() {
+        assert_eq!(
+            serde_json::to_string(&ProcessState::Backoff).unwrap(),
+            "\"BACKOFF\""
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! The supervisor: one calloop event loop applying a plan to live processes.
