@@ -1,7 +1,11 @@
 //! From syntax tree to a validated, typed [`Plan`], and the [`diff`] of two plans.
 
 pub mod diff;
+pub mod load;
 pub mod model;
+pub mod report;
 
 pub use diff::{PlanDiff, diff};
+pub use load::{Compiled, LoadError, compile, load_file};
 pub use model::{AutoRestart, DaemonSettings, OutputTarget, Plan, ProgramSpec, StopSignal};
+pub use report::Report;
