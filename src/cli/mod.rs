@@ -14,6 +14,7 @@ mod diff;
 mod extras;
 mod run;
 mod shell;
+pub mod socket_path;
 
 /// Exit statuses shared by every command.
 pub mod exit {
@@ -47,6 +48,9 @@ pub enum Command {
     Run {
         /// The config file [default: ./taskmaster.kdl].
         config: Option<PathBuf>,
+        /// Listen here instead of the config's `socket` setting.
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
     },
     /// Show the plan diff: between two files (offline), or what `reload` would do to the
     /// running daemon (online, one file or none).
@@ -152,7 +156,7 @@ pub fn main() -> ExitCode {
 pub fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Check { config, format } => check::run(&config, format),
-        Command::Run { config } => run::run(config),
+        Command::Run { config, socket } => run::run(config, socket),
         Command::Diff {
             configs,
             format,

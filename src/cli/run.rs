@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub(super) fn run(_config: Option<PathBuf>) -> u8 {
+pub(super) fn run(_config: Option<PathBuf>, _socket: Option<PathBuf>) -> u8 {
     eprintln!("run: not implemented yet");
     super::exit::USAGE
 }
