@@ -6,8 +6,11 @@
 //!   `kdl,warns(CODE …)` blocks must compile and raise each CODE as a warning.
 //! - Each config field page states the field's reload effect, which must match
 //!   [`taskmaster::plan::diff::field_class`], and every program field has a page.
-//! - Every relative link between pages points to a page that exists, and every page is
-//!   listed in `SUMMARY.md` (mdBook would silently drop it otherwise).
+//! - Every diagnostic code of the compiler ([`taskmaster::plan::Code::ALL`]) has a section in
+//!   the diagnostics reference, with its severity and an example that raises it; no section
+//!   names a code that does not exist.
+//! - Every relative link between pages points to a page (and heading) that exists, and every
+//!   page is listed in `SUMMARY.md` (mdBook would silently drop it otherwise).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -384,6 +387,74 @@ fn links_between_pages_resolve_and_every_page_is_in_the_summary() {
         }
         if !listed.contains(&page) {
             failures.push(format!("{}: not listed in SUMMARY.md", relative(&page)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The `### taskmaster::NAME` sections of the diagnostics reference: code → section text.
+fn diagnostic_sections() -> std::collections::BTreeMap<String, String> {
+    let text = fs::read_to_string(book_src().join("diagnostics.md")).expect("diagnostics.md");
+    let mut sections = std::collections::BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if line.starts_with('#') {
+            if let Some((code, body)) = current.take() {
+                sections.insert(code, body);
+            }
+            if let Some(code) = line.strip_prefix("### ") {
+                current = Some((code.trim().to_owned(), String::new()));
+            }
+        } else if let Some((_, body)) = &mut current {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    if let Some((code, body)) = current {
+        sections.insert(code, body);
+    }
+    sections
+}
+
+#[test]
+fn every_diagnostic_code_is_documented_with_an_example() {
+    use taskmaster::plan::Code;
+    let sections = diagnostic_sections();
+    let mut failures = Vec::new();
+    for code in Code::ALL {
+        let name = code.as_str();
+        let Some(body) = sections.get(name) else {
+            failures.push(format!("diagnostics.md: no `### {name}` section"));
+            continue;
+        };
+        let label = match code.severity() {
+            miette::Severity::Warning => "*Warning.*",
+            miette::Severity::Advice => "*Advice.*",
+            miette::Severity::Error => "*Error.*",
+        };
+        if !body.trim_start().starts_with(label) {
+            failures.push(format!(
+                "diagnostics.md: `{name}` should start with {label}"
+            ));
+        }
+        let tag = match code.severity() {
+            miette::Severity::Error => "kdl,must-fail(",
+            _ => "kdl,warns(",
+        };
+        let example = body
+            .lines()
+            .any(|l| l.starts_with(&format!("```{tag}")) && l.contains(name));
+        if !example {
+            failures.push(format!(
+                "diagnostics.md: `{name}` has no ```{tag}{name}) example"
+            ));
+        }
+    }
+    for documented in sections.keys() {
+        if !Code::ALL.iter().any(|c| c.as_str() == documented) {
+            failures.push(format!(
+                "diagnostics.md: `{documented}` is no code of the compiler"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
