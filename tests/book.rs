@@ -459,3 +459,36 @@ fn every_diagnostic_code_is_documented_with_an_example() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Every subcommand of the real CLI is in the commands index, and every long option it takes
+/// is mentioned on some command page, so a new command or flag cannot go undocumented.
+#[test]
+fn every_command_and_option_is_documented() {
+    use clap::CommandFactory;
+    let dir = book_src().join("cli");
+    let index = fs::read_to_string(dir.join("index.md")).expect("cli/index.md");
+    let mut text = String::new();
+    for page in pages() {
+        if page.starts_with(&dir) {
+            text.push_str(&fs::read_to_string(&page).expect("page is readable"));
+        }
+    }
+    let mut failures = Vec::new();
+    for sub in taskmaster::cli::Cli::command().get_subcommands() {
+        let name = sub.get_name();
+        if name == "help" {
+            continue;
+        }
+        if !index.contains(&format!("`{name}")) {
+            failures.push(format!("cli/index.md does not list `{name}`"));
+        }
+        for arg in sub.get_arguments() {
+            if let Some(long) = arg.get_long()
+                && !text.contains(&format!("--{long}"))
+            {
+                failures.push(format!("no command page mentions `{name} --{long}`"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
