@@ -38,8 +38,15 @@ fn every_fixture_imports_to_a_valid_config() {
         let doc: Result<kdl::KdlDocument, _> = kdl.parse();
         assert!(doc.is_ok(), "{}: not KDL: {doc:?}\n{kdl}", file.display());
         // Every warning on stderr is also a comment in the output.
-        let warnings = stderr.lines().filter(|l| l.starts_with("warning: ")).count();
-        assert_eq!(kdl.matches("// warning: ").count(), warnings, "{kdl}\n{stderr}");
+        let warnings = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+            .count();
+        assert_eq!(
+            kdl.matches("// warning: ").count(),
+            warnings,
+            "{kdl}\n{stderr}"
+        );
     }
 }
 
