@@ -47,6 +47,30 @@ pub fn render_diff(diff: &PlanDiff, color: bool) -> String {
     out
 }
 
+/// The `diff --format json` object: the serialized [`PlanDiff`] plus whether anything changes.
+///
+/// ```text
+/// {
+///   "changed": bool,                 // false iff applying the diff would do nothing
+///   "daemon": [FieldChange],         // changed `taskmaster { … }` settings
+///   "programs": [                    // every program of either config, in name order
+///     { "name": "web",
+///       "action": "unchanged" | "added" | "removed" | "restart" | "update",
+///       "scale": null | { "from": 2, "to": 4 },   // set when numprocs changes
+///       "changes": [FieldChange] }                 // empty for added/removed
+///   ]
+/// }
+/// FieldChange = { "field": "cmd", "class": "spawn" | "supervision" | "scale" | "daemon",
+///                 "old": "\"sleep 1\"", "new": "\"sleep 2\"" }  // values as a config writes them
+/// ```
+pub fn diff_json(diff: &PlanDiff) -> serde_json::Value {
+    serde_json::json!({
+        "changed": !diff.is_empty(),
+        "daemon": diff.daemon,
+        "programs": diff.programs,
+    })
+}
+
 /// The last line of [`render_diff`]: `2 to add, 1 to restart, 0 to update, 1 to remove,
 /// 3 unchanged`, or `no changes`.
 pub fn summary(diff: &PlanDiff) -> String {
@@ -269,6 +293,27 @@ mod tests {
             logfile: default → "/var/log/tm.log"
         0 to add, 0 to restart, 0 to update, 0 to remove, 1 unchanged, daemon settings changed
         "#);
+    }
+
+    #[test]
+    fn json_has_changed_daemon_and_programs() {
+        let old = plan(&[spec("a", "sleep 1")]);
+        let new = plan(&[with_numprocs(spec("a", "sleep 1"), 2)]);
+        let json = diff_json(&diff(&old, &new));
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "changed": true,
+                "daemon": [],
+                "programs": [{
+                    "name": "a",
+                    "action": "update",
+                    "scale": {"from": 1, "to": 2},
+                    "changes": [{"field": "numprocs", "class": "scale", "old": "1", "new": "2"}],
+                }],
+            })
+        );
+        assert_eq!(diff_json(&diff(&old, &old))["changed"], false);
     }
 
     #[test]
