@@ -361,10 +361,7 @@ mod tests {
         );
         assert_eq!(m.state(), S::Fatal);
         assert_eq!(m.attempts(), 4, "1 + startretries attempts in all");
-        assert_eq!(
-            m.failure(),
-            Some(Failure::ExitedTooQuickly(Exit::Code(1)))
-        );
+        assert_eq!(m.failure(), Some(Failure::ExitedTooQuickly(Exit::Code(1))));
     }
 
     #[test]
@@ -397,7 +394,10 @@ mod tests {
         m.handle(Event::TimerFired, &s);
         assert_eq!(m.restarts(), 1);
         m.handle(Event::SpawnFailed, &s);
-        assert_eq!(m.handle(Event::StartRequested, &s), [Effect::CancelTimer, Effect::Spawn]);
+        assert_eq!(
+            m.handle(Event::StartRequested, &s),
+            [Effect::CancelTimer, Effect::Spawn]
+        );
         assert_eq!(m.restarts(), 0);
         assert_eq!(m.attempts(), 0);
     }
@@ -411,7 +411,10 @@ mod tests {
         assert_eq!(m.restarts(), 1);
         m.handle(Event::Spawned, &s);
         m.handle(Event::TimerFired, &s);
-        assert_eq!(m.handle(Event::Exited(Exit::Signal(9)), &s), [Effect::Spawn]);
+        assert_eq!(
+            m.handle(Event::Exited(Exit::Signal(9)), &s),
+            [Effect::Spawn]
+        );
         assert_eq!(m.restarts(), 2);
     }
 

@@ -43,8 +43,9 @@ impl SpawnContext {
             current: original.maximum,
             maximum: original.maximum,
         };
-        let nofile = (raised != original && rustix::process::setrlimit(Resource::Nofile, raised).is_ok())
-            .then_some(original);
+        let nofile = (raised != original
+            && rustix::process::setrlimit(Resource::Nofile, raised).is_ok())
+        .then_some(original);
         SpawnContext {
             path: std::env::var_os("PATH"),
             nofile,
@@ -107,11 +108,7 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
             }
         }
     }
-    let path_var = spec
-        .env
-        .get("PATH")
-        .map(OsStr::new)
-        .or(ctx.path.as_deref());
+    let path_var = spec.env.get("PATH").map(OsStr::new).or(ctx.path.as_deref());
     let exe = resolve_program(program, path_var, spec.workingdir.as_deref())?;
 
     let mut cmd = Command::new(&exe);
