@@ -219,13 +219,13 @@ impl Supervisor {
             let spec = proc.spec.clone();
             let effects = proc.machine.handle(event, &spec);
             let after = proc.machine.state();
+            if before != after {
+                self.state_changed(id, before, after);
+            }
             for effect in effects {
                 if let Some(next) = self.apply(id, effect, &spec) {
                     queue.push(next);
                 }
-            }
-            if before != after {
-                self.state_changed(id, before, after);
             }
         }
     }
