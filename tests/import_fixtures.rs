@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use taskmaster::plan::OutputTarget;
+
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/supervisord");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -35,8 +37,15 @@ fn every_fixture_imports_to_a_valid_config() {
     for file in fixtures() {
         let (kdl, stderr, code) = import(&file);
         assert_eq!(code, 0, "{}: {stderr}", file.display());
-        let doc: Result<kdl::KdlDocument, _> = kdl.parse();
-        assert!(doc.is_ok(), "{}: not KDL: {doc:?}\n{kdl}", file.display());
+        let base = file.parent().expect("fixture folder");
+        match taskmaster::plan::compile("imported.kdl", &kdl, base) {
+            Ok(compiled) => assert!(!compiled.plan.programs.is_empty(), "{kdl}"),
+            Err(report) => panic!(
+                "{}: the import does not compile:\n{}\n{kdl}",
+                file.display(),
+                report.render(false)
+            ),
+        }
         // Every warning on stderr is also a comment in the output.
         let warnings = stderr
             .lines()
@@ -86,6 +95,26 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
         assert!(stderr.contains(key), "no warning about {key}:\n{stderr}");
     }
     assert!(!kdl.contains("theeventlistenername\" {"), "{kdl}");
+
+    // And it means what supervisord meant.
+    let plan = taskmaster::plan::compile("imported.kdl", &kdl, file.parent().unwrap())
+        .expect("compiles")
+        .plan;
+    let cat = &plan.programs["cat"];
+    assert_eq!(cat.cmd, ["/bin/cat"]);
+    assert_eq!(cat.umask, Some(0o022));
+    assert_eq!(cat.workingdir.as_deref(), Some(Path::new("/tmp")));
+    assert_eq!(cat.stopsignal.to_string(), "QUIT");
+    assert_eq!(cat.stderr, OutputTarget::File("/tmp/cat.out".into()));
+    assert_eq!(cat.env.get("B").map(String::as_str), Some("2"));
+    let worker = &plan.programs["worker"];
+    assert!(!worker.autostart);
+    assert_eq!(worker.stdout, OutputTarget::Memory);
+    assert_eq!(worker.stderr, OutputTarget::Discard);
+    assert_eq!(
+        plan.daemon.socket.as_deref(),
+        Some(Path::new("/tmp/supervisor.sock"))
+    );
 }
 
 #[test]

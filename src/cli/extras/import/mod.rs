@@ -68,6 +68,18 @@ pub(super) fn run(file: &Path) -> u8 {
     for warning in &imported.warnings {
         eprintln!("warning: {warning}");
     }
+    // The output must be a config taskmaster accepts; if the converter ever produced an
+    // invalid one, say so instead of handing it over as if it were fine.
+    let base = file.parent().unwrap_or(Path::new("."));
+    if let Err(report) = crate::plan::compile("imported.kdl", &imported.kdl, base) {
+        eprint!("{}", report.render(false));
+        eprintln!(
+            "error: the converted config does not compile (a bug in `taskmaster import`; \
+             please report it with the file above)"
+        );
+        crate::cli::output::write_stdout(&imported.kdl);
+        return exit::FAILED;
+    }
     crate::cli::output::write_stdout(&imported.kdl);
     eprintln!(
         "imported {} program{} from {} ({} warning{})",
