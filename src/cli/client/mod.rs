@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use super::output;
-use super::socket_path;
 use super::{Command, Format, NamesArgs, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
 
 pub(super) mod interrupt;
+pub(super) mod locate;
 mod logs;
 pub(super) mod transport;
 
@@ -86,7 +86,7 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
 
 /// The socket a command talks to: its `--socket`/`TASKMASTER_SOCKET`, else the default rule.
 fn socket_for(arg: &SocketArg) -> PathBuf {
-    socket_path::for_client(arg.socket.as_deref())
+    locate::socket(arg.socket.as_deref())
 }
 
 /// The command word a user typed for `command`.
