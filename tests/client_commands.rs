@@ -300,3 +300,28 @@ fn online_diff_exit_statuses() {
     let out = taskmaster(&["diff"], &dir.join("gone.sock"), &std::env::temp_dir(), "");
     assert_eq!(out.status.code(), Some(3));
 }
+
+#[test]
+fn a_daemon_hanging_up_without_reading_is_exit_3_not_a_signal() {
+    // As the daemon does to a peer of another uid: accept, then close at once.
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("rude.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..3 {
+            let (stream, _) = listener.accept().expect("accept");
+            drop(stream);
+        }
+    });
+    for _ in 0..3 {
+        let out = taskmaster(&["status"], &socket, dir.path(), "");
+        // SIGPIPE would end the client with no exit code at all.
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        assert!(
+            stderr(&out).contains("closed the connection"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    server.join().unwrap();
+}
