@@ -16,20 +16,50 @@ pub(super) fn completions(shell: clap_complete::Shell) -> u8 {
     write_out(&out)
 }
 
-/// What the man page says beyond the options: exit statuses and the environment.
-const MAN_EXTRA: &str = "\
-EXIT STATUS: 0 success; 1 an invalid config, an unknown name, a failed action, or (for diff) \
-changes pending; 2 usage errors and unreadable files; 3 the daemon cannot be reached.
-
-ENVIRONMENT: TASKMASTER_SOCKET names the control socket (like --socket). Without either, \
-clients use the socket setting of ./taskmaster.kdl, else $XDG_RUNTIME_DIR/taskmaster.sock, \
-else /tmp/taskmaster-$UID.sock. NO_COLOR turns colours off. The shell keeps its history in \
-$XDG_STATE_HOME/taskmaster/history (default ~/.local/state/taskmaster/history).";
+/// The man page's own sections after the generated ones, as roff.
+const MAN_SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success.
+.TP
+\fB1\fR
+An invalid config, an unknown program or process name, a failed action; for \fBdiff\fR,
+changes are pending.
+.TP
+\fB2\fR
+A usage error or an unreadable file.
+.TP
+\fB3\fR
+The daemon cannot be reached.
+.SH ENVIRONMENT
+.TP
+\fBTASKMASTER_SOCKET\fR
+The control socket, like \fB\-\-socket\fR. Without either, client commands use the
+\fBsocket\fR setting of \fI./taskmaster.kdl\fR, else \fI$XDG_RUNTIME_DIR/taskmaster.sock\fR,
+else \fI/tmp/taskmaster\-$UID.sock\fR.
+.TP
+\fBNO_COLOR\fR
+When set and not empty, no colours.
+.TP
+\fBXDG_STATE_HOME\fR
+The shell keeps its history in \fI$XDG_STATE_HOME/taskmaster/history\fR
+(default \fI~/.local/state/taskmaster/history\fR).
+"#;
 
 pub(super) fn man() -> u8 {
-    let command = Cli::command().after_long_help(MAN_EXTRA);
+    let man = clap_mangen::Man::new(Cli::command());
     let mut out = Vec::new();
-    if let Err(e) = clap_mangen::Man::new(command).render(&mut out) {
+    let rendered = (|| -> std::io::Result<()> {
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        man.render_options_section(&mut out)?;
+        man.render_subcommands_section(&mut out)?;
+        out.extend_from_slice(MAN_SECTIONS.as_bytes());
+        man.render_version_section(&mut out)
+    })();
+    if let Err(e) = rendered {
         eprintln!("error: cannot render the man page: {e}");
         return exit::FAILED;
     }
