@@ -75,6 +75,10 @@ fn interactive(socket: PathBuf) -> u8 {
         }
     };
     editor.set_helper(Some(complete::ShellHelper::new(socket.clone())));
+    println!(
+        "taskmaster shell for the daemon at {}: `help` lists the commands, Ctrl-D leaves",
+        socket.display()
+    );
     let history = history::path();
     if let Some(path) = &history {
         history::load(&mut editor, path);
