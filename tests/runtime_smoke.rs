@@ -119,6 +119,27 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Learn the current children, then let the daemon stop them; SIGKILL as a last resort.
+        if self.child.try_wait().ok().flatten().is_none() {
+            if let Ok(mut s) = UnixStream::connect(&self.socket) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = s.write_all(b"{\"version\":1,\"command\":\"status\"}\n");
+                let mut reply = String::new();
+                if BufReader::new(s).read_line(&mut reply).is_ok()
+                    && let Ok(value) = serde_json::from_str::<Value>(&reply)
+                {
+                    self.remember_pids(&value);
+                }
+            }
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline && self.child.try_wait().ok().flatten().is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         for &pid in &self.seen {
@@ -287,14 +308,30 @@ fn reload_keeps_unchanged_pids_and_applies_the_diff() {
         "unchanged program untouched"
     );
     assert_eq!(pid_of(&d.proc("web")), web0, "web:0 keeps its pid as `web`");
-    assert!(!is_alive(web1), "the highest index was stopped");
+    d.wait_until("the highest index was stopped", |_| !is_alive(web1));
+
+    // SIGHUP reloads too.
+    let config = std::fs::read_to_string(d.config_path()).unwrap()
+        + "program \"late\" {\n cmd \"sleep\" \"1000\"\n starttime 0\n}\n";
+    std::fs::write(d.config_path(), config).unwrap();
+    Command::new("kill")
+        .arg("-HUP")
+        .arg(d.child.id().to_string())
+        .status()
+        .unwrap();
+    d.wait_until("late runs", |d| {
+        d.status()
+            .iter()
+            .any(|p| p["name"] == "late" && p["state"] == "RUNNING")
+    });
+    assert_eq!(pid_of(&d.proc("sleeper")), sleeper);
 
     // An invalid config changes nothing and says why.
     std::fs::write(d.config_path(), "program \"x\" { numprocs 0 }").unwrap();
     let reply = d.request(json!({"version":1,"command":"reload"}));
     assert_eq!(reply["kind"], "invalid_config", "{reply}");
     assert!(!reply["diagnostics"].as_str().unwrap_or("").is_empty());
-    assert_eq!(d.status().len(), 3);
+    assert_eq!(d.status().len(), 4);
 }
 
 #[test]
