@@ -11,7 +11,6 @@ use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
 
 pub(super) mod interrupt;
-pub(super) mod locate;
 mod logs;
 pub(super) mod transport;
 
@@ -86,7 +85,7 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
 
 /// The socket a command talks to: its `--socket`/`TASKMASTER_SOCKET`, else the default rule.
 fn socket_for(arg: &SocketArg) -> PathBuf {
-    locate::socket(arg.socket.as_deref())
+    crate::cli::socket_path::for_client(arg.socket.as_deref())
 }
 
 /// The command word a user typed for `command`.

@@ -23,7 +23,7 @@ use line::Outcome;
 const PROMPT: &str = "taskmaster> ";
 
 pub(super) fn run(socket: &SocketArg) -> u8 {
-    let socket = super::client::locate::socket(socket.socket.as_deref());
+    let socket = super::socket_path::for_client(socket.socket.as_deref());
     if std::io::stdin().is_terminal() {
         interactive(socket)
     } else {
