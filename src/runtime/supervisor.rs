@@ -523,6 +523,12 @@ impl Supervisor {
             return;
         };
         let mut line = format!("{}: {before} -> {after}", proc.name);
+        let automatic = after == ProcessState::Starting
+            && matches!(before, ProcessState::Running | ProcessState::Backoff)
+            && proc.machine.restarts() > 0;
+        if automatic {
+            line.push_str(&format!(" (automatic restart #{})", proc.machine.restarts()));
+        }
         if let Some(reason) = reason_of(proc) {
             line.push_str(" (");
             line.push_str(&reason);
