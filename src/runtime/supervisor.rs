@@ -527,7 +527,10 @@ impl Supervisor {
             && matches!(before, ProcessState::Running | ProcessState::Backoff)
             && proc.machine.restarts() > 0;
         if automatic {
-            line.push_str(&format!(" (automatic restart #{})", proc.machine.restarts()));
+            line.push_str(&format!(
+                " (automatic restart #{})",
+                proc.machine.restarts()
+            ));
         }
         if let Some(reason) = reason_of(proc) {
             line.push_str(" (");
