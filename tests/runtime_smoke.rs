@@ -448,3 +448,53 @@ program "talker" {
     }
     assert_eq!(text, "one\ntwo\n");
 }
+
+#[test]
+fn a_stalled_client_is_dropped_after_5_s_without_delaying_others() {
+    let mut d = Daemon::start(TWO_PROGRAMS);
+    let mut slow = UnixStream::connect(&d.socket).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    slow.write_all(b"{\"version\":1,").unwrap();
+    let started = Instant::now();
+    // Others are served meanwhile.
+    assert_eq!(d.status().len(), 3);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut slow, &mut rest).unwrap();
+    let waited = started.elapsed();
+    assert!(rest.is_empty(), "no reply to half a request");
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn followed_logs_of_several_processes_name_each_process() {
+    let mut d = Daemon::start(
+        r#"
+program "duo" {
+    cmd "sh" "-c" "sleep 0.3; echo hi; sleep 1000"
+    numprocs 2
+    starttime 0
+}
+"#,
+    );
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"{\"version\":1,\"command\":\"logs\",\"name\":\"duo\",\"follow\":true}\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 2 {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["type"], "log", "{v}");
+        assert_eq!(v["text"], "hi\n");
+        seen.insert(v["process"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["duo:0", "duo:1"]);
+    d.status();
+}
