@@ -662,10 +662,12 @@ impl Supervisor {
             return;
         }
         let waiters = waiters.clone();
+        // Gone before the reply, so a client that got `ShutDown` finds no socket; its
+        // connection closes when the daemon exits, right after.
+        self.socket_file.remove();
         for client in waiters {
             self.send(client, &Response::ShutDown);
         }
-        self.socket_file.remove();
         self.log.log(format_args!("all processes stopped; exiting"));
         self.signal.stop();
     }
