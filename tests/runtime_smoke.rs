@@ -144,7 +144,10 @@ impl Drop for Daemon {
         let _ = self.child.wait();
         for &pid in &self.seen {
             if is_alive(pid) {
-                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                // Each supervised process leads its own group: take its children along.
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}"), &pid.to_string()])
+                    .status();
             }
         }
     }
