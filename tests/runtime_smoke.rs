@@ -21,6 +21,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &str) -> Daemon {
+        Daemon::start_with_stderr(config, None)
+    }
+
+    /// `stderr`: where the daemon's stderr goes (default: a file the test can show).
+    fn start_with_stderr(config: &str, stderr: Option<Stdio>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("taskmaster.kdl"), config).unwrap();
         let socket = dir.path().join("tm.sock");
@@ -31,9 +36,9 @@ impl Daemon {
             .arg(&socket)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
-            ))
+            .stderr(stderr.unwrap_or_else(|| {
+                Stdio::from(std::fs::File::create(dir.path().join("daemon.err")).unwrap())
+            }))
             .spawn()
             .unwrap();
         let mut d = Daemon {
@@ -500,4 +505,25 @@ program "duo" {
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["duo:0", "duo:1"]);
     d.status();
+}
+
+#[test]
+fn an_unread_stderr_pipe_never_blocks_the_daemon() {
+    // 300 processes log far more than a pipe holds; nobody reads the daemon's stderr.
+    let mut d = Daemon::start_with_stderr(
+        "program \"many\" {\n cmd \"sleep\" \"1000\"\n numprocs 300\n starttime 0\n}\n",
+        Some(Stdio::piped()),
+    );
+    d.wait_until("all 300 run", |d| {
+        d.status()
+            .iter()
+            .filter(|p| p["state"] == "RUNNING")
+            .count()
+            == 300
+    });
+    let reply = d.request(json!({"version":1,"command":"stop","names":["all"]}));
+    assert_eq!(reply["failed"], json!([]), "{reply}");
+    let reply = d.request(json!({"version":1,"command":"shutdown"}));
+    assert_eq!(reply["type"], "shut_down");
+    assert_eq!(d.wait_exit(), Some(0));
 }
