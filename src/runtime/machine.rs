@@ -248,6 +248,7 @@ impl Machine {
         self.attempts = 0;
         self.restarts = 0;
         self.start_after_stop = false;
+        self.last_exit = None;
         self.expected = None;
         self.failure = None;
     }
@@ -548,6 +549,7 @@ mod tests {
         assert_eq!(m.handle(Event::StartRequested, &s), [Effect::Spawn]);
         assert_eq!(m.state(), S::Starting);
         assert_eq!(m.failure(), None);
+        assert_eq!(m.last_exit(), None, "a manual start forgets the previous run's exit");
     }
 
     #[test]
