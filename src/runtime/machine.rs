@@ -428,6 +428,13 @@ mod tests {
         assert_eq!(m.state(), S::Exited);
         assert_eq!(m.expected(), Some(true));
         assert_eq!(m.last_exit(), Some(Exit::Code(2)));
+        m.handle(Event::StartRequested, &s);
+        assert_eq!(
+            m.last_exit(),
+            None,
+            "a manual start forgets the previous exit"
+        );
+        assert_eq!(m.expected(), None);
     }
 
     #[test]
@@ -549,7 +556,6 @@ mod tests {
         assert_eq!(m.handle(Event::StartRequested, &s), [Effect::Spawn]);
         assert_eq!(m.state(), S::Starting);
         assert_eq!(m.failure(), None);
-        assert_eq!(m.last_exit(), None, "a manual start forgets the previous run's exit");
     }
 
     #[test]
