@@ -21,6 +21,11 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &str) -> Daemon {
+        Daemon::start_with_stderr(config, None)
+    }
+
+    /// `stderr`: where the daemon's stderr goes (default: a file the test can show).
+    fn start_with_stderr(config: &str, stderr: Option<Stdio>) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("taskmaster.kdl"), config).unwrap();
         let socket = dir.path().join("tm.sock");
@@ -31,9 +36,9 @@ impl Daemon {
             .arg(&socket)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
-            ))
+            .stderr(stderr.unwrap_or_else(|| {
+                Stdio::from(std::fs::File::create(dir.path().join("daemon.err")).unwrap())
+            }))
             .spawn()
             .unwrap();
         let mut d = Daemon {
@@ -144,7 +149,10 @@ impl Drop for Daemon {
         let _ = self.child.wait();
         for &pid in &self.seen {
             if is_alive(pid) {
-                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+                // Each supervised process leads its own group: take its children along.
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}"), &pid.to_string()])
+                    .status();
             }
         }
     }
@@ -447,4 +455,75 @@ program "talker" {
         text.push_str(v["text"].as_str().unwrap());
     }
     assert_eq!(text, "one\ntwo\n");
+}
+
+#[test]
+fn a_stalled_client_is_dropped_after_5_s_without_delaying_others() {
+    let mut d = Daemon::start(TWO_PROGRAMS);
+    let mut slow = UnixStream::connect(&d.socket).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    slow.write_all(b"{\"version\":1,").unwrap();
+    let started = Instant::now();
+    // Others are served meanwhile.
+    assert_eq!(d.status().len(), 3);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut slow, &mut rest).unwrap();
+    let waited = started.elapsed();
+    assert!(rest.is_empty(), "no reply to half a request");
+    assert!(
+        waited >= Duration::from_secs(4) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn followed_logs_of_several_processes_name_each_process() {
+    let mut d = Daemon::start(
+        r#"
+program "duo" {
+    cmd "sh" "-c" "sleep 0.3; echo hi; sleep 1000"
+    numprocs 2
+    starttime 0
+}
+"#,
+    );
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"{\"version\":1,\"command\":\"logs\",\"name\":\"duo\",\"follow\":true}\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 2 {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0);
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["type"], "log", "{v}");
+        assert_eq!(v["text"], "hi\n");
+        seen.insert(v["process"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["duo:0", "duo:1"]);
+    d.status();
+}
+
+#[test]
+fn an_unread_stderr_pipe_never_blocks_the_daemon() {
+    // 300 processes log far more than a pipe holds; nobody reads the daemon's stderr.
+    let mut d = Daemon::start_with_stderr(
+        "program \"many\" {\n cmd \"sleep\" \"1000\"\n numprocs 300\n starttime 0\n}\n",
+        Some(Stdio::piped()),
+    );
+    d.wait_until("all 300 run", |d| {
+        d.status()
+            .iter()
+            .filter(|p| p["state"] == "RUNNING")
+            .count()
+            == 300
+    });
+    let reply = d.request(json!({"version":1,"command":"stop","names":["all"]}));
+    assert_eq!(reply["failed"], json!([]), "{reply}");
+    let reply = d.request(json!({"version":1,"command":"shutdown"}));
+    assert_eq!(reply["type"], "shut_down");
+    assert_eq!(d.wait_exit(), Some(0));
 }
