@@ -181,3 +181,61 @@ fn check_exits_2_on_an_unreadable_file() {
     assert_eq!(json["valid"], false);
     assert!(json["error"].as_str().unwrap().contains("directory"));
 }
+
+/// A config of `n` programs using every setting; `warn` adds a warning to each program.
+fn big_config(n: usize, warn: bool) -> String {
+    let mut text = String::from("taskmaster { socket \"/tmp/tm.sock\" }\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "program \"p{i}\" {{\n    cmd \"sleep {i}\"\n    numprocs 2\n    umask {}\n    \
+             workingdir \"/tmp\"\n    autostart #true\n    autorestart \"unexpected\"\n    \
+             exitcodes 0 2\n    startretries 3\n    starttime \"500ms\"\n    stopsignal \"TERM\"\n    \
+             stoptime 10\n    stdout \"/tmp/p{i}.out\"\n    stderr \"discard\"\n    \
+             env {{ GREETING \"hello\"; PORT \"8080\" }}\n}}\n",
+            if warn { "022" } else { "0o022" }
+        ));
+    }
+    text
+}
+
+/// What taskmaster adds on top of the bare KDL parse must stay small and linear.
+/// Run with `cargo test --release --test compile -- --ignored --nocapture overhead`.
+#[test]
+#[ignore = "timing; run by hand in release mode"]
+fn overhead_over_the_kdl_parse() {
+    use std::time::Instant;
+    for n in [2_500, 5_000, 10_000] {
+        for warn in [false, true] {
+            let text = big_config(n, warn);
+            // The fastest of three runs each, to keep a loaded machine's noise out.
+            let best = |f: &dyn Fn()| {
+                (0..3)
+                    .map(|_| {
+                        let t = Instant::now();
+                        f();
+                        t.elapsed()
+                    })
+                    .min()
+                    .unwrap()
+            };
+            let parse = best(&|| drop(kdl::KdlDocument::parse_v2(&text).unwrap()));
+            let total = best(&|| drop(compile("big.kdl", &text, Path::new("/cfg")).unwrap()));
+            let compiled = compile("big.kdl", &text, Path::new("/cfg")).unwrap();
+            let report = best(&|| {
+                compiled.warnings.render(false);
+                compiled.warnings.to_json();
+            });
+            let rendered = compiled.warnings.render(false);
+            let json = compiled.warnings.to_json();
+            assert_eq!(compiled.plan.programs.len(), n);
+            assert!(json["valid"].as_bool().unwrap() && (rendered.is_empty() != warn));
+            let overhead = total.saturating_sub(parse) + report;
+            println!(
+                "{n:>6} programs, {:>7} KiB, warnings {warn:>5}: parse {parse:>10.1?}, \
+                 compile {total:>10.1?}, render+json {report:>9.1?}, overhead {:>5.1}%",
+                text.len() / 1024,
+                100.0 * overhead.as_secs_f64() / parse.as_secs_f64()
+            );
+        }
+    }
+}
