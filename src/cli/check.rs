@@ -1,10 +1,54 @@
 //! `taskmaster check`: compile a config and report every problem.
+//!
+//! Human output: the summary line on stdout, every diagnostic (miette graphical, colour only
+//! when stderr is a terminal and `NO_COLOR` is unset) on stderr. `--format json`: one object
+//! on stdout, whatever the outcome; for an unreadable file that object has `"valid": false`,
+//! an `"error"` string and no diagnostics, and the one-line error also goes to stderr.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
-use super::Format;
+use super::{Format, exit};
+use crate::plan::{LoadError, load_file};
 
-pub(super) fn run(_config: &Path, _format: Format) -> u8 {
-    eprintln!("check: not implemented yet");
-    super::exit::USAGE
+pub(super) fn run(config: &Path, format: Format) -> u8 {
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    match (load_file(config), format) {
+        (Ok(compiled), Format::Human) => {
+            eprint!("{}", compiled.warnings.render(color));
+            let programs = compiled.plan.programs.len();
+            let processes = compiled.plan.process_count();
+            println!(
+                "ok: {programs} program{}, {processes} process{}",
+                if programs == 1 { "" } else { "s" },
+                if processes == 1 { "" } else { "es" }
+            );
+            exit::OK
+        }
+        (Ok(compiled), Format::Json) => {
+            println!("{}", compiled.warnings.to_json());
+            exit::OK
+        }
+        (Err(LoadError::Invalid(report)), Format::Human) => {
+            eprint!("{}", report.render(color));
+            exit::FAILED
+        }
+        (Err(LoadError::Invalid(report)), Format::Json) => {
+            println!("{}", report.to_json());
+            exit::FAILED
+        }
+        (Err(err @ LoadError::Unreadable { .. }), format) => {
+            eprintln!("error: {err}");
+            if format == Format::Json {
+                let json = serde_json::json!({
+                    "file": config.display().to_string(),
+                    "valid": false,
+                    "error": err.to_string(),
+                    "diagnostics": [],
+                });
+                println!("{json}");
+            }
+            exit::USAGE
+        }
+    }
 }

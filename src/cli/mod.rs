@@ -12,6 +12,7 @@ mod check;
 mod client;
 mod diff;
 mod extras;
+mod output;
 mod run;
 mod shell;
 pub mod socket_path;

@@ -1,11 +1,16 @@
 //! From syntax tree to a validated, typed [`Plan`], and the [`diff`] of two plans.
 
+pub mod codes;
 pub mod diff;
 pub mod load;
 pub mod model;
 pub mod report;
+pub mod source;
+mod validate;
 
+pub use codes::Code;
 pub use diff::{PlanDiff, diff};
 pub use load::{Compiled, LoadError, compile, load_file};
 pub use model::{AutoRestart, DaemonSettings, OutputTarget, Plan, ProgramSpec, StopSignal};
-pub use report::Report;
+pub use report::{Problem, Report};
+pub use validate::{DAEMON_FIELDS, PROGRAM_FIELDS};

@@ -1,0 +1,303 @@
+//! The client commands: send one request to the daemon and print its answer.
+//!
+//! Each command opens its own connection, so the shell simply reconnects for the next
+//! command after the daemon went away. Output formats live in [`super::output`].
+
+use std::path::{Path, PathBuf};
+
+use super::output;
+use super::socket_path;
+use super::{Command, Format, NamesArgs, SocketArg, exit};
+use crate::plan::PlanDiff;
+use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
+
+pub(super) mod interrupt;
+mod logs;
+pub(super) mod transport;
+
+use transport::{ClientError, Connection};
+
+/// Runs a client command (`status`, `start`, `stop`, `restart`, `reload`, `shutdown`, `logs`);
+/// returns its exit status.
+pub(super) fn run(command: Command) -> u8 {
+    match command {
+        Command::Status {
+            names,
+            json,
+            socket,
+        } => status(&socket_for(&socket), names, json),
+        Command::Start(args) => action(Verb::Start, args),
+        Command::Stop(args) => action(Verb::Stop, args),
+        Command::Restart(args) => action(Verb::Restart, args),
+        Command::Reload { socket } => reload(&socket_for(&socket)),
+        Command::Shutdown { socket } => shutdown(&socket_for(&socket)),
+        Command::Logs {
+            name,
+            follow,
+            stderr,
+            lines,
+            socket,
+        } => logs::run(
+            &socket_for(&socket),
+            Request::Logs {
+                name,
+                stderr,
+                lines,
+                follow,
+            },
+        ),
+        other => {
+            eprintln!("error: `{}` is not a client command", command_word(&other));
+            exit::USAGE
+        }
+    }
+}
+
+/// Online `diff`: asks the daemon what `reload` would do with `config` (or its own file).
+pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &SocketArg) -> u8 {
+    // The daemon has its own working directory: send it an absolute path.
+    let config = match config.map(std::path::absolute).transpose() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: cannot resolve the config path: {e}");
+            return exit::USAGE;
+        }
+    };
+    let socket = socket_for(socket);
+    let (diff, warnings) = match Connection::call(&socket, Request::Diff { config }) {
+        Ok(Response::Diff { diff, warnings }) => (diff, warnings),
+        Ok(Response::Error(error)) => {
+            report_error(&error);
+            // For `diff`, 1 means "changes pending", so every failure is a 2.
+            return exit::USAGE;
+        }
+        Ok(other) => return client_error(&unexpected(&socket, &other)),
+        Err(e) => return client_error(&e),
+    };
+    print_warnings(&warnings);
+    let text = match format {
+        Format::Json => match serde_json::to_string_pretty(&diff) {
+            Ok(json) => json + "\n",
+            Err(e) => {
+                eprintln!("error: cannot encode the diff: {e}");
+                return exit::USAGE;
+            }
+        },
+        Format::Human => render_diff(&diff, output::stdout_color()),
+    };
+    output::write_stdout(&text);
+    if diff.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+/// The socket a command talks to: its `--socket`/`TASKMASTER_SOCKET`, else the default rule.
+fn socket_for(arg: &SocketArg) -> PathBuf {
+    socket_path::for_client(arg.socket.as_deref())
+}
+
+/// The command word a user typed for `command`.
+pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
+    match command {
+        Command::Check { .. } => "check",
+        Command::Run { .. } => "run",
+        Command::Diff { .. } => "diff",
+        Command::Status { .. } => "status",
+        Command::Start(_) => "start",
+        Command::Stop(_) => "stop",
+        Command::Restart(_) => "restart",
+        Command::Reload { .. } => "reload",
+        Command::Shutdown { .. } => "shutdown",
+        Command::Logs { .. } => "logs",
+        Command::Shell { .. } => "shell",
+        Command::Completions { .. } => "completions",
+        Command::Man => "man",
+        Command::Import { .. } => "import",
+    }
+}
+
+fn status(socket: &Path, names: Vec<String>, json: bool) -> u8 {
+    let mut rows = match Connection::call(socket, Request::Status { names }) {
+        Ok(Response::Status { processes }) => processes,
+        Ok(Response::Error(error)) => return error_exit(&error),
+        Ok(other) => return client_error(&unexpected(socket, &other)),
+        Err(e) => return client_error(&e),
+    };
+    output::sort_rows(&mut rows);
+    if json {
+        match serde_json::to_string_pretty(&rows) {
+            Ok(text) => output::write_stdout(&(text + "\n")),
+            Err(e) => {
+                eprintln!("error: cannot encode the status: {e}");
+                return exit::FAILED;
+            }
+        };
+    } else {
+        output::write_stdout(&output::status_table(&rows, output::stdout_color()));
+    }
+    exit::OK
+}
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Start,
+    Stop,
+    Restart,
+}
+
+fn action(verb: Verb, args: NamesArgs) -> u8 {
+    let socket = socket_for(&args.socket);
+    let names = args.names;
+    let (request, failed_word) = match verb {
+        Verb::Start => (Request::Start { names }, "did not start"),
+        Verb::Stop => (Request::Stop { names }, "did not stop"),
+        Verb::Restart => (Request::Restart { names }, "did not restart"),
+    };
+    let (mut rows, failed) = match Connection::call(&socket, request) {
+        Ok(Response::Done { processes, failed }) => (processes, failed),
+        Ok(Response::Error(error)) => return error_exit(&error),
+        Ok(other) => return client_error(&unexpected(&socket, &other)),
+        Err(e) => return client_error(&e),
+    };
+    output::sort_rows(&mut rows);
+    output::write_stdout(&output::status_table(&rows, output::stdout_color()));
+    if failed.is_empty() {
+        return exit::OK;
+    }
+    for name in &failed {
+        match rows.iter().find(|r| &r.name == name) {
+            Some(row) => eprintln!(
+                "error: {name} {failed_word}: {}{}",
+                row.state,
+                suffix(&output::info_column(row))
+            ),
+            None => eprintln!("error: {name} {failed_word}"),
+        }
+    }
+    exit::FAILED
+}
+
+/// `", text"`, or nothing for an empty text.
+fn suffix(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" ({text})")
+    }
+}
+
+fn reload(socket: &Path) -> u8 {
+    match Connection::call(socket, Request::Reload) {
+        Ok(Response::Reloaded { diff, warnings }) => {
+            print_warnings(&warnings);
+            output::write_stdout(&render_diff(&diff, output::stdout_color()));
+            exit::OK
+        }
+        Ok(Response::Error(error)) => {
+            report_error(&error);
+            match error.kind {
+                ErrorKind::ShuttingDown => exit::UNREACHABLE,
+                _ => exit::FAILED,
+            }
+        }
+        Ok(other) => client_error(&unexpected(socket, &other)),
+        Err(e) => client_error(&e),
+    }
+}
+
+fn shutdown(socket: &Path) -> u8 {
+    match Connection::call(socket, Request::Shutdown) {
+        Ok(Response::ShutDown) => {
+            output::write_stdout("shut down\n");
+            exit::OK
+        }
+        Ok(Response::Error(error)) => error_exit(&error),
+        Ok(other) => client_error(&unexpected(socket, &other)),
+        Err(e) => client_error(&e),
+    }
+}
+
+/// Prints the config's warnings (already rendered by the daemon) on stderr.
+fn print_warnings(warnings: &str) {
+    if !warnings.trim().is_empty() {
+        eprint!("{}", with_newline(warnings));
+    }
+}
+
+fn with_newline(text: &str) -> String {
+    if text.ends_with('\n') {
+        text.to_owned()
+    } else {
+        format!("{text}\n")
+    }
+}
+
+/// Prints a daemon error: its message, then its diagnostics when it has any.
+fn report_error(error: &ErrorReply) {
+    eprintln!("error: {}", error.message);
+    if let Some(diagnostics) = error.diagnostics.as_deref().filter(|d| !d.is_empty()) {
+        eprint!("{}", with_newline(diagnostics));
+    }
+}
+
+/// Prints a daemon error and gives the exit status it means for most commands.
+fn error_exit(error: &ErrorReply) -> u8 {
+    report_error(error);
+    match error.kind {
+        ErrorKind::UnknownName | ErrorKind::InvalidConfig | ErrorKind::BadRequest => exit::FAILED,
+        ErrorKind::TooLarge | ErrorKind::Unreadable => exit::USAGE,
+        ErrorKind::ShuttingDown => exit::UNREACHABLE,
+    }
+}
+
+/// Prints a transport failure and gives its exit status.
+fn client_error(error: &ClientError) -> u8 {
+    eprintln!("error: {error}");
+    error.exit_code()
+}
+
+fn unexpected(socket: &Path, response: &Response) -> ClientError {
+    ClientError::Protocol {
+        socket: socket.to_owned(),
+        detail: format!("{response:?}"),
+    }
+}
+
+/// The human rendering of a plan diff.
+fn render_diff(diff: &PlanDiff, _color: bool) -> String {
+    // Placeholder until `plan::render` lands: one line per changed program.
+    let mut out = String::new();
+    for program in diff.changed() {
+        out.push_str(&format!("{} {}\n", program.action, program.name));
+    }
+    if out.is_empty() {
+        out.push_str("no changes\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_map_to_contract_statuses() {
+        let e = |kind| error_exit(&ErrorReply::new(kind, "x"));
+        assert_eq!(e(ErrorKind::UnknownName), exit::FAILED);
+        assert_eq!(e(ErrorKind::InvalidConfig), exit::FAILED);
+        assert_eq!(e(ErrorKind::ShuttingDown), exit::UNREACHABLE);
+    }
+
+    #[test]
+    fn unreachable_socket_is_exit_3_and_names_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("nothing.sock");
+        let err = Connection::call(&socket, Request::Names).unwrap_err();
+        assert_eq!(err.exit_code(), exit::UNREACHABLE);
+        let text = err.to_string();
+        assert!(text.contains("nothing.sock"), "{text}");
+        assert!(text.contains("taskmaster run CONFIG"), "{text}");
+    }
+}

@@ -1,0 +1,209 @@
+//! Tab completion for the shell: command words, each command's flags, live program and
+//! process names (asked of the daemon on demand; any failure just means no candidates),
+//! and file names for `diff` and `check`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::CommandFactory;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::validate::Validator;
+use rustyline::{Context, Helper};
+
+use super::line::SHELL_COMMANDS;
+use crate::cli::Cli;
+use crate::cli::client::transport::Connection;
+use crate::cli::output::natural_cmp;
+use crate::protocol::{Request, Response};
+
+/// How long completion waits for the daemon's names before offering none.
+const NAMES_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The rustyline helper: completion only; no hints, highlighting or validation.
+pub struct ShellHelper {
+    socket: PathBuf,
+    files: FilenameCompleter,
+}
+
+impl ShellHelper {
+    pub fn new(socket: PathBuf) -> Self {
+        ShellHelper {
+            socket,
+            files: FilenameCompleter::new(),
+        }
+    }
+
+    /// Every program and process name the daemon knows; none when it cannot be asked.
+    fn names(&self) -> Names {
+        let fetch = || -> Option<Names> {
+            let mut conn = Connection::connect(&self.socket).ok()?;
+            conn.set_deadline(Instant::now() + NAMES_DEADLINE);
+            conn.send(Request::Names).ok()?;
+            match conn.expect().ok()? {
+                Response::Names {
+                    programs,
+                    processes,
+                } => Some(Names {
+                    programs,
+                    processes,
+                }),
+                _ => None,
+            }
+        };
+        fetch().unwrap_or_default()
+    }
+}
+
+/// Names of the daemon's programs and processes.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    pub programs: Vec<String>,
+    pub processes: Vec<String>,
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let before = line.get(..pos).unwrap_or(line);
+        let start = before.rfind(char::is_whitespace).map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let word = &before[start..];
+        let previous: Vec<&str> = before[..start].split_whitespace().collect();
+        if matches!(previous.first(), Some(&("diff" | "check"))) && !word.starts_with('-') {
+            return self.files.complete(line, pos, ctx);
+        }
+        let candidates = candidates(&previous, word, || self.names());
+        Ok((
+            start,
+            candidates
+                .into_iter()
+                .map(|c| Pair {
+                    display: c.clone(),
+                    replacement: c,
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// What may follow `previous` words, starting with `word`. `names` is called only when
+/// names are wanted.
+pub fn candidates(previous: &[&str], word: &str, names: impl FnOnce() -> Names) -> Vec<String> {
+    let mut out: Vec<String> = match previous {
+        [] | ["help"] => SHELL_COMMANDS.iter().map(|s| (*s).to_owned()).collect(),
+        [command, ..] if word.starts_with('-') => flags(command),
+        [command, rest @ ..] => match *command {
+            "status" | "start" | "stop" | "restart" | "logs" => {
+                let names = names();
+                let mut all = names.programs;
+                all.extend(names.processes);
+                if *command != "status" && *command != "logs" {
+                    all.push("all".to_owned());
+                }
+                // A name already given is not offered again.
+                all.retain(|n| !rest.contains(&n.as_str()));
+                all
+            }
+            _ => Vec::new(),
+        },
+    };
+    out.retain(|c| c.starts_with(word));
+    out.sort_by(|a, b| natural_cmp(a, b));
+    out.dedup();
+    out
+}
+
+/// The long flags of a subcommand, from the clap definitions.
+fn flags(command: &str) -> Vec<String> {
+    let cli = Cli::command();
+    let Some(sub) = cli.find_subcommand(command) else {
+        return Vec::new();
+    };
+    sub.get_arguments()
+        .filter_map(|arg| arg.get_long())
+        .map(|long| format!("--{long}"))
+        .chain(std::iter::once("--help".to_owned()))
+        .collect()
+}
+
+impl Hinter for ShellHelper {
+    type Hint = String;
+}
+
+impl Highlighter for ShellHelper {}
+
+impl Validator for ShellHelper {}
+
+impl Helper for ShellHelper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Names {
+        Names {
+            programs: vec!["web".into(), "worker".into()],
+            processes: vec![
+                "web:0".into(),
+                "web:10".into(),
+                "web:2".into(),
+                "worker".into(),
+            ],
+        }
+    }
+
+    fn no_daemon() -> Names {
+        panic!("names are not needed here")
+    }
+
+    #[test]
+    fn first_word_completes_commands() {
+        assert_eq!(
+            candidates(&[], "st", no_daemon),
+            ["start", "status", "stop"]
+        );
+        assert_eq!(
+            candidates(&["help"], "re", no_daemon),
+            ["reload", "restart"]
+        );
+    }
+
+    #[test]
+    fn names_complete_from_the_daemon() {
+        assert_eq!(
+            candidates(&["start"], "w", live),
+            ["web", "web:0", "web:2", "web:10", "worker"]
+        );
+        assert_eq!(candidates(&["stop"], "a", live), ["all"]);
+        assert_eq!(candidates(&["status"], "a", live), Vec::<String>::new());
+        assert_eq!(
+            candidates(&["stop", "web"], "web", live),
+            ["web:0", "web:2", "web:10"]
+        );
+    }
+
+    #[test]
+    fn flags_come_from_clap() {
+        let logs = candidates(&["logs"], "--", no_daemon);
+        for flag in ["--follow", "--stderr", "--lines", "--socket", "--help"] {
+            assert!(logs.contains(&flag.to_owned()), "{flag} in {logs:?}");
+        }
+        assert_eq!(candidates(&["status"], "--j", no_daemon), ["--json"]);
+    }
+
+    #[test]
+    fn unreachable_daemon_gives_no_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let helper = ShellHelper::new(dir.path().join("none.sock"));
+        assert!(helper.names().programs.is_empty());
+    }
+}

@@ -1,0 +1,92 @@
+//! The stable diagnostic codes of the config compiler, one per kind of problem.
+//!
+//! Each code renders as `taskmaster::<name>`; the book documents every entry of [`Code::ALL`]
+//! (name, severity, meaning). Codes are never renamed once released.
+
+use miette::Severity;
+
+macro_rules! codes {
+    ($( $variant:ident = $name:literal, $sev:ident, $meaning:literal; )*) => {
+        /// A kind of config problem.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $( #[doc = $meaning] $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in the order the book lists them.
+            pub const ALL: &[Code] = &[$( Code::$variant, )*];
+
+            /// The full code, e.g. `taskmaster::unknown_field`.
+            pub fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => concat!("taskmaster::", $name), )* }
+            }
+
+            /// The short name, e.g. `unknown_field`.
+            pub fn name(self) -> &'static str {
+                match self { $( Code::$variant => $name, )* }
+            }
+
+            /// Errors make a config invalid; warnings are printed but leave it valid.
+            pub fn severity(self) -> Severity {
+                match self { $( Code::$variant => Severity::$sev, )* }
+            }
+
+            /// One line saying what the code means.
+            pub fn meaning(self) -> &'static str {
+                match self { $( Code::$variant => $meaning, )* }
+            }
+        }
+    };
+}
+
+codes! {
+    Syntax = "syntax", Error, "The file is not valid KDL 2 (nor KDL 1).";
+    KdlV1 = "kdl_v1", Warning, "The file is KDL 1; it is accepted, but KDL 2 is the documented syntax.";
+    UnknownNode = "unknown_node", Error, "A top-level node other than `program` or `taskmaster`.";
+    UnknownField = "unknown_field", Error, "A setting that `program` or `taskmaster` does not have.";
+    DuplicateProgram = "duplicate_program", Error, "Two `program` nodes with the same name.";
+    DuplicateField = "duplicate_field", Error, "A setting (or an `env` key) given twice in one block.";
+    DuplicateTaskmaster = "duplicate_taskmaster", Error, "More than one `taskmaster` node.";
+    MissingProgramName = "missing_program_name", Error, "A `program` node without its name argument.";
+    InvalidProgramName = "invalid_program_name", Error, "A program name that is empty, `all`, or contains `:`, `/`, whitespace or a control character.";
+    UnexpectedArgument = "unexpected_argument", Error, "An argument where the node takes none, or more arguments than it takes.";
+    UnexpectedProperty = "unexpected_property", Error, "A `key=value` property; taskmaster settings are child nodes.";
+    UnexpectedChildren = "unexpected_children", Error, "A `{ … }` block on a setting that takes none.";
+    MissingValue = "missing_value", Error, "A setting without its value.";
+    WrongType = "wrong_type", Error, "A value of the wrong type (e.g. a string where an integer is expected).";
+    MissingCmd = "missing_cmd", Error, "A program without `cmd`.";
+    EmptyCmd = "empty_cmd", Error, "A `cmd` whose program (first word) is empty.";
+    UnbalancedQuotes = "unbalanced_quotes", Error, "A single-string `cmd` that cannot be split into words (unbalanced quotes or a trailing backslash).";
+    NulByte = "nul_byte", Error, "A NUL character in a command, environment entry or path.";
+    NegativeNumber = "negative_number", Error, "A negative number where only zero or more makes sense.";
+    NumprocsRange = "numprocs_range", Error, "`numprocs` outside 1..=10000.";
+    NumberRange = "number_range", Error, "A number too large for its setting (e.g. `startretries` above 4294967295).";
+    UmaskRange = "umask_range", Error, "A `umask` that is not an octal number in 0..=0o777.";
+    UmaskDecimal = "umask_decimal", Warning, "A `umask` written as a decimal integer (`022`, `18`); write `0o022` or \"022\".";
+    ExitcodeRange = "exitcode_range", Error, "An exit code outside 0..=255.";
+    UnknownSignal = "unknown_signal", Error, "A `stopsignal` that names no signal.";
+    BadAutorestart = "bad_autorestart", Error, "An `autorestart` other than #true, #false or \"unexpected\".";
+    BadDuration = "bad_duration", Error, "A duration that is malformed or above 24 hours.";
+    InvalidEnvKey = "invalid_env_key", Error, "An `env` key that is empty or contains `=`.";
+    EmptyPath = "empty_path", Error, "An empty path.";
+    WorkingdirMissing = "workingdir_missing", Warning, "`workingdir` does not exist (yet) or is not a directory; starting will fail until it does.";
+    ParentDirMissing = "parent_dir_missing", Warning, "The folder of a log file, output file or socket does not exist (yet).";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_prefixed() {
+        let names: HashSet<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len());
+        assert!(
+            Code::ALL
+                .iter()
+                .all(|c| c.as_str() == format!("taskmaster::{}", c.name()))
+        );
+    }
+}

@@ -1,0 +1,77 @@
+//! The optional `taskmaster { … }` node: daemon settings.
+
+use std::collections::HashMap;
+
+use kdl::KdlNode;
+use miette::SourceSpan;
+
+use super::fields::{self, cover};
+use super::program::PROGRAM_FIELDS;
+use super::{Ctx, paths, suggest};
+use crate::parse::syntax::{arguments, name_span};
+use crate::plan::codes::Code;
+use crate::plan::model::DaemonSettings;
+use crate::plan::report::Problem;
+
+/// Every daemon setting, with how to write it.
+pub const DAEMON_FIELDS: &[(&str, &str)] = &[
+    ("socket", "socket \"taskmaster.sock\""),
+    ("logfile", "logfile \"taskmaster.log\""),
+];
+
+/// Validates a `taskmaster` node into daemon settings.
+pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
+    fields::no_properties(ctx, node, "taskmaster { socket \"taskmaster.sock\" }");
+    let args: Vec<_> = arguments(node).collect();
+    if let (Some(first), Some(last)) = (args.first(), args.last()) {
+        ctx.push(
+            Problem::new(
+                Code::UnexpectedArgument,
+                cover(first.span(), last.span()),
+                "`taskmaster` takes no arguments",
+                "unexpected",
+            )
+            .help("daemon settings go inside the block: taskmaster { socket \"taskmaster.sock\" }"),
+        );
+    }
+    let mut settings = DaemonSettings::default();
+    let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+    for field in node.children().map_or(&[][..], |c| c.nodes()) {
+        let fname = field.name().value();
+        let Some((_, ex)) = DAEMON_FIELDS.iter().find(|(n, _)| *n == fname) else {
+            let names: Vec<&str> = DAEMON_FIELDS.iter().map(|(n, _)| *n).collect();
+            let help = if let Some(near) = suggest::closest(fname, &names) {
+                format!("did you mean `{near}`?")
+            } else if PROGRAM_FIELDS.iter().any(|(n, _)| *n == fname) {
+                format!("`{fname}` is a program setting: put it inside `program \"name\" {{ … }}`")
+            } else {
+                format!("`taskmaster` takes: {}", names.join(", "))
+            };
+            ctx.push(
+                Problem::new(
+                    Code::UnknownField,
+                    name_span(field),
+                    format!("unknown daemon setting `{fname}`"),
+                    "unknown setting",
+                )
+                .help(help),
+            );
+            continue;
+        };
+        if fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting") {
+            continue;
+        }
+        let Some(entry) = fields::one_arg(ctx, field, ex) else {
+            continue;
+        };
+        let Some(path) = paths::path(ctx, entry, fname, ex) else {
+            continue;
+        };
+        paths::warn_parent_missing(ctx, entry, fname, &path);
+        match fname {
+            "socket" => settings.socket = Some(path),
+            _ => settings.logfile = Some(path),
+        }
+    }
+    settings
+}

@@ -1,0 +1,115 @@
+//! Validation: a parsed KDL document into a [`Plan`], every problem reported at once.
+//!
+//! The walk is one pass over the document. Duplicates are found with hash maps and
+//! "did you mean" is computed only for unknown names, so the work stays linear in the size
+//! of the file. Each check pushes a [`Problem`] and moves on; a setting with a problem keeps
+//! its default so later checks still run.
+
+mod daemon;
+mod fields;
+mod paths;
+mod program;
+mod suggest;
+pub(crate) mod values;
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::path::Path;
+
+use kdl::KdlDocument;
+use miette::SourceSpan;
+
+use super::codes::Code;
+use super::model::Plan;
+use super::report::Problem;
+use crate::parse::syntax::name_span;
+pub use daemon::DAEMON_FIELDS;
+pub use program::PROGRAM_FIELDS;
+
+/// What every check needs: where problems go and the folder relative paths start from.
+pub struct Ctx<'a> {
+    pub problems: Vec<Problem>,
+    pub base_dir: &'a Path,
+}
+
+impl Ctx<'_> {
+    pub fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+}
+
+const TOP_LEVEL: &[&str] = &["program", "taskmaster"];
+
+/// Validates a whole document into a plan; problems go to `ctx`.
+pub fn document(ctx: &mut Ctx, doc: &KdlDocument) -> Plan {
+    let mut plan = Plan::default();
+    let mut taskmaster_at: Option<SourceSpan> = None;
+    let mut program_at: HashMap<String, SourceSpan> = HashMap::new();
+    for node in doc.nodes() {
+        match node.name().value() {
+            "program" => {
+                let program = program::program(ctx, node);
+                // Duplicates are looked for even among programs with other problems.
+                let Some((name, span)) = program.name else {
+                    continue;
+                };
+                match program_at.entry(name) {
+                    Entry::Vacant(slot) => {
+                        if let Some(spec) = program.spec {
+                            plan.programs.insert(slot.key().clone(), spec);
+                        }
+                        slot.insert(span);
+                    }
+                    Entry::Occupied(first) => ctx.push(
+                        Problem::new(
+                            Code::DuplicateProgram,
+                            span,
+                            format!("program `{}` is defined twice", first.key()),
+                            "defined again here",
+                        )
+                        .also(*first.get(), "first defined here")
+                        .help("program names must be unique: rename or remove one"),
+                    ),
+                }
+            }
+            "taskmaster" => {
+                if let Some(first) = taskmaster_at {
+                    ctx.push(
+                        Problem::new(
+                            Code::DuplicateTaskmaster,
+                            name_span(node),
+                            "more than one `taskmaster` node",
+                            "another one here",
+                        )
+                        .also(first, "first one here")
+                        .help("merge the daemon settings into one `taskmaster { … }` block"),
+                    );
+                    continue;
+                }
+                taskmaster_at = Some(name_span(node));
+                plan.daemon = daemon::daemon(ctx, node);
+            }
+            other => ctx.push(unknown_node(other, name_span(node))),
+        }
+    }
+    plan
+}
+
+fn unknown_node(name: &str, span: SourceSpan) -> Problem {
+    let help = if let Some(near) = suggest::closest(name, TOP_LEVEL) {
+        format!("did you mean `{near}`?")
+    } else if PROGRAM_FIELDS.iter().any(|(n, _)| *n == name) {
+        format!("`{name}` is a program setting: put it inside `program \"name\" {{ … }}`")
+    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == name) {
+        format!("`{name}` is a daemon setting: put it inside `taskmaster {{ … }}`")
+    } else {
+        "the top level takes `program \"name\" { … }` and `taskmaster { … }` nodes".to_owned()
+    };
+    Problem::new(
+        Code::UnknownNode,
+        span,
+        format!("unknown top-level node `{name}`"),
+        "unknown node",
+    )
+    .help(help)
+}

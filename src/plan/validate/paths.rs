@@ -1,0 +1,98 @@
+//! Path settings: resolved against the config's folder, and checked against the file system
+//! only for warnings (a folder may well be created before the program starts).
+
+use std::path::{Path, PathBuf};
+
+use kdl::KdlEntry;
+
+use super::Ctx;
+use super::fields;
+use crate::parse::syntax::value_span;
+use crate::plan::codes::Code;
+use crate::plan::report::Problem;
+
+/// Joins a relative path to `base` and drops `.` components, without touching the disk.
+pub fn resolve(base: &Path, path: &str) -> PathBuf {
+    base.join(path).components().collect()
+}
+
+/// A path setting's value, absolute.
+pub fn path(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<PathBuf> {
+    let text = fields::string(ctx, entry, field, example)?;
+    if text.is_empty() {
+        ctx.push(
+            Problem::new(
+                Code::EmptyPath,
+                value_span(entry),
+                format!("`{field}` is an empty path"),
+                "empty",
+            )
+            .help(format!("write it as: {example}")),
+        );
+        return None;
+    }
+    if text.contains('\0') {
+        ctx.push(nul(entry, field));
+        return None;
+    }
+    Some(resolve(ctx.base_dir, text))
+}
+
+pub fn nul(entry: &KdlEntry, field: &str) -> Problem {
+    Problem::new(
+        Code::NulByte,
+        value_span(entry),
+        format!("`{field}` contains a NUL character"),
+        "contains \\0",
+    )
+    .help("the operating system cannot pass NUL characters; remove it")
+}
+
+/// Warns when a file's folder does not exist (yet).
+pub fn warn_parent_missing(ctx: &mut Ctx, entry: &KdlEntry, field: &str, file: &Path) {
+    if let Some(parent) = file.parent()
+        && !parent.is_dir()
+    {
+        ctx.push(
+            Problem::new(
+                Code::ParentDirMissing,
+                value_span(entry),
+                format!(
+                    "the folder of `{field}` does not exist: {}",
+                    parent.display()
+                ),
+                "folder missing",
+            )
+            .help("create the folder before taskmaster needs the file"),
+        );
+    }
+}
+
+/// Warns when a working directory does not exist (yet) or is not a directory.
+pub fn warn_dir_missing(ctx: &mut Ctx, entry: &KdlEntry, dir: &Path) {
+    if !dir.is_dir() {
+        ctx.push(
+            Problem::new(
+                Code::WorkingdirMissing,
+                value_span(entry),
+                format!("`workingdir` is not a directory (yet): {}", dir.display()),
+                "no such directory",
+            )
+            .help("the program cannot start until this directory exists"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_join_the_base_and_lose_dots() {
+        let base = Path::new("/cfg");
+        assert_eq!(resolve(base, "logs/a.log"), Path::new("/cfg/logs/a.log"));
+        assert_eq!(resolve(base, "./a/./b"), Path::new("/cfg/a/b"));
+        assert_eq!(resolve(base, "/var/x"), Path::new("/var/x"));
+        assert_eq!(resolve(base, "../x"), Path::new("/cfg/../x"));
+    }
+}

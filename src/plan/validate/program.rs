@@ -1,0 +1,617 @@
+//! One `program "name" { … }` node into a [`ProgramSpec`], every setting checked.
+
+use std::collections::{BTreeSet, HashMap};
+
+use kdl::{KdlEntry, KdlNode, KdlValue};
+use miette::SourceSpan;
+
+use super::fields::{self, cover};
+use super::{Ctx, DAEMON_FIELDS, paths, suggest, values};
+use crate::parse::syntax::{arguments, name_span, properties, value_repr, value_span};
+use crate::plan::codes::Code;
+use crate::plan::model::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
+use crate::plan::report::Problem;
+
+/// Every setting of a program, with how to write it (for help lines).
+pub const PROGRAM_FIELDS: &[(&str, &str)] = &[
+    ("cmd", "cmd \"python3 -m http.server 8080\""),
+    ("numprocs", "numprocs 2"),
+    ("umask", "umask 0o022"),
+    ("workingdir", "workingdir \"/srv/www\""),
+    ("autostart", "autostart #true"),
+    ("autorestart", "autorestart \"unexpected\""),
+    ("exitcodes", "exitcodes 0 2"),
+    ("startretries", "startretries 3"),
+    ("starttime", "starttime 1"),
+    ("stopsignal", "stopsignal \"TERM\""),
+    ("stoptime", "stoptime 10"),
+    ("stdout", "stdout \"/var/log/web.out\""),
+    ("stderr", "stderr \"/var/log/web.err\""),
+    ("env", "env { GREETING \"hello\"; PORT \"8080\" }"),
+];
+
+fn example(field: &str) -> &'static str {
+    PROGRAM_FIELDS
+        .iter()
+        .find(|(name, _)| *name == field)
+        .map_or("", |(_, ex)| ex)
+}
+
+/// A program node after validation: its name (when usable) and its spec (when complete).
+pub struct Program {
+    pub name: Option<(String, SourceSpan)>,
+    pub spec: Option<ProgramSpec>,
+}
+
+/// Validates one program node. Problems go to `ctx`.
+pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
+    let name = program_name(ctx, node);
+    let mut spec =
+        ProgramSpec::with_defaults(name.as_ref().map_or("", |(n, _)| n.as_str()), Vec::new());
+    let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+    let mut has_cmd = false;
+    for field in node.children().map_or(&[][..], |c| c.nodes()) {
+        let fname = field.name().value();
+        if !PROGRAM_FIELDS.iter().any(|(n, _)| *n == fname) {
+            ctx.push(unknown_field(field));
+            continue;
+        }
+        if fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting") {
+            continue;
+        }
+        has_cmd |= fname == "cmd";
+        apply(ctx, field, &mut spec);
+    }
+    if !has_cmd {
+        ctx.push(
+            Problem::new(
+                Code::MissingCmd,
+                name_span(node),
+                "program has no `cmd`".to_owned(),
+                "this program",
+            )
+            .help(format!("every program needs a command: {}", example("cmd"))),
+        );
+    }
+    let complete = name.is_some() && !spec.cmd.is_empty();
+    Program {
+        name,
+        spec: complete.then_some(spec),
+    }
+}
+
+fn unknown_field(field: &KdlNode) -> Problem {
+    let fname = field.name().value();
+    let names: Vec<&str> = PROGRAM_FIELDS.iter().map(|(n, _)| *n).collect();
+    let help = if let Some(near) = suggest::closest(fname, &names) {
+        format!("did you mean `{near}`?")
+    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == fname) {
+        format!("`{fname}` is a daemon setting: put it inside `taskmaster {{ … }}`")
+    } else {
+        format!("a program takes: {}", names.join(", "))
+    };
+    Problem::new(
+        Code::UnknownField,
+        name_span(field),
+        format!("unknown program setting `{fname}`"),
+        "unknown setting",
+    )
+    .help(help)
+}
+
+/// The program's name argument, checked; `None` when missing or unusable.
+fn program_name(ctx: &mut Ctx, node: &KdlNode) -> Option<(String, SourceSpan)> {
+    const EXAMPLE: &str = "program \"web\" { cmd \"…\" }";
+    fields::no_properties(ctx, node, "program \"web\" { numprocs 2 }");
+    let args: Vec<&KdlEntry> = arguments(node).collect();
+    let Some(&first) = args.first() else {
+        ctx.push(
+            Problem::new(
+                Code::MissingProgramName,
+                name_span(node),
+                "program has no name",
+                "name missing",
+            )
+            .help(format!("write it as: {EXAMPLE}")),
+        );
+        return None;
+    };
+    if let (Some(second), Some(last)) = (args.get(1), args.last()) {
+        ctx.push(
+            Problem::new(
+                Code::UnexpectedArgument,
+                cover(second.span(), last.span()),
+                "a program takes one name",
+                "extra argument",
+            )
+            .help(format!("settings go inside the block: {EXAMPLE}")),
+        );
+    }
+    let name = fields::string(ctx, first, "program", EXAMPLE)?;
+    let span = value_span(first);
+    let bad = if name.is_empty() {
+        Some("is empty")
+    } else if name == "all" {
+        Some("is reserved: `all` means every program in client commands")
+    } else if name.contains(':') {
+        Some("contains `:`, which separates a program from its process number")
+    } else if name.contains('/') {
+        Some("contains `/`")
+    } else if name.chars().any(char::is_whitespace) {
+        Some("contains whitespace")
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else {
+        None
+    };
+    if let Some(why) = bad {
+        ctx.push(
+            Problem::new(
+                Code::InvalidProgramName,
+                span,
+                format!("program name {why}"),
+                "invalid name",
+            )
+            .help("use letters, digits, `-`, `_` or `.`, e.g. program \"web\""),
+        );
+        return None;
+    }
+    Some((name.to_owned(), span))
+}
+
+/// Validates one setting node and stores its value in `spec`.
+fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    let fname = field.name().value();
+    let ex = example(fname);
+    if fname == "env" {
+        env(ctx, field, spec);
+        return;
+    }
+    if fname == "cmd" {
+        if let Some(args) = fields::some_args(ctx, field, ex) {
+            spec.cmd = cmd(ctx, field, &args).unwrap_or_default();
+        }
+        return;
+    }
+    if fname == "exitcodes" {
+        if let Some(args) = fields::some_args(ctx, field, ex) {
+            let codes: Option<BTreeSet<u8>> = args.iter().map(|e| exit_code(ctx, e)).collect();
+            if let Some(codes) = codes {
+                spec.exitcodes = codes;
+            }
+        }
+        return;
+    }
+    let Some(entry) = fields::one_arg(ctx, field, ex) else {
+        return;
+    };
+    match fname {
+        "numprocs" => {
+            if let Some(n) = numprocs(ctx, entry) {
+                spec.numprocs = n;
+            }
+        }
+        "umask" => spec.umask = umask(ctx, entry),
+        "workingdir" => {
+            spec.workingdir = paths::path(ctx, entry, fname, ex);
+            if let Some(dir) = &spec.workingdir {
+                paths::warn_dir_missing(ctx, entry, dir);
+            }
+        }
+        "autostart" => {
+            if let Some(b) = fields::boolean(ctx, entry, fname, ex) {
+                spec.autostart = b;
+            }
+        }
+        "autorestart" => {
+            if let Some(a) = autorestart(ctx, entry) {
+                spec.autorestart = a;
+            }
+        }
+        "startretries" => {
+            if let Some(n) = fields::count(ctx, entry, fname, u32::MAX, ex) {
+                spec.startretries = n;
+            }
+        }
+        "starttime" => {
+            if let Some(d) = duration(ctx, entry, fname) {
+                spec.starttime = d;
+            }
+        }
+        "stoptime" => {
+            if let Some(d) = duration(ctx, entry, fname) {
+                spec.stoptime = d;
+            }
+        }
+        "stopsignal" => {
+            if let Some(s) = stopsignal(ctx, entry) {
+                spec.stopsignal = s;
+            }
+        }
+        "stdout" => spec.stdout = output(ctx, entry, fname),
+        "stderr" => spec.stderr = output(ctx, entry, fname),
+        _ => {}
+    }
+}
+
+fn cmd(ctx: &mut Ctx, field: &KdlNode, args: &[&KdlEntry]) -> Option<Vec<String>> {
+    let ex = example("cmd");
+    let words: Vec<&str> = args
+        .iter()
+        .map(|e| fields::string(ctx, e, "cmd", ex))
+        .collect::<Option<_>>()?;
+    if let Some(bad) = args
+        .iter()
+        .find(|e| e.value().as_string().is_some_and(|s| s.contains('\0')))
+    {
+        ctx.push(paths::nul(bad, "cmd"));
+        return None;
+    }
+    let empty = |ctx: &mut Ctx, span| {
+        ctx.push(
+            Problem::new(
+                Code::EmptyCmd,
+                span,
+                "`cmd` names no program",
+                "empty command",
+            )
+            .help(format!("write the program and its arguments: {ex}")),
+        );
+    };
+    match words.as_slice() {
+        [single] => match values::split_cmd(single) {
+            Ok(argv) => Some(argv),
+            Err(values::CmdError::Empty) => {
+                empty(ctx, value_span(args[0]));
+                None
+            }
+            Err(values::CmdError::Unsplittable) => {
+                ctx.push(
+                    Problem::new(
+                        Code::UnbalancedQuotes,
+                        value_span(args[0]),
+                        "`cmd` has unbalanced quotes",
+                        "cannot be split into words",
+                    )
+                    .help(
+                        "close every quote (and end no word with a lone backslash), \
+                         or give the arguments separately: cmd \"sh\" \"-c\" \"echo hi\"",
+                    ),
+                );
+                None
+            }
+        },
+        ["", ..] => {
+            empty(ctx, value_span(args[0]));
+            None
+        }
+        _ if words.is_empty() => {
+            ctx.push(fields::missing_value(field, ex));
+            None
+        }
+        _ => Some(words.iter().map(|w| (*w).to_owned()).collect()),
+    }
+}
+
+fn numprocs(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u32> {
+    let ex = example("numprocs");
+    let n = fields::integer(ctx, entry, "numprocs", ex)?;
+    if n < 0 {
+        ctx.push(fields::negative(entry, "numprocs", ex));
+        return None;
+    }
+    if !values::NUMPROCS.contains(&n) {
+        ctx.push(
+            Problem::new(
+                Code::NumprocsRange,
+                value_span(entry),
+                format!(
+                    "`numprocs` must be between {} and {}",
+                    values::NUMPROCS.start(),
+                    values::NUMPROCS.end()
+                ),
+                if n == 0 {
+                    "zero processes"
+                } else {
+                    "too many processes"
+                },
+            )
+            .help("to keep a program from starting, write autostart #false"),
+        );
+        return None;
+    }
+    u32::try_from(n).ok()
+}
+
+fn umask_range(entry: &KdlEntry, why: String) -> Problem {
+    Problem::new(
+        Code::UmaskRange,
+        value_span(entry),
+        format!("invalid `umask`: {why}"),
+        "not a umask",
+    )
+    .help("a umask is an octal number from 0o000 to 0o777: write umask 0o022 or umask \"022\"")
+}
+
+fn umask(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u32> {
+    match entry.value() {
+        KdlValue::String(s) => match values::umask_text(s) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                ctx.push(umask_range(entry, why));
+                None
+            }
+        },
+        KdlValue::Integer(n) => {
+            let n = *n;
+            if n < 0 {
+                ctx.push(fields::negative(entry, "umask", example("umask")));
+                return None;
+            }
+            let repr = value_repr(entry).unwrap_or("").replace('_', "");
+            let decimal = !repr.is_empty() && repr.bytes().all(|b| b.is_ascii_digit());
+            if decimal && repr.len() > 1 && repr.starts_with('0') {
+                // `022`: KDL reads decimal 22, but a leading zero means octal to anyone
+                // who writes a umask; read it as octal and say so.
+                return match values::umask_text(&repr) {
+                    Ok(v) => {
+                        ctx.push(umask_decimal(
+                            entry,
+                            &format!("`{repr}` is read as octal 0o{v:03o}"),
+                        ));
+                        Some(v)
+                    }
+                    Err(why) => {
+                        ctx.push(umask_range(entry, why));
+                        None
+                    }
+                };
+            }
+            match u32::try_from(n) {
+                Ok(v) if v <= values::MAX_UMASK => {
+                    if decimal && v > 7 {
+                        ctx.push(umask_decimal(
+                            entry,
+                            &format!("`{n}` is decimal, i.e. umask 0o{v:03o}"),
+                        ));
+                    }
+                    Some(v)
+                }
+                _ => {
+                    ctx.push(umask_range(entry, format!("{n} is above 0o777 (511)")));
+                    None
+                }
+            }
+        }
+        _ => {
+            ctx.push(fields::wrong_type(
+                entry,
+                "umask",
+                "an octal number",
+                example("umask"),
+            ));
+            None
+        }
+    }
+}
+
+fn umask_decimal(entry: &KdlEntry, what: &str) -> Problem {
+    let repr = value_repr(entry).unwrap_or("022").trim_start_matches('0');
+    let octal = format!("{:0>3}", if repr.is_empty() { "0" } else { repr });
+    Problem::new(
+        Code::UmaskDecimal,
+        value_span(entry),
+        format!("`umask` is written as a decimal integer: {what}"),
+        "decimal integer",
+    )
+    .help(format!(
+        "write umask 0o{octal} or umask \"{octal}\" to say octal"
+    ))
+}
+
+fn exit_code(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u8> {
+    let n = fields::integer(ctx, entry, "exitcodes", example("exitcodes"))?;
+    match u8::try_from(n) {
+        Ok(c) => Some(c),
+        Err(_) => {
+            ctx.push(
+                Problem::new(
+                    Code::ExitcodeRange,
+                    value_span(entry),
+                    format!("exit code {n} is outside 0..=255"),
+                    "not an exit code",
+                )
+                .help("exit codes are 0 to 255; list several as separate values: exitcodes 0 2"),
+            );
+            None
+        }
+    }
+}
+
+fn autorestart(ctx: &mut Ctx, entry: &KdlEntry) -> Option<AutoRestart> {
+    match entry.value() {
+        KdlValue::Bool(true) => return Some(AutoRestart::Always),
+        KdlValue::Bool(false) => return Some(AutoRestart::Never),
+        KdlValue::String(s) if s == "unexpected" => return Some(AutoRestart::Unexpected),
+        _ => {}
+    }
+    let help = match entry.value() {
+        KdlValue::String(s) if matches!(s.as_str(), "true" | "always") => {
+            "write autorestart #true (no quotes)"
+        }
+        KdlValue::String(s) if matches!(s.as_str(), "false" | "never") => {
+            "write autorestart #false (no quotes)"
+        }
+        _ => {
+            "autorestart is #true (always), #false (never) or \"unexpected\" (on an unexpected exit)"
+        }
+    };
+    ctx.push(
+        Problem::new(
+            Code::BadAutorestart,
+            value_span(entry),
+            format!("`autorestart` cannot be {}", entry.value()),
+            "not #true, #false or \"unexpected\"",
+        )
+        .help(help),
+    );
+    None
+}
+
+fn duration(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> Option<std::time::Duration> {
+    let result = match entry.value() {
+        KdlValue::Integer(n) if *n < 0 => {
+            ctx.push(fields::negative(entry, field, example(field)));
+            return None;
+        }
+        KdlValue::Integer(n) => values::seconds(*n as f64),
+        KdlValue::Float(f) => values::seconds(*f),
+        KdlValue::String(s) => values::duration_text(s),
+        _ => {
+            ctx.push(fields::wrong_type(
+                entry,
+                field,
+                "a duration",
+                &format!("{field} 1, {field} 1.5 or {field} \"500ms\""),
+            ));
+            return None;
+        }
+    };
+    result
+        .map_err(|why| {
+            let code = if why.contains("negative") { Code::NegativeNumber } else { Code::BadDuration };
+            ctx.push(
+                Problem::new(code, value_span(entry), format!("invalid `{field}`: {why}"), "not a duration")
+                    .help(format!("write seconds or a string with a unit: {field} 1, {field} 1.5, {field} \"500ms\", {field} \"2m\"")),
+            );
+        })
+        .ok()
+}
+
+fn stopsignal(ctx: &mut Ctx, entry: &KdlEntry) -> Option<StopSignal> {
+    let result = match entry.value() {
+        KdlValue::String(s) => values::signal_name(s),
+        KdlValue::Integer(n) => values::signal_number(*n),
+        _ => {
+            ctx.push(fields::wrong_type(
+                entry,
+                "stopsignal",
+                "a signal name or number",
+                example("stopsignal"),
+            ));
+            return None;
+        }
+    };
+    result
+        .map_err(|why| {
+            ctx.push(
+                Problem::new(Code::UnknownSignal, value_span(entry), format!("unknown `stopsignal`: {why}"), "no such signal")
+                    .help("name a signal such as TERM, INT, QUIT, HUP, KILL, USR1 or USR2 (with or without SIG), or give its number"),
+            );
+        })
+        .ok()
+        .map(StopSignal)
+}
+
+fn output(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> OutputTarget {
+    if entry.value().as_string() == Some("discard") {
+        return OutputTarget::Discard;
+    }
+    let ex = if field == "stdout" {
+        "stdout \"web.out\" or stdout \"discard\""
+    } else {
+        "stderr \"web.err\" or stderr \"discard\""
+    };
+    match paths::path(ctx, entry, field, ex) {
+        Some(file) => {
+            paths::warn_parent_missing(ctx, entry, field, &file);
+            OutputTarget::File(file)
+        }
+        None => OutputTarget::default(),
+    }
+}
+
+fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    let ex = example("env");
+    for entry in field.entries() {
+        let what = if entry.name().is_some() {
+            "property"
+        } else {
+            "argument"
+        };
+        ctx.push(
+            Problem::new(
+                Code::UnexpectedArgument,
+                entry.span(),
+                format!("`env` takes no {what}; its variables go in a block"),
+                "unexpected",
+            )
+            .help(format!("write it as: {ex}")),
+        );
+    }
+    let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
+    for var in field.children().map_or(&[][..], |c| c.nodes()) {
+        let key = var.name().value();
+        let key_span = name_span(var);
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            ctx.push(
+                Problem::new(
+                    Code::InvalidEnvKey,
+                    key_span,
+                    if key.is_empty() {
+                        "empty environment variable name".to_owned()
+                    } else {
+                        format!("invalid environment variable name `{}`", key.escape_debug())
+                    },
+                    "invalid name",
+                )
+                .help("a variable name is not empty and contains no `=` (nor NUL)"),
+            );
+            continue;
+        }
+        if fields::is_duplicate(ctx, &mut seen, key, key_span, "environment variable") {
+            continue;
+        }
+        let var_ex = format!("{key} \"value\"");
+        fields::no_children(ctx, var);
+        if properties(var).next().is_some() {
+            fields::no_properties(ctx, var, &var_ex);
+            continue;
+        }
+        let args: Vec<&KdlEntry> = arguments(var).collect();
+        let value = match args.as_slice() {
+            [] => {
+                ctx.push(fields::missing_value(var, &var_ex));
+                continue;
+            }
+            [one] => *one,
+            [_, second, ..] => {
+                let last = args.last().map_or(second.span(), |e| e.span());
+                ctx.push(
+                    Problem::new(
+                        Code::UnexpectedArgument,
+                        cover(second.span(), last),
+                        format!("`{key}` takes one value"),
+                        "extra values",
+                    )
+                    .help(format!("quote a value with spaces: {key} \"a b\"")),
+                );
+                continue;
+            }
+        };
+        let text = match value.value() {
+            KdlValue::String(s) => s.clone(),
+            // Integers are common (`PORT 8080`) and unambiguous; other types are not.
+            KdlValue::Integer(n) => n.to_string(),
+            _ => {
+                ctx.push(fields::wrong_type(value, key, "a string", &var_ex));
+                continue;
+            }
+        };
+        if text.contains('\0') {
+            ctx.push(paths::nul(value, key));
+            continue;
+        }
+        spec.env.insert(key.to_owned(), text);
+    }
+}
