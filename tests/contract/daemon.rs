@@ -186,3 +186,29 @@ fn no_zombies_after_200_crash_restart_cycles() {
         descendants(d.pid())
     );
 }
+
+#[test]
+fn logfile_records_state_changes_with_timestamps() {
+    let sb = Sandbox::new();
+    sb.write(
+        "taskmaster.kdl",
+        &format!(
+            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.log\"\n}}\n{}",
+            program("ev", "    cmd \"sleep 3600\"\n    starttime 0")
+        ),
+    );
+    let d = Daemon::start_in(sb, &[]);
+    d.running_pid("ev");
+    d.ok(&["stop", "ev"]);
+    wait_for("the stop in the event log", LONG, || {
+        let log = d.sb.read("events.log");
+        log.contains("ev") && log.contains("RUNNING") && log.contains("STOPPED")
+    });
+    let log = d.sb.read("events.log");
+    for line in log.lines().filter(|l| l.contains("ev")) {
+        assert!(
+            line.chars().take(30).filter(char::is_ascii_digit).count() >= 6,
+            "event lines start with a timestamp: {line:?}"
+        );
+    }
+}

@@ -38,6 +38,12 @@ fn status_json_rows_have_every_key() {
         "{row}"
     );
     assert_eq!(row["restarts"], 0);
+    let pid = row["pid"].as_u64().unwrap() as u32;
+    let stat = crate::harness::proc_stat(pid).expect("child in /proc");
+    assert_eq!(
+        stat.pgrp, pid as i32,
+        "every process leads its own process group"
+    );
 }
 
 #[test]
@@ -171,6 +177,28 @@ fn autorestart_unexpected_follows_exitcodes() {
     holds_for("no third run", Duration::from_millis(1200), || {
         d.sb.line_count("runs") == 2
     });
+}
+
+#[test]
+fn default_autorestart_is_unexpected_with_exitcode_0() {
+    let d = Daemon::start(&format!(
+        "{}{}",
+        program(
+            "clean",
+            &format!("{}\n    starttime 0", counting("clean.runs", 0, "0"))
+        ),
+        program(
+            "failing",
+            &format!("{}\n    starttime 0", counting("failing.runs", 1, "0.2"))
+        ),
+    ));
+    let row = d.wait_state("clean", "EXITED");
+    assert_eq!(row["exit_code"], 0, "{row}");
+    wait_for("exit 1 restarted", LONG, || {
+        d.sb.line_count("failing.runs") >= 2
+    });
+    assert_eq!(d.sb.line_count("clean.runs"), 1);
+    d.ok(&["stop", "failing"]);
 }
 
 #[test]
