@@ -201,8 +201,8 @@ fn logfile_records_state_changes_with_timestamps() {
     d.running_pid("ev");
     d.ok(&["stop", "ev"]);
     wait_for("the stop in the event log", LONG, || {
-        let log = d.sb.read("events.log");
-        log.contains("ev") && log.contains("RUNNING") && log.contains("STOPPED")
+        let log = d.sb.read("events.log").to_uppercase();
+        log.contains("EV") && log.contains("RUNNING") && log.contains("STOPPED")
     });
     let log = d.sb.read("events.log");
     for line in log.lines().filter(|l| l.contains("ev")) {
