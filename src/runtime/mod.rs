@@ -1,1 +1,128 @@
 //! The supervisor: one calloop event loop applying a plan to live processes.
+//!
+//! Theory of operation:
+//! - **One thread, one loop, no polling.** Every input is an event source: a pidfd per child
+//!   (readable when it exits; reaped with `waitpid(pid, WNOHANG)`), at most one timer per
+//!   process (starttime, backoff or stoptime) armed only while needed, a pipe per captured
+//!   output stream (removed at EOF, not at exit: grandchildren may hold it open), the
+//!   control socket and each client, and a signalfd for SIGHUP/SIGTERM/SIGINT. An idle
+//!   daemon makes no system call at all.
+//! - **Pure state machine.** [`machine`] decides every transition; [`supervisor`] performs
+//!   its effects (spawn, timers, signals) and feeds the outcomes back.
+//! - **Signals.** SIGHUP/SIGTERM/SIGINT are blocked (for the signalfd) before anything else
+//!   runs; children get an empty mask back in `pre_exec`, since exec keeps the mask.
+//!   SIGHUP reloads; SIGTERM/SIGINT stop every process gracefully, then the daemon exits 0
+//!   (a second one SIGKILLs what is still stopping).
+//! - **No subreaper.** taskmaster does not set `PR_SET_CHILD_SUBREAPER`: orphaned
+//!   grandchildren go to init, which reaps them. Being a subreaper would make the daemon
+//!   reap pids it holds no pidfd for, which needs a `waitpid(-1)` that would race the pidfd
+//!   watchers for the statuses of supervised children. Grandchildren that stay in their
+//!   parent's process group are still reached by `stop`, which signals the whole group.
+
+pub mod client;
+pub mod eventlog;
+pub mod machine;
+pub mod names;
+mod reload;
+pub mod ring;
+mod server;
+pub mod socket;
+pub mod spawn;
+pub mod supervisor;
+
+use std::path::PathBuf;
+
+use calloop::EventLoop;
+use calloop::signals::{Signal, Signals};
+
+use self::eventlog::EventLog;
+use self::socket::BindError;
+use self::supervisor::Supervisor;
+use crate::plan::Plan;
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    #[error("cannot open the logfile {}: {source}", path.display())]
+    Logfile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("event loop: {0}")]
+    Loop(String),
+}
+
+/// Blocks the daemon's signals into a signalfd. Call first thing, before any thread could
+/// exist, so no thread can receive them with their default (fatal) action.
+pub fn block_signals() -> Result<Signals, RunError> {
+    Signals::new(&[Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT])
+        .map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
+}
+
+/// Supervises `plan` until a shutdown. `config_path` (absolute) is what reload reads.
+pub fn run(
+    signals: Signals,
+    config_path: PathBuf,
+    plan: Plan,
+    socket: PathBuf,
+) -> Result<(), RunError> {
+    let log =
+        EventLog::open(plan.daemon.logfile.as_deref()).map_err(|source| RunError::Logfile {
+            path: plan.daemon.logfile.clone().unwrap_or_default(),
+            source,
+        })?;
+    let (listener, socket_file) = socket::bind(&socket)?;
+    let mut event_loop: EventLoop<'static, Supervisor> =
+        EventLoop::try_new().map_err(|e| RunError::Loop(e.to_string()))?;
+    let mut sup = Supervisor::new(
+        event_loop.handle(),
+        event_loop.get_signal(),
+        log,
+        config_path,
+        socket_file,
+    );
+    let setup = event_loop
+        .handle()
+        .insert_source(signals, |event, _, sup: &mut Supervisor| {
+            match event.signal() {
+                Signal::SIGHUP => {
+                    sup.log.log(format_args!("SIGHUP: reloading"));
+                    // The outcome (diff or diagnostics) is already in the event log.
+                    let _ = sup.reload();
+                }
+                other => {
+                    if sup.shutdown.is_some() {
+                        sup.kill_everything();
+                    } else {
+                        sup.log.log(format_args!("{other:?}: shutting down"));
+                        sup.begin_shutdown(None);
+                    }
+                }
+            }
+        })
+        .map_err(|e| RunError::Loop(e.error.to_string()))
+        .and_then(|_| {
+            sup.listen(listener)
+                .map_err(|e| RunError::Loop(e.to_string()))
+        });
+    if let Err(e) = setup {
+        sup.socket_file.remove();
+        return Err(e);
+    }
+    sup.log.log(format_args!(
+        "taskmaster {} started (pid {}): {} program(s), {} process(es); listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        plan.programs.len(),
+        plan.process_count(),
+        socket.display()
+    ));
+    sup.start_plan(plan);
+    sup.log.flush();
+    let result = event_loop.run(None, &mut sup, |sup| sup.log.flush());
+    sup.socket_file.remove();
+    sup.log.flush();
+    result.map_err(|e| RunError::Loop(e.to_string()))
+}

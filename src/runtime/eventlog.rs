@@ -1,0 +1,115 @@
+//! The event log: one timestamped line per state change, spawn, exit, kill and reload,
+//! written to stderr and, when the config sets `logfile`, appended to that file.
+//!
+//! Lines are buffered and flushed once per event-loop iteration, so a burst (a thousand
+//! spawns at start-up) costs a few writes instead of thousands.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct EventLog {
+    stderr: BufWriter<io::Stderr>,
+    file: Option<(PathBuf, BufWriter<File>)>,
+}
+
+impl EventLog {
+    /// Logs to stderr, and to `logfile` when given.
+    pub fn open(logfile: Option<&Path>) -> io::Result<Self> {
+        let mut log = EventLog {
+            stderr: BufWriter::new(io::stderr()),
+            file: None,
+        };
+        log.set_file(logfile)?;
+        Ok(log)
+    }
+
+    /// (Re)opens the log file, e.g. after a reload changed it. On error the old file stays.
+    pub fn set_file(&mut self, logfile: Option<&Path>) -> io::Result<()> {
+        self.flush();
+        self.file = match logfile {
+            None => None,
+            Some(path) => {
+                let file = OpenOptions::new().create(true).append(true).open(path)?;
+                Some((path.to_owned(), BufWriter::new(file)))
+            }
+        };
+        Ok(())
+    }
+
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    /// Writes one line: `2026-11-26T11:20:00.123Z message`.
+    pub fn log(&mut self, message: std::fmt::Arguments<'_>) {
+        let stamp = rfc3339_millis(SystemTime::now());
+        // A full disk or closed stderr must not stop supervision: errors are ignored here.
+        let _ = writeln!(self.stderr, "{stamp} {message}");
+        if let Some((_, file)) = &mut self.file {
+            let _ = writeln!(file, "{stamp} {message}");
+        }
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.stderr.flush();
+        if let Some((_, file)) = &mut self.file {
+            let _ = file.flush();
+        }
+    }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let (y, m, day) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard
+/// Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Both are in range by construction (1..=31, 1..=12).
+    (year, month as u32, day as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn formats_utc_timestamps() {
+        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(951_782_400_123); // leap day 2000
+        assert_eq!(rfc3339_millis(t), "2000-02-29T00:00:00.123Z");
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_692_245);
+        assert_eq!(rfc3339_millis(t), "2026-11-26T11:24:05.000Z");
+    }
+}

@@ -1,0 +1,169 @@
+//! Captured output: a bounded ring of the last bytes of one stream, and the line framing
+//! used for `logs -f` followers.
+//!
+//! A ring allocates nothing until output arrives and grows only up to its limit, so a
+//! thousand quiet processes cost no buffer memory.
+
+use std::collections::VecDeque;
+
+/// How much of each stream of each process is kept for `logs`.
+pub const RING_BYTES: usize = 64 * 1024;
+
+/// A partial line longer than this is handed to followers without waiting for its newline.
+const MAX_PARTIAL_LINE: usize = 8 * 1024;
+
+/// The last [`RING_BYTES`] (or `limit`) bytes written to a stream.
+#[derive(Debug)]
+pub struct Ring {
+    buf: VecDeque<u8>,
+    limit: usize,
+}
+
+impl Default for Ring {
+    fn default() -> Self {
+        Ring::new(RING_BYTES)
+    }
+}
+
+impl Ring {
+    pub fn new(limit: usize) -> Self {
+        Ring {
+            buf: VecDeque::new(),
+            limit,
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        if data.len() >= self.limit {
+            self.buf.clear();
+            self.buf.extend(&data[data.len() - self.limit..]);
+            return;
+        }
+        let overflow = (self.buf.len() + data.len()).saturating_sub(self.limit);
+        self.buf.drain(..overflow);
+        self.buf.extend(data);
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The kept bytes, or only the last `lines` lines of them (a final line without its
+    /// newline counts as a line).
+    pub fn tail(&self, lines: Option<usize>) -> Vec<u8> {
+        let (a, b) = self.buf.as_slices();
+        let mut all = Vec::with_capacity(a.len() + b.len());
+        all.extend_from_slice(a);
+        all.extend_from_slice(b);
+        match lines {
+            None => all,
+            Some(n) => {
+                let start = last_lines_start(&all, n);
+                all.split_off(start)
+            }
+        }
+    }
+}
+
+/// Where the last `n` lines of `data` begin.
+pub fn last_lines_start(data: &[u8], n: usize) -> usize {
+    if n == 0 {
+        return data.len();
+    }
+    // A trailing newline ends the last line; it does not start an empty one.
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let mut seen = 0;
+    for (i, &b) in body.iter().enumerate().rev() {
+        if b == b'\n' {
+            seen += 1;
+            if seen == n {
+                return i + 1;
+            }
+        }
+    }
+    0
+}
+
+/// Holds back an unfinished line so followers get whole lines (which also keeps multi-byte
+/// characters whole, since `\n` never falls inside one).
+#[derive(Debug, Default)]
+pub struct LineFramer {
+    partial: Vec<u8>,
+}
+
+impl LineFramer {
+    /// Adds a chunk; returns the complete lines it finishes (possibly empty).
+    pub fn push(&mut self, data: &[u8]) -> Vec<u8> {
+        let Some(last_nl) = data.iter().rposition(|&b| b == b'\n') else {
+            self.partial.extend_from_slice(data);
+            if self.partial.len() > MAX_PARTIAL_LINE {
+                return std::mem::take(&mut self.partial);
+            }
+            return Vec::new();
+        };
+        let mut out = std::mem::take(&mut self.partial);
+        out.extend_from_slice(&data[..=last_nl]);
+        self.partial.extend_from_slice(&data[last_nl + 1..]);
+        if self.partial.is_empty() {
+            // Don't keep a grown buffer around for a quiet process.
+            self.partial = Vec::new();
+        }
+        out
+    }
+
+    /// The unfinished line, when the stream ends.
+    pub fn flush(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.partial)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_keeps_the_last_bytes_and_allocates_lazily() {
+        let mut r = Ring::new(8);
+        assert_eq!(r.buf.capacity(), 0);
+        r.push(b"hello ");
+        r.push(b"world");
+        assert_eq!(r.tail(None), b"lo world");
+        r.push(b"0123456789");
+        assert_eq!(r.tail(None), b"23456789");
+        assert_eq!(r.len(), 8);
+    }
+
+    #[test]
+    fn tail_takes_the_last_lines() {
+        let mut r = Ring::default();
+        r.push(b"a\nb\nc\n");
+        assert_eq!(r.tail(Some(2)), b"b\nc\n");
+        assert_eq!(r.tail(Some(5)), b"a\nb\nc\n");
+        assert_eq!(r.tail(Some(0)), b"");
+        r.push(b"partial");
+        assert_eq!(r.tail(Some(1)), b"partial");
+        assert_eq!(r.tail(Some(2)), b"c\npartial");
+    }
+
+    #[test]
+    fn framer_hands_out_whole_lines() {
+        let mut f = LineFramer::default();
+        assert_eq!(f.push(b"ab"), b"");
+        assert_eq!(f.push(b"c\nde"), b"abc\n");
+        assert_eq!(f.push(b"f\ng\n"), b"def\ng\n");
+        assert_eq!(f.push(b"tail"), b"");
+        assert_eq!(f.flush(), b"tail");
+        assert_eq!(f.flush(), b"");
+    }
+
+    #[test]
+    fn framer_gives_up_waiting_for_a_huge_line() {
+        let mut f = LineFramer::default();
+        let big = vec![b'x'; MAX_PARTIAL_LINE + 1];
+        assert_eq!(f.push(&big).len(), big.len());
+    }
+}

@@ -1,0 +1,525 @@
+//! The daemon side of the control socket: accepting peers, reading request lines, and
+//! answering each with one response line (see [`crate::protocol`]).
+//!
+//! Behaviour where the protocol leaves room:
+//! - replies keep the order of requests: while a `start`/`stop`/`restart`/`shutdown` reply
+//!   is pending, later lines of the same connection wait;
+//! - the 5 s limit applies to a request in progress (and to a connection that has sent
+//!   nothing yet); an idle connection between whole requests is not timed out;
+//! - a peer that half-closes its end still gets its pending replies, then the connection
+//!   closes; a last line without `\n` before end of input counts as a request;
+//! - after `logs` with `follow`, the connection only receives; its input is ignored and its
+//!   end of input (or a write error) ends the stream.
+
+use std::io;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::time::Duration;
+
+use calloop::generic::Generic;
+use calloop::timer::{TimeoutAction, Timer};
+use calloop::{Interest, Mode, PostAction};
+
+use super::client::{Client, ClientId, Line, parse_request};
+use super::machine::Event;
+use super::names;
+use super::supervisor::{Follower, Op, ProcId, Stream, Supervisor};
+use crate::protocol::{ErrorKind, ErrorReply, REQUEST_TIMEOUT, Request, Response};
+
+impl Supervisor {
+    /// Starts accepting connections on `listener` (already bound and non-blocking).
+    pub fn listen(&mut self, listener: UnixListener) -> io::Result<()> {
+        let token = self
+            .handle
+            .insert_source(
+                Generic::new(listener, Interest::READ, Mode::Level),
+                |_, listener, sup: &mut Supervisor| Ok(sup.accept_ready(listener)),
+            )
+            .map_err(|e| io::Error::other(e.error))?;
+        self.listener = Some(token);
+        Ok(())
+    }
+
+    fn accept_ready(&mut self, listener: &UnixListener) -> PostAction {
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => self.add_client(stream),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return PostAction::Continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors: pause accepting for a moment instead of spinning on
+                    // a listener that stays readable.
+                    self.log
+                        .log(format_args!("accept failed: {e}; pausing for 1 s"));
+                    if let Some(token) = self.listener {
+                        let resumed = self.handle.insert_source(
+                            Timer::from_duration(Duration::from_secs(1)),
+                            move |_, _, sup: &mut Supervisor| {
+                                let _ = sup.handle.enable(&token);
+                                TimeoutAction::Drop
+                            },
+                        );
+                        if resumed.is_ok() {
+                            return PostAction::Disable;
+                        }
+                    }
+                    return PostAction::Continue;
+                }
+            }
+        }
+    }
+
+    fn add_client(&mut self, stream: UnixStream) {
+        match super::socket::peer_allowed(&stream) {
+            Ok(true) => {}
+            Ok(false) => {
+                self.log
+                    .log(format_args!("refused a connection from another user"));
+                return;
+            }
+            Err(e) => {
+                self.log.log(format_args!(
+                    "refused a connection: cannot check its user: {e}"
+                ));
+                return;
+            }
+        }
+        let writer = match stream
+            .set_nonblocking(true)
+            .and_then(|()| stream.try_clone())
+        {
+            Ok(w) => w,
+            Err(e) => {
+                self.log
+                    .log(format_args!("cannot set up a connection: {e}"));
+                return;
+            }
+        };
+        let cid = self.next_client;
+        self.next_client += 1;
+        let read = self.handle.insert_source(
+            Generic::new(stream, Interest::READ, Mode::Level),
+            move |_, stream, sup: &mut Supervisor| Ok(sup.client_readable(cid, stream)),
+        );
+        let mut client = Client::new(writer);
+        match read {
+            Ok(token) => client.read_token = Some(token),
+            Err(e) => {
+                self.log
+                    .log(format_args!("cannot watch a connection: {}", e.error));
+                return;
+            }
+        }
+        self.clients.insert(cid, client);
+        self.update_client_timer(cid);
+    }
+
+    fn client_readable(&mut self, cid: ClientId, stream: &UnixStream) -> PostAction {
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return PostAction::Remove;
+        };
+        // Held here so that nothing below removes this very source; handed back at the end.
+        let token = client.read_token.take();
+        let eof = match client.fill(stream) {
+            Ok(eof) => eof,
+            Err(e) => {
+                self.drop_client(cid, &format!("read error: {e}"));
+                return PostAction::Remove;
+            }
+        };
+        if client.following {
+            client.inbuf.clear();
+        } else if eof && client.has_partial_line() {
+            client.inbuf.push(b'\n');
+        }
+        if eof {
+            client.read_closed = true;
+        }
+        self.process_lines(cid);
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return PostAction::Remove;
+        };
+        if client.read_closed || client.closing {
+            self.maybe_close(cid);
+            return PostAction::Remove;
+        }
+        client.read_token = token;
+        PostAction::Continue
+    }
+
+    /// Handles the complete request lines a client has sent, in order, until one leaves a
+    /// reply pending.
+    pub fn process_lines(&mut self, cid: ClientId) {
+        loop {
+            let Some(client) = self.clients.get_mut(&cid) else {
+                return;
+            };
+            if client.busy || client.following || client.closing {
+                break;
+            }
+            match client.next_line() {
+                None => break,
+                Some(Line::TooLarge) => {
+                    client.inbuf = Vec::new();
+                    client.closing = true;
+                    self.send_error(
+                        cid,
+                        ErrorReply::new(
+                            ErrorKind::TooLarge,
+                            format!(
+                                "request line over {} bytes; closing the connection",
+                                crate::protocol::MAX_REQUEST_BYTES
+                            ),
+                        ),
+                    );
+                    break;
+                }
+                Some(Line::Request(line)) => {
+                    client.got_request = true;
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match parse_request(&line) {
+                        Ok(request) => self.handle_request(cid, request),
+                        Err(e) => self.send_error(cid, e),
+                    }
+                }
+            }
+        }
+        self.update_client_timer(cid);
+        self.maybe_close(cid);
+    }
+
+    /// A pending reply completed: carry on with the client's next lines (from an idle
+    /// callback, never from inside the request handling that completed it).
+    pub fn client_resume(&mut self, cid: ClientId) {
+        self.handle.insert_idle(move |sup| sup.process_lines(cid));
+    }
+
+    fn handle_request(&mut self, cid: ClientId, request: Request) {
+        if self.shutdown.is_some()
+            && !matches!(
+                request,
+                Request::Status { .. } | Request::Names | Request::Shutdown
+            )
+        {
+            self.send_error(
+                cid,
+                ErrorReply::new(ErrorKind::ShuttingDown, "the daemon is shutting down"),
+            );
+            return;
+        }
+        match request {
+            Request::Status { names } => {
+                let ids = if names.is_empty() {
+                    Ok(self.all_ids())
+                } else {
+                    self.resolve(&names)
+                };
+                match ids {
+                    Ok(ids) => {
+                        let processes = self.status_rows(&ids);
+                        self.send(cid, &Response::Status { processes });
+                    }
+                    Err(e) => self.send_error(cid, e),
+                }
+            }
+            Request::Start { names } => self.control(cid, "start", &names),
+            Request::Stop { names } => self.control(cid, "stop", &names),
+            Request::Restart { names } => self.control(cid, "restart", &names),
+            Request::Reload => {
+                let response = self.reload();
+                self.send(cid, &response);
+            }
+            Request::Diff { config } => {
+                let response = self.diff_request(config);
+                self.send(cid, &response);
+            }
+            Request::Shutdown => self.begin_shutdown(Some(cid)),
+            Request::Logs {
+                name,
+                stderr,
+                lines,
+                follow,
+            } => self.logs(cid, &name, stderr, lines, follow),
+            Request::Names => {
+                let programs = self.programs.keys().cloned().collect();
+                let processes = self
+                    .all_ids()
+                    .iter()
+                    .filter_map(|id| self.procs.get(id).map(|p| p.name.clone()))
+                    .collect();
+                self.send(
+                    cid,
+                    &Response::Names {
+                        programs,
+                        processes,
+                    },
+                );
+            }
+        }
+    }
+
+    /// `start`, `stop`, `restart`: resolve every name first (one unknown name changes
+    /// nothing), act, and reply once every named process has settled.
+    fn control(&mut self, cid: ClientId, verb: &str, names: &[String]) {
+        if names.is_empty() {
+            self.send_error(
+                cid,
+                ErrorReply::new(ErrorKind::BadRequest, format!("{verb}: no names given")),
+            );
+            return;
+        }
+        let ids = match self.resolve(names) {
+            Ok(ids) => ids,
+            Err(e) => return self.send_error(cid, e),
+        };
+        self.log
+            .log(format_args!("request: {verb} {}", names.join(" ")));
+        let (events, op): (&[Event], Op) = match verb {
+            "stop" => (&[Event::StopRequested], Op::Stop),
+            "restart" => (&[Event::StopRequested, Event::StartRequested], Op::Start),
+            _ => (&[Event::StartRequested], Op::Start),
+        };
+        for &id in &ids {
+            for &event in events {
+                self.feed(id, event);
+            }
+        }
+        self.wait_for(cid, op, ids);
+    }
+
+    /// Names to live process ids, in program then index order.
+    fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+        let counts = self
+            .programs
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.clone(),
+                    u32::try_from(p.procs.len()).unwrap_or(u32::MAX),
+                )
+            })
+            .collect();
+        let targets = names::resolve(names, &counts).map_err(|bad| {
+            ErrorReply::new(
+                ErrorKind::UnknownName,
+                format!("no such program or process: {bad}"),
+            )
+        })?;
+        Ok(targets
+            .iter()
+            .filter_map(|(program, index)| {
+                self.programs
+                    .get(program)
+                    .and_then(|p| p.procs.get(*index as usize).copied())
+            })
+            .collect())
+    }
+
+    fn logs(
+        &mut self,
+        cid: ClientId,
+        name: &str,
+        stderr: bool,
+        lines: Option<usize>,
+        follow: bool,
+    ) {
+        let ids = match self.resolve(&[name.to_owned()]) {
+            Ok(ids) => ids,
+            Err(e) => return self.send_error(cid, e),
+        };
+        let stream = if stderr {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
+        let mut chunks = Vec::new();
+        let mut programs: Vec<(String, Option<u32>)> = Vec::new();
+        for id in &ids {
+            let Some(proc) = self.procs.get(id) else {
+                continue;
+            };
+            let ring = match stream {
+                Stream::Stdout => &proc.stdout.ring,
+                Stream::Stderr => &proc.stderr.ring,
+            };
+            let text = ring.tail(lines);
+            if !text.is_empty() {
+                chunks.push(Response::Log {
+                    process: (proc.spec.numprocs > 1).then(|| proc.name.clone()),
+                    text: String::from_utf8_lossy(&text).into_owned(),
+                });
+            }
+            // Naming a program (or `all`) follows the whole program, later processes too.
+            let whole = self.programs.contains_key(name) || name == "all";
+            let entry = (proc.program.clone(), (!whole).then_some(proc.index));
+            if !programs.contains(&entry) {
+                programs.push(entry);
+            }
+        }
+        for chunk in &chunks {
+            self.send(cid, chunk);
+        }
+        if !follow {
+            self.send(cid, &Response::LogEnd);
+            return;
+        }
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return;
+        };
+        client.following = true;
+        client.inbuf = Vec::new();
+        for (program, index) in programs {
+            self.followers.push(Follower {
+                client: cid,
+                program,
+                index,
+                stream,
+            });
+        }
+        self.update_client_timer(cid);
+    }
+
+    pub fn send_error(&mut self, cid: ClientId, error: ErrorReply) {
+        self.send(cid, &Response::Error(error));
+    }
+
+    /// Queues one response line and writes what the socket takes now.
+    pub fn send(&mut self, cid: ClientId, response: &Response) {
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return;
+        };
+        let mut line = match serde_json::to_vec(response) {
+            Ok(line) => line,
+            Err(e) => {
+                self.log.log(format_args!("cannot encode a response: {e}"));
+                return;
+            }
+        };
+        line.push(b'\n');
+        if !client.queue(&line) {
+            self.drop_client(cid, "it stopped reading its replies");
+            return;
+        }
+        self.flush_client(cid);
+    }
+
+    fn flush_client(&mut self, cid: ClientId) {
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return;
+        };
+        if client.write_token.is_some() {
+            return; // the write-ready source will carry on
+        }
+        match client.flush() {
+            Ok(true) => self.maybe_close(cid),
+            Ok(false) => {
+                let source = client.stream.try_clone().and_then(|s| {
+                    self.handle
+                        .insert_source(
+                            Generic::new(s, Interest::WRITE, Mode::Level),
+                            move |_, _, sup: &mut Supervisor| Ok(sup.client_writable(cid)),
+                        )
+                        .map_err(|e| io::Error::other(e.error))
+                });
+                match source {
+                    Ok(token) => client.write_token = Some(token),
+                    Err(e) => self.drop_client(cid, &format!("cannot wait to write: {e}")),
+                }
+            }
+            Err(e) => self.drop_client(cid, &format!("write error: {e}")),
+        }
+    }
+
+    fn client_writable(&mut self, cid: ClientId) -> PostAction {
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return PostAction::Remove;
+        };
+        let token = client.write_token.take();
+        match client.flush() {
+            Ok(true) => {
+                self.maybe_close(cid);
+                PostAction::Remove
+            }
+            Ok(false) => {
+                client.write_token = token;
+                PostAction::Continue
+            }
+            Err(e) => {
+                self.drop_client(cid, &format!("write error: {e}"));
+                PostAction::Remove
+            }
+        }
+    }
+
+    /// Closes a connection that has nothing left to do.
+    fn maybe_close(&mut self, cid: ClientId) {
+        let Some(c) = self.clients.get(&cid) else {
+            return;
+        };
+        let finished = (c.closing || c.read_closed)
+            && !c.busy
+            && c.outbuf.is_empty()
+            && (c.closing || c.following || !c.inbuf.contains(&b'\n'));
+        if finished {
+            self.drop_client(cid, "");
+        }
+    }
+
+    /// Forgets a connection and removes its sources (closing it).
+    pub fn drop_client(&mut self, cid: ClientId, why: &str) {
+        let Some(client) = self.clients.remove(&cid) else {
+            return;
+        };
+        if !why.is_empty() {
+            self.log.log(format_args!("dropped a client: {why}"));
+        }
+        for token in [client.read_token, client.write_token, client.timer]
+            .into_iter()
+            .flatten()
+        {
+            self.handle.remove(token);
+        }
+        self.followers.retain(|f| f.client != cid);
+        // Its pending replies are simply not sent; the actions themselves go on.
+        self.pending.retain(|p| p.client != cid);
+        if let Some(waiters) = &mut self.shutdown {
+            waiters.retain(|&c| c != cid);
+        }
+    }
+
+    /// Arms the 5 s limit while a request is awaited, disarms it otherwise.
+    fn update_client_timer(&mut self, cid: ClientId) {
+        let Some(c) = self.clients.get_mut(&cid) else {
+            return;
+        };
+        let awaiting = !c.closing
+            && !c.busy
+            && !c.following
+            && !c.read_closed
+            && (!c.got_request || c.has_partial_line());
+        match (awaiting, c.timer.is_some()) {
+            (true, false) => {
+                let timer = self.handle.insert_source(
+                    Timer::from_duration(REQUEST_TIMEOUT),
+                    move |_, _, sup: &mut Supervisor| {
+                        if let Some(c) = sup.clients.get_mut(&cid) {
+                            c.timer = None;
+                        }
+                        sup.drop_client(cid, "no complete request within 5 s");
+                        TimeoutAction::Drop
+                    },
+                );
+                if let Ok(token) = timer {
+                    c.timer = Some(token);
+                }
+            }
+            (false, true) => {
+                if let Some(token) = c.timer.take() {
+                    self.handle.remove(token);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,750 @@
+//! The supervisor's state and the glue between the event loop, the per-process state
+//! machines and the children.
+//!
+//! Everything happens in callbacks of one calloop loop: a child's pidfd turning readable
+//! (reap with `waitpid(pid, WNOHANG)`, feed [`Event::Exited`]), a process's single timer
+//! (start, backoff or kill), an output pipe turning readable, a client's socket, a signal.
+//! Nothing polls and nothing wakes up periodically: an idle daemon sleeps in `epoll_wait`.
+//! No callback returns `Err` (that would stop the loop for everyone): failures are logged
+//! and the source concerned is removed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read as _};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use calloop::generic::Generic;
+use calloop::timer::{TimeoutAction, Timer};
+use calloop::{Interest, LoopHandle, LoopSignal, Mode, PostAction, RegistrationToken};
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::client::{Client, ClientId};
+use super::eventlog::EventLog;
+use super::machine::{Effect, Event, Exit, Failure, Machine};
+use super::ring::{LineFramer, Ring};
+use super::socket::SocketFile;
+use super::spawn::{SpawnContext, spawn};
+use crate::plan::Plan;
+use crate::plan::model::{ProgramSpec, process_name};
+use crate::protocol::{ProcessState, ProcessStatus, Response};
+
+pub type ProcId = u64;
+
+/// One configured program: its current spec and its processes, by index.
+#[derive(Debug)]
+pub struct Program {
+    pub spec: Rc<ProgramSpec>,
+    pub procs: Vec<ProcId>,
+}
+
+/// Which output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Captured output of one stream of one process, kept across its restarts.
+#[derive(Debug, Default)]
+pub struct Captured {
+    pub ring: Ring,
+    pub framer: LineFramer,
+}
+
+/// One supervised process.
+#[derive(Debug)]
+pub struct Proc {
+    pub program: String,
+    pub index: u32,
+    pub name: String,
+    pub spec: Rc<ProgramSpec>,
+    pub machine: Machine,
+    pub pid: Option<i32>,
+    pub started: Option<Instant>,
+    timer: Option<RegistrationToken>,
+    timer_seq: u64,
+    /// Removed from the config (or scaled away): forgotten once stopped.
+    pub retiring: bool,
+    pub spawn_error: Option<String>,
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+/// A `start`/`stop`/`restart` reply waiting for its processes.
+#[derive(Debug)]
+pub struct Pending {
+    pub client: ClientId,
+    pub op: Op,
+    pub ids: Vec<ProcId>,
+    pub waiting: Vec<ProcId>,
+    pub failed: Vec<ProcId>,
+    /// Last statuses of processes forgotten meanwhile (a reload removed them).
+    pub gone: Vec<(ProcId, ProcessStatus)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Start,
+    Stop,
+}
+
+/// A `logs -f` client.
+#[derive(Debug)]
+pub struct Follower {
+    pub client: ClientId,
+    pub program: String,
+    /// `None`: every process of the program.
+    pub index: Option<u32>,
+    pub stream: Stream,
+}
+
+pub struct Supervisor {
+    pub handle: LoopHandle<'static, Supervisor>,
+    pub signal: LoopSignal,
+    pub log: EventLog,
+    pub ctx: SpawnContext,
+    /// The config file, absolute, re-read on reload.
+    pub config_path: PathBuf,
+    pub plan: Plan,
+    pub programs: BTreeMap<String, Program>,
+    pub procs: HashMap<ProcId, Proc>,
+    next_proc: ProcId,
+    pub clients: HashMap<ClientId, Client>,
+    pub next_client: ClientId,
+    pub pending: Vec<Pending>,
+    pub followers: Vec<Follower>,
+    /// Set once shutdown began; holds the clients waiting for `ShutDown`.
+    pub shutdown: Option<Vec<ClientId>>,
+    pub socket_file: SocketFile,
+    pub listener: Option<RegistrationToken>,
+}
+
+impl Supervisor {
+    pub fn new(
+        handle: LoopHandle<'static, Supervisor>,
+        signal: LoopSignal,
+        log: EventLog,
+        config_path: PathBuf,
+        socket_file: SocketFile,
+    ) -> Self {
+        Supervisor {
+            handle,
+            signal,
+            log,
+            ctx: SpawnContext::init(),
+            config_path,
+            plan: Plan::default(),
+            programs: BTreeMap::new(),
+            procs: HashMap::new(),
+            next_proc: 0,
+            clients: HashMap::new(),
+            next_client: 0,
+            pending: Vec::new(),
+            followers: Vec::new(),
+            shutdown: None,
+            socket_file,
+            listener: None,
+        }
+    }
+
+    /// Takes on a plan at start-up: creates every process and starts the autostart ones.
+    pub fn start_plan(&mut self, plan: Plan) {
+        let specs: Vec<ProgramSpec> = plan.programs.values().cloned().collect();
+        self.plan = plan;
+        for spec in specs {
+            self.add_program(spec);
+        }
+    }
+
+    /// Creates a program's processes (STOPPED) and starts them when `autostart`.
+    pub fn add_program(&mut self, spec: ProgramSpec) {
+        let spec = Rc::new(spec);
+        let name = spec.name.clone();
+        self.programs.insert(
+            name.clone(),
+            Program {
+                spec: spec.clone(),
+                procs: Vec::new(),
+            },
+        );
+        for index in 0..spec.numprocs {
+            self.add_proc(&name, index);
+        }
+    }
+
+    /// Creates process `index` of `program` and starts it when the program autostarts.
+    pub fn add_proc(&mut self, program: &str, index: u32) -> Option<ProcId> {
+        let prog = self.programs.get_mut(program)?;
+        let spec = prog.spec.clone();
+        let id = self.next_proc;
+        self.next_proc += 1;
+        prog.procs.push(id);
+        self.procs.insert(
+            id,
+            Proc {
+                program: program.to_owned(),
+                index,
+                name: process_name(program, spec.numprocs, index),
+                spec: spec.clone(),
+                machine: Machine::new(),
+                pid: None,
+                started: None,
+                timer: None,
+                timer_seq: 0,
+                retiring: false,
+                spawn_error: None,
+                stdout: Captured::default(),
+                stderr: Captured::default(),
+            },
+        );
+        if spec.autostart {
+            self.feed(id, Event::StartRequested);
+        }
+        Some(id)
+    }
+
+    /// Applies one event to a process's machine and carries out what it decides, feeding
+    /// back the outcome of spawns until the machine settles.
+    pub fn feed(&mut self, id: ProcId, event: Event) {
+        let mut queue = vec![event];
+        while let Some(event) = queue.pop() {
+            let Some(proc) = self.procs.get_mut(&id) else {
+                return;
+            };
+            let before = proc.machine.state();
+            let spec = proc.spec.clone();
+            let effects = proc.machine.handle(event, &spec);
+            let after = proc.machine.state();
+            for effect in effects {
+                if let Some(next) = self.apply(id, effect, &spec) {
+                    queue.push(next);
+                }
+            }
+            if before != after {
+                self.state_changed(id, before, after);
+            }
+        }
+    }
+
+    fn apply(&mut self, id: ProcId, effect: Effect, spec: &ProgramSpec) -> Option<Event> {
+        match effect {
+            Effect::Spawn => Some(self.spawn_proc(id, spec)),
+            Effect::ArmTimer(d) => {
+                self.arm_timer(id, d);
+                None
+            }
+            Effect::CancelTimer => {
+                self.cancel_timer(id);
+                None
+            }
+            Effect::SendStopSignal => {
+                self.signal_group(id, spec.stopsignal.0);
+                None
+            }
+            Effect::Kill => {
+                self.signal_group(id, Signal::SIGKILL);
+                None
+            }
+        }
+    }
+
+    fn spawn_proc(&mut self, id: ProcId, spec: &ProgramSpec) -> Event {
+        let spawned = spawn(spec, &self.ctx);
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return Event::SpawnFailed;
+        };
+        let name = proc.name.clone();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                self.log.log(format_args!("{name}: spawn failed: {e}"));
+                proc.spawn_error = Some(e.to_string());
+                return Event::SpawnFailed;
+            }
+        };
+        let pid = child.pid;
+        let watched = self.handle.insert_source(
+            Generic::new(child.pidfd, Interest::READ, Mode::Level),
+            move |_, _, sup: &mut Supervisor| Ok(sup.pidfd_ready(id, pid)),
+        );
+        if let Err(e) = watched {
+            // Unwatchable: kill it now rather than lose track of it.
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            let reason = format!("cannot watch the child: {}", e.error);
+            self.log.log(format_args!("{name}: spawn failed: {reason}"));
+            if let Some(proc) = self.procs.get_mut(&id) {
+                proc.spawn_error = Some(reason);
+            }
+            return Event::SpawnFailed;
+        }
+        for (file, stream) in [
+            (child.stdout, Stream::Stdout),
+            (child.stderr, Stream::Stderr),
+        ] {
+            if let Some(file) = file {
+                self.watch_output(id, file, stream);
+            }
+        }
+        if let Some(proc) = self.procs.get_mut(&id) {
+            proc.pid = Some(pid);
+            proc.started = Some(Instant::now());
+            proc.spawn_error = None;
+        }
+        self.log.log(format_args!("{name}: spawned pid {pid}"));
+        Event::Spawned
+    }
+
+    fn watch_output(&mut self, id: ProcId, file: File, stream: Stream) {
+        let inserted = self.handle.insert_source(
+            Generic::new(file, Interest::READ, Mode::Level),
+            move |_, file, sup: &mut Supervisor| Ok(sup.output_ready(id, stream, file)),
+        );
+        if let Err(e) = inserted {
+            self.log.log(format_args!(
+                "cannot watch output of a process: {}",
+                e.error
+            ));
+        }
+    }
+
+    /// A child's pidfd is readable: it exited. Reap exactly that pid.
+    fn pidfd_ready(&mut self, id: ProcId, pid: i32) -> PostAction {
+        let exit = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => Exit::Signal(sig as i32),
+            Ok(WaitStatus::StillAlive) => return PostAction::Continue,
+            Ok(_) => return PostAction::Continue,
+            Err(e) => {
+                self.log.log(format_args!(
+                    "waitpid({pid}) failed: {e}; treating it as gone"
+                ));
+                Exit::Code(-1)
+            }
+        };
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return PostAction::Remove;
+        };
+        if proc.pid == Some(pid) {
+            proc.pid = None;
+            proc.started = None;
+            let name = proc.name.clone();
+            self.log
+                .log(format_args!("{name}: pid {pid} {}", describe_exit(exit)));
+            self.feed(id, Event::Exited(exit));
+        }
+        self.after_exit(id);
+        PostAction::Remove
+    }
+
+    /// Forgets a retiring process once stopped, and finishes a shutdown once all are.
+    fn after_exit(&mut self, id: ProcId) {
+        if let Some(proc) = self.procs.get(&id)
+            && proc.retiring
+            && !proc.machine.has_child()
+        {
+            self.forget(id);
+        }
+        self.maybe_finish_shutdown();
+    }
+
+    /// Drops a process for good (a removed program, a scaled-down index).
+    pub fn forget(&mut self, id: ProcId) {
+        self.cancel_timer(id);
+        let Some(proc) = self.procs.remove(&id) else {
+            return;
+        };
+        self.log.log(format_args!("{}: removed", proc.name));
+        let status = status_of(&proc);
+        for pending in &mut self.pending {
+            if let Some(pos) = pending.waiting.iter().position(|&w| w == id) {
+                pending.waiting.swap_remove(pos);
+                if pending.op == Op::Start {
+                    pending.failed.push(id);
+                }
+            }
+            if pending.ids.contains(&id) {
+                pending.gone.push((id, status.clone()));
+            }
+        }
+        self.complete_pending();
+    }
+
+    fn output_ready(&mut self, id: ProcId, stream: Stream, file: &File) -> PostAction {
+        let mut buf = [0u8; 32 * 1024];
+        // Bounded per wake-up so one chatty child cannot starve the others; the source is
+        // level-triggered and fires again.
+        for _ in 0..16 {
+            match (&*file).read(&mut buf) {
+                Ok(0) => {
+                    self.output_closed(id, stream);
+                    return PostAction::Remove;
+                }
+                Ok(n) => self.captured(id, stream, &buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return PostAction::Continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.log.log(format_args!("output read failed: {e}"));
+                    return PostAction::Remove;
+                }
+            }
+        }
+        PostAction::Continue
+    }
+
+    fn captured(&mut self, id: ProcId, stream: Stream, data: &[u8]) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        let cap = match stream {
+            Stream::Stdout => &mut proc.stdout,
+            Stream::Stderr => &mut proc.stderr,
+        };
+        cap.ring.push(data);
+        let lines = cap.framer.push(data);
+        if !lines.is_empty() {
+            self.send_to_followers(id, stream, &lines);
+        }
+    }
+
+    fn output_closed(&mut self, id: ProcId, stream: Stream) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        let rest = match stream {
+            Stream::Stdout => proc.stdout.framer.flush(),
+            Stream::Stderr => proc.stderr.framer.flush(),
+        };
+        if !rest.is_empty() {
+            self.send_to_followers(id, stream, &rest);
+        }
+    }
+
+    fn send_to_followers(&mut self, id: ProcId, stream: Stream, text: &[u8]) {
+        if self.followers.is_empty() {
+            return;
+        }
+        let Some(proc) = self.procs.get(&id) else {
+            return;
+        };
+        let label = (proc.spec.numprocs > 1).then(|| proc.name.clone());
+        let targets: Vec<ClientId> = self
+            .followers
+            .iter()
+            .filter(|f| {
+                f.stream == stream
+                    && f.program == proc.program
+                    && f.index.is_none_or(|i| i == proc.index)
+            })
+            .map(|f| f.client)
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        let response = Response::Log {
+            process: label,
+            text: String::from_utf8_lossy(text).into_owned(),
+        };
+        for client in targets {
+            self.send(client, &response);
+        }
+    }
+
+    fn arm_timer(&mut self, id: ProcId, after: Duration) {
+        self.cancel_timer(id);
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        proc.timer_seq += 1;
+        let seq = proc.timer_seq;
+        match self
+            .handle
+            .insert_source(Timer::from_duration(after), move |_, _, sup| {
+                sup.timer_fired(id, seq);
+                TimeoutAction::Drop
+            }) {
+            Ok(token) => proc.timer = Some(token),
+            Err(e) => self.log.log(format_args!(
+                "{}: cannot arm a timer: {}",
+                proc.name, e.error
+            )),
+        }
+    }
+
+    fn cancel_timer(&mut self, id: ProcId) {
+        if let Some(proc) = self.procs.get_mut(&id)
+            && let Some(token) = proc.timer.take()
+        {
+            proc.timer_seq += 1;
+            self.handle.remove(token);
+        }
+    }
+
+    fn timer_fired(&mut self, id: ProcId, seq: u64) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        if proc.timer_seq != seq {
+            return;
+        }
+        // The source drops itself (TimeoutAction::Drop); don't remove it a second time.
+        proc.timer = None;
+        self.feed(id, Event::TimerFired);
+    }
+
+    fn signal_group(&mut self, id: ProcId, signal: Signal) {
+        let Some(proc) = self.procs.get(&id) else {
+            return;
+        };
+        let Some(pid) = proc.pid else {
+            return;
+        };
+        // The child leads its own group (pgid = pid); the group outlives a leader that is
+        // already a zombie, and ESRCH only means everyone is gone.
+        match killpg(Pid::from_raw(pid), signal) {
+            Ok(()) => self.log.log(format_args!(
+                "{}: sent {} to group {pid}",
+                proc.name, signal
+            )),
+            Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => self.log.log(format_args!(
+                "{}: cannot send {} to group {pid}: {e}",
+                proc.name, signal
+            )),
+        }
+    }
+
+    fn state_changed(&mut self, id: ProcId, before: ProcessState, after: ProcessState) {
+        let Some(proc) = self.procs.get(&id) else {
+            return;
+        };
+        let mut line = format!("{}: {before} -> {after}", proc.name);
+        if let Some(reason) = reason_of(proc) {
+            line.push_str(" (");
+            line.push_str(&reason);
+            line.push(')');
+        }
+        self.log.log(format_args!("{line}"));
+        self.progress_pending(id, after);
+    }
+
+    /// Moves every pending reply waiting on `id` forward; replies when one is complete.
+    fn progress_pending(&mut self, id: ProcId, state: ProcessState) {
+        let mut any = false;
+        for pending in &mut self.pending {
+            let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
+                continue;
+            };
+            if let Some(ok) = outcome(pending.op, state) {
+                pending.waiting.swap_remove(pos);
+                if !ok {
+                    pending.failed.push(id);
+                }
+                any = true;
+            }
+        }
+        if any {
+            self.complete_pending();
+        }
+    }
+
+    /// Registers a reply that waits for `ids` to settle (answering at once when they have).
+    pub fn wait_for(&mut self, client: ClientId, op: Op, ids: Vec<ProcId>) {
+        let mut pending = Pending {
+            client,
+            op,
+            ids: ids.clone(),
+            waiting: Vec::new(),
+            failed: Vec::new(),
+            gone: Vec::new(),
+        };
+        for id in ids {
+            let Some(proc) = self.procs.get(&id) else {
+                continue;
+            };
+            let state = proc.machine.state();
+            // A start queued behind a stop is not settled by the STOPPING state.
+            match outcome(op, state) {
+                Some(true) => {}
+                Some(false) => pending.failed.push(id),
+                None => pending.waiting.push(id),
+            }
+        }
+        if let Some(c) = self.clients.get_mut(&client) {
+            c.busy = true;
+        }
+        self.pending.push(pending);
+        self.complete_pending();
+    }
+
+    fn complete_pending(&mut self) {
+        let (done, rest): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.waiting.is_empty());
+        self.pending = rest;
+        for pending in done {
+            let mut processes: Vec<ProcessStatus> = pending
+                .ids
+                .iter()
+                .filter_map(|id| self.procs.get(id).map(status_of))
+                .collect();
+            processes.extend(pending.gone.iter().map(|(_, s)| s.clone()));
+            let failed: Vec<String> = pending
+                .failed
+                .iter()
+                .filter_map(|id| {
+                    self.procs.get(id).map(|p| p.name.clone()).or_else(|| {
+                        pending
+                            .gone
+                            .iter()
+                            .find(|(g, _)| g == id)
+                            .map(|(_, s)| s.name.clone())
+                    })
+                })
+                .collect();
+            self.send(pending.client, &Response::Done { processes, failed });
+            if let Some(c) = self.clients.get_mut(&pending.client) {
+                c.busy = false;
+            }
+            self.client_resume(pending.client);
+        }
+    }
+
+    /// Begins a graceful shutdown: stop everything, then exit once no child is left.
+    pub fn begin_shutdown(&mut self, client: Option<ClientId>) {
+        let first = self.shutdown.is_none();
+        let waiters = self.shutdown.get_or_insert_with(Vec::new);
+        if let Some(c) = client {
+            waiters.push(c);
+            if let Some(cl) = self.clients.get_mut(&c) {
+                cl.busy = true;
+            }
+        }
+        if first {
+            self.log
+                .log(format_args!("shutting down: stopping every process"));
+            let ids: Vec<ProcId> = self.procs.keys().copied().collect();
+            for id in ids {
+                self.feed(id, Event::StopRequested);
+            }
+        }
+        self.maybe_finish_shutdown();
+    }
+
+    /// On a second SIGTERM/SIGINT: kill what is still stopping, now.
+    pub fn kill_everything(&mut self) {
+        self.log
+            .log(format_args!("second signal: killing every process now"));
+        let ids: Vec<ProcId> = self.procs.keys().copied().collect();
+        for id in ids {
+            self.signal_group(id, Signal::SIGKILL);
+        }
+    }
+
+    fn maybe_finish_shutdown(&mut self) {
+        let Some(waiters) = &self.shutdown else {
+            return;
+        };
+        if self.procs.values().any(|p| p.machine.has_child()) {
+            return;
+        }
+        let waiters = waiters.clone();
+        for client in waiters {
+            self.send(client, &Response::ShutDown);
+        }
+        self.socket_file.remove();
+        self.log.log(format_args!("all processes stopped; exiting"));
+        self.signal.stop();
+    }
+
+    /// The status row of every process, in program then index order.
+    pub fn status_rows(&self, ids: &[ProcId]) -> Vec<ProcessStatus> {
+        ids.iter()
+            .filter_map(|id| self.procs.get(id).map(status_of))
+            .collect()
+    }
+
+    /// Every live (non-retiring) process, in program then index order.
+    pub fn all_ids(&self) -> Vec<ProcId> {
+        self.programs
+            .values()
+            .flat_map(|p| p.procs.iter().copied())
+            .collect()
+    }
+}
+
+/// Whether a process in `state` has settled for an operation: `Some(true)` done,
+/// `Some(false)` failed, `None` not yet.
+fn outcome(op: Op, state: ProcessState) -> Option<bool> {
+    use ProcessState as S;
+    match (op, state) {
+        (Op::Start, S::Running) => Some(true),
+        (Op::Start, S::Fatal | S::Stopped | S::Exited) => Some(false),
+        (Op::Stop, S::Stopped | S::Exited | S::Fatal) => Some(true),
+        _ => None,
+    }
+}
+
+pub fn describe_exit(exit: Exit) -> String {
+    match exit {
+        Exit::Code(c) => format!("exited with code {c}"),
+        Exit::Signal(s) => format!("killed by {}", signal_name(s)),
+    }
+}
+
+pub fn signal_name(sig: i32) -> String {
+    Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned())
+}
+
+/// Why the process is in its state, for `status` and the event log.
+pub fn reason_of(proc: &Proc) -> Option<String> {
+    let failure = || match proc.machine.failure() {
+        Some(Failure::SpawnFailed) => proc
+            .spawn_error
+            .clone()
+            .unwrap_or_else(|| "spawn failed".into()),
+        Some(Failure::ExitedTooQuickly(exit)) => {
+            format!("{} before starttime", describe_exit(exit))
+        }
+        None => "failed".into(),
+    };
+    match proc.machine.state() {
+        ProcessState::Backoff => Some(failure()),
+        ProcessState::Fatal => Some(format!(
+            "gave up after {} attempts: {}",
+            proc.machine.attempts(),
+            failure()
+        )),
+        _ => None,
+    }
+}
+
+pub fn status_of(proc: &Proc) -> ProcessStatus {
+    let state = proc.machine.state();
+    let exit = if proc.pid.is_none() {
+        proc.machine.last_exit()
+    } else {
+        None
+    };
+    ProcessStatus {
+        name: proc.name.clone(),
+        program: proc.program.clone(),
+        state,
+        pid: proc.pid.and_then(|p| u32::try_from(p).ok()),
+        exit_code: exit.and_then(Exit::code),
+        signal: match exit {
+            Some(Exit::Signal(s)) => Some(signal_name(s)),
+            _ => None,
+        },
+        uptime_secs: proc.started.map(|t| t.elapsed().as_secs_f64()),
+        restarts: proc.machine.restarts(),
+        reason: reason_of(proc),
+        expected: (state == ProcessState::Exited)
+            .then(|| proc.machine.expected())
+            .flatten(),
+    }
+}
