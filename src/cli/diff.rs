@@ -1,20 +1,82 @@
 //! `taskmaster diff`: the plan diff between two files (offline), or what `reload` would do
-//! to the running daemon (online).
+//! to the running daemon (online, in [`super::client`]).
+//!
+//! Exit status: 0 no change, 1 changes, 2 error (an unreadable or invalid file, whose
+//! problems go to stderr; nothing is printed on stdout then).
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
-use super::{Format, SocketArg};
+use crate::plan::render::{diff_json, render_diff};
+use crate::plan::{self, Compiled, LoadError, PlanDiff};
+
+use super::{Format, SocketArg, exit};
 
 pub(super) fn run(configs: &[PathBuf], format: Format, socket: &SocketArg) -> u8 {
     match configs {
         [old, new] => offline(old, new, format),
         [] => super::client::online_diff(None, format, socket),
         [config] => super::client::online_diff(Some(config), format, socket),
-        _ => unreachable!("clap allows at most two configs"),
+        _ => {
+            // clap allows at most two; stay graceful should that ever change.
+            eprintln!("taskmaster diff: expected OLD NEW, one CONFIG, or none");
+            exit::USAGE
+        }
     }
 }
 
-fn offline(_old: &std::path::Path, _new: &std::path::Path, _format: Format) -> u8 {
-    eprintln!("diff: not implemented yet");
-    super::exit::USAGE
+/// `diff OLD NEW`: both files are compiled; either failing is an error (exit 2) whose
+/// problems are printed, so a broken NEW is caught before any reload is tried.
+fn offline(old: &Path, new: &Path, format: Format) -> u8 {
+    let (Some(old), Some(new)) = (load(old), load(new)) else {
+        return exit::USAGE;
+    };
+    let diff = plan::diff(&old.plan, &new.plan);
+    print_diff(&diff, format);
+    if diff.is_empty() {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+/// Prints a diff on stdout in the chosen format; colour only for a terminal without
+/// `NO_COLOR`.
+pub(super) fn print_diff(diff: &PlanDiff, format: Format) {
+    match format {
+        Format::Human => print!("{}", render_diff(diff, stdout_wants_color())),
+        Format::Json => println!("{:#}", diff_json(diff)),
+    }
+}
+
+/// Loads one config, printing its problems (and any warnings) on stderr.
+fn load(path: &Path) -> Option<Compiled> {
+    match plan::load_file(path) {
+        Ok(compiled) => {
+            if !compiled.warnings.is_empty() {
+                eprint!("{}", compiled.warnings.render(stderr_wants_color()));
+            }
+            Some(compiled)
+        }
+        Err(LoadError::Unreadable { path, reason }) => {
+            eprintln!("taskmaster diff: cannot read {}: {reason}", path.display());
+            None
+        }
+        Err(LoadError::Invalid(report)) => {
+            eprint!("{}", report.render(stderr_wants_color()));
+            None
+        }
+    }
+}
+
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn stdout_wants_color() -> bool {
+    std::io::stdout().is_terminal() && !no_color()
+}
+
+fn stderr_wants_color() -> bool {
+    std::io::stderr().is_terminal() && !no_color()
 }

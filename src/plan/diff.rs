@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{DaemonSettings, Plan, ProgramSpec, format_duration};
+use super::model::{DaemonSettings, OutputTarget, Plan, ProgramSpec, format_duration};
 
 /// Everything that differs between an old and a new plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,63 +105,68 @@ pub enum FieldClass {
     Daemon,
 }
 
-/// Every program field, its reload class and how to show its value.
-/// This table is the single source of truth for the classification.
-/// Renders one field of a spec the way a config would write it.
-type ShowField = fn(&ProgramSpec) -> String;
+/// One program field: its name, its reload class, how to compare it and how to show it.
+struct Field {
+    name: &'static str,
+    class: FieldClass,
+    /// Compares the typed values, so two values that happen to display alike still differ.
+    same: fn(&ProgramSpec, &ProgramSpec) -> bool,
+    /// Shows the value the way a config would write it.
+    show: fn(&ProgramSpec) -> String,
+}
 
-const PROGRAM_FIELDS: &[(&str, FieldClass, ShowField)] = &[
-    ("cmd", FieldClass::Spawn, |p| show_argv(&p.cmd)),
-    ("numprocs", FieldClass::Scale, |p| p.numprocs.to_string()),
-    ("umask", FieldClass::Spawn, |p| {
+macro_rules! field {
+    ($name:ident, $class:ident, $show:expr) => {
+        Field {
+            name: stringify!($name),
+            class: FieldClass::$class,
+            same: |a, b| a.$name == b.$name,
+            show: $show,
+        }
+    };
+}
+
+/// Every program field except `name`, in declaration order.
+/// This table is the single source of truth for the classification.
+const PROGRAM_FIELDS: &[Field] = &[
+    field!(cmd, Spawn, |p| show_argv(&p.cmd)),
+    field!(numprocs, Scale, |p| p.numprocs.to_string()),
+    field!(umask, Spawn, |p| {
         p.umask
             .map_or_else(|| "inherited".into(), |u| format!("0o{u:03o}"))
     }),
-    ("workingdir", FieldClass::Spawn, |p| {
+    field!(workingdir, Spawn, |p| {
         p.workingdir
             .as_ref()
-            .map_or_else(|| "inherited".into(), |d| d.display().to_string())
+            .map_or_else(|| "inherited".into(), |d| quote(&d.display().to_string()))
     }),
-    ("autostart", FieldClass::Supervision, |p| {
-        format!("#{}", p.autostart)
-    }),
-    ("autorestart", FieldClass::Supervision, |p| {
-        p.autorestart.to_string()
-    }),
-    ("exitcodes", FieldClass::Supervision, |p| {
-        show_list(&p.exitcodes)
-    }),
-    ("startretries", FieldClass::Supervision, |p| {
-        p.startretries.to_string()
-    }),
-    ("starttime", FieldClass::Supervision, |p| {
-        format_duration(p.starttime)
-    }),
-    ("stopsignal", FieldClass::Supervision, |p| {
-        p.stopsignal.to_string()
-    }),
-    ("stoptime", FieldClass::Supervision, |p| {
-        format_duration(p.stoptime)
-    }),
-    ("stdout", FieldClass::Spawn, |p| p.stdout.to_string()),
-    ("stderr", FieldClass::Spawn, |p| p.stderr.to_string()),
-    ("env", FieldClass::Spawn, |p| {
+    field!(autostart, Supervision, |p| format!("#{}", p.autostart)),
+    field!(autorestart, Supervision, |p| p.autorestart.to_string()),
+    field!(exitcodes, Supervision, |p| show_list(&p.exitcodes)),
+    field!(startretries, Supervision, |p| p.startretries.to_string()),
+    field!(starttime, Supervision, |p| format_duration(p.starttime)),
+    field!(stopsignal, Supervision, |p| p.stopsignal.to_string()),
+    field!(stoptime, Supervision, |p| format_duration(p.stoptime)),
+    field!(stdout, Spawn, |p| show_output(&p.stdout)),
+    field!(stderr, Spawn, |p| show_output(&p.stderr)),
+    field!(env, Spawn, |p| {
         let pairs: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         format!("{{{}}}", pairs.join("; "))
     }),
 ];
 
-/// The names of every program field, in the order `diff` shows them.
+/// The names of every program field (every [`ProgramSpec`] field but `name`), in the order
+/// `diff` shows them.
 pub fn program_field_names() -> impl Iterator<Item = &'static str> {
-    PROGRAM_FIELDS.iter().map(|(name, ..)| *name)
+    PROGRAM_FIELDS.iter().map(|f| f.name)
 }
 
 /// The reload class of a program field, or `None` for a name that is not a field.
 pub fn field_class(field: &str) -> Option<FieldClass> {
     PROGRAM_FIELDS
         .iter()
-        .find(|(name, ..)| *name == field)
-        .map(|(_, class, _)| *class)
+        .find(|f| f.name == field)
+        .map(|f| f.class)
 }
 
 /// Compares two plans. Pure: the same plans always give the same diff.
@@ -185,14 +190,12 @@ fn diff_program(name: &str, old: Option<&ProgramSpec>, new: Option<&ProgramSpec>
     };
     let changes: Vec<FieldChange> = PROGRAM_FIELDS
         .iter()
-        .filter_map(|(field, class, show)| {
-            let (o, n) = (show(old), show(new));
-            (o != n).then(|| FieldChange {
-                field: (*field).to_owned(),
-                class: *class,
-                old: o,
-                new: n,
-            })
+        .filter(|f| !(f.same)(old, new))
+        .map(|f| FieldChange {
+            field: f.name.to_owned(),
+            class: f.class,
+            old: (f.show)(old),
+            new: (f.show)(new),
         })
         .collect();
     let scale = (old.numprocs != new.numprocs).then_some(Scale {
@@ -226,7 +229,7 @@ fn whole(name: &str, action: Action) -> ProgramDiff {
 fn diff_daemon(old: &DaemonSettings, new: &DaemonSettings) -> Vec<FieldChange> {
     let show = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
-            .map_or_else(|| "default".into(), |p| p.display().to_string())
+            .map_or_else(|| "default".into(), |p| quote(&p.display().to_string()))
     };
     [
         ("socket", show(&old.socket), show(&new.socket)),
@@ -243,8 +246,26 @@ fn diff_daemon(old: &DaemonSettings, new: &DaemonSettings) -> Vec<FieldChange> {
     .collect()
 }
 
+/// A `cmd` as one quoted string when it splits back into the same argv, else as the list of
+/// its quoted arguments (`"sh" "-c" "echo hi"` style, the config's multi-argument form).
 fn show_argv(argv: &[String]) -> String {
-    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| format!("{argv:?}"))
+    match shlex::try_join(argv.iter().map(String::as_str)) {
+        Ok(joined) => quote(&joined),
+        Err(_) => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// A string value as a KDL string literal (Rust's escapes are a subset of KDL 2's).
+fn quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// `memory` is the absence of a setting, so it stays bare; the others are config strings.
+fn show_output(target: &OutputTarget) -> String {
+    match target {
+        OutputTarget::Memory => target.to_string(),
+        OutputTarget::Discard | OutputTarget::File(_) => quote(&target.to_string()),
+    }
 }
 
 fn show_list(codes: &BTreeSet<u8>) -> String {
@@ -317,6 +338,44 @@ mod tests {
         let d = diff(&plan(&[spec("a")]), &plan(&[b]));
         assert_eq!(action_of(&d, "a"), Action::Update);
         assert_eq!(d.programs[0].scale, Some(Scale { from: 1, to: 4 }));
+    }
+
+    #[test]
+    fn the_table_lists_every_spec_field_but_name() {
+        let json = serde_json::to_value(spec("a")).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "name")
+            .collect();
+        let mut fields: Vec<&str> = program_field_names().collect();
+        keys.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn values_show_as_config_literals() {
+        let mut b = spec("a");
+        b.cmd = vec!["sh".into(), "-c".into(), "echo \"hi\"".into()];
+        b.stderr = OutputTarget::File("/var/log/a.err".into());
+        b.umask = Some(0o022);
+        let d = diff(&plan(&[spec("a")]), &plan(&[b]));
+        let shown: Vec<(&str, &str, &str)> = d.programs[0]
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("cmd", r#""sleep 60""#, r#""sh -c 'echo \"hi\"'""#),
+                ("umask", "inherited", "0o022"),
+                ("stderr", "memory", r#""/var/log/a.err""#),
+            ]
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! From syntax tree to a validated, typed [`Plan`], and the [`diff`] of two plans.
+//! From syntax tree to a validated, typed [`Plan`], the [`diff`] of two plans, and its
+//! human [`render`]ing.
 
 pub mod codes;
 pub mod diff;
 pub mod load;
 pub mod model;
+pub mod render;
 pub mod report;
 pub mod source;
 mod validate;
