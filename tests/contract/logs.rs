@@ -59,7 +59,8 @@ fn discard_keeps_nothing() {
         .filter_map(|e| Some(e.ok()?.file_name().to_str()?.to_owned()))
         .collect();
     for f in files {
-        if f.starts_with("daemon.") || f.starts_with(".cmd") {
+        // The config names the text, and the daemon's own output may show the command.
+        if f.starts_with("daemon.") || f.starts_with(".cmd") || f == "taskmaster.kdl" {
             continue;
         }
         assert!(

@@ -11,7 +11,7 @@ fn single_string_cmd_is_split_without_a_shell() {
     let sb = Sandbox::new();
     sb.write_config(&program(
         "p",
-        "    cmd \"printf '%s|' 'a b' $HOME * ~\"\n    autorestart #false\n    stdout \"out.txt\"",
+        "    cmd \"printf '%s|' 'a b' $HOME * ~\"\n    autorestart #false\n    starttime 0\n    stdout \"out.txt\"",
     ));
     let d = Daemon::start_in(sb, &[]);
     wait_for("printf's output", LONG, || {
@@ -26,7 +26,7 @@ fn several_cmd_arguments_are_the_argv() {
     let sb = Sandbox::new();
     sb.write_config(&program(
         "p",
-        "    cmd \"printf\" \"%s|\" \"a b\" \"$HOME\"\n    autorestart #false\n    stdout \"out.txt\"",
+        "    cmd \"printf\" \"%s|\" \"a b\" \"$HOME\"\n    autorestart #false\n    starttime 0\n    stdout \"out.txt\"",
     ));
     let d = Daemon::start_in(sb, &[]);
     wait_for("printf's output", LONG, || {
@@ -79,11 +79,11 @@ fn umask_sets_the_mode_of_created_files() {
         "{}{}",
         program(
             "octal",
-            "    cmd \"sh\" \"-c\" \"touch a.txt; mkdir a.dir\"\n    umask 0o077\n    autorestart #false"
+            "    cmd \"sh\" \"-c\" \"touch a.txt; mkdir a.dir\"\n    umask 0o077\n    autorestart #false\n    starttime 0"
         ),
         program(
             "string",
-            "    cmd \"sh\" \"-c\" \"touch b.txt\"\n    umask \"027\"\n    autorestart #false"
+            "    cmd \"sh\" \"-c\" \"touch b.txt\"\n    umask \"027\"\n    autorestart #false\n    starttime 0"
         ),
     ));
     wait_for("files created", LONG, || {
@@ -101,7 +101,7 @@ fn workingdir_relative_to_the_config_folder() {
     fs::create_dir(sb.path("sub")).expect("mkdir");
     sb.write_config(&program(
         "p",
-        "    cmd \"sh\" \"-c\" \"pwd > pwd.txt\"\n    workingdir \"sub\"\n    autorestart #false",
+        "    cmd \"sh\" \"-c\" \"pwd > pwd.txt\"\n    workingdir \"sub\"\n    autorestart #false\n    starttime 0",
     ));
     let d = Daemon::start_in(sb, &[]);
     wait_for("pwd.txt", LONG, || d.sb.read("sub/pwd.txt").ends_with('\n'));
@@ -114,7 +114,7 @@ fn env_is_added_to_the_daemon_environment() {
     let sb = Sandbox::new();
     sb.write_config(&program(
         "p",
-        "    cmd \"sh\" \"-c\" \"env > env.txt\"\n    autorestart #false\n    env { GREETING \"hello world\"; OVERRIDE \"child\"; }",
+        "    cmd \"sh\" \"-c\" \"env > env.txt\"\n    autorestart #false\n    starttime 0\n    env { GREETING \"hello world\"; OVERRIDE \"child\"; }",
     ));
     let d = Daemon::start_in(sb, &[("TM_FROM_DAEMON", "outer"), ("OVERRIDE", "daemon")]);
     wait_for("env.txt", LONG, || {
@@ -139,7 +139,7 @@ fn program_is_looked_up_on_the_child_path() {
     sb.write_config(&program(
         "p",
         &format!(
-            "    cmd \"my-tool\"\n    autorestart #false\n    env {{ PATH \"{}:/usr/bin:/bin\"; }}",
+            "    cmd \"my-tool\"\n    autorestart #false\n    starttime 0\n    env {{ PATH \"{}:/usr/bin:/bin\"; }}",
             bin.display()
         ),
     ));
@@ -159,7 +159,7 @@ fn relative_paths_are_resolved_against_the_config_folder() {
     fs::create_dir(elsewhere.path("logs")).expect("mkdir");
     sb.write_config(&program(
         "p",
-        "    cmd \"echo\" \"hi\"\n    autorestart #false\n    stdout \"logs/out.log\"",
+        "    cmd \"echo\" \"hi\"\n    autorestart #false\n    starttime 0\n    stdout \"logs/out.log\"",
     ));
     // The daemon runs from another folder; the socket and the log still land next to
     // the config (`wait_ready` finds the socket there).
