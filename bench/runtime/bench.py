@@ -691,6 +691,7 @@ def main():
         "python": platform.python_version(),
         "n": n, "runs": runs, "kills": kills, "idle_secs": idle, "status_calls": calls,
         "quick": a.quick, "workloads": sorted(workloads), "seed": a.seed,
+        "loadavg_start": open("/proc/loadavg").read().split()[:3],
     }
     try:
         ver = subprocess.run([a.taskmaster, "--version"], capture_output=True, text=True)
@@ -762,6 +763,7 @@ def main():
             kill_pid(pid)
         reap_strays()
 
+    meta["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     targets = {
         "spawn": "<= 1.5x floor", "rss": "< 10 MiB", "idle": "0.00 CPU-s",
         "restart": "< 3 ms", "status": "< 50 ms", "log": "<= 1.3x floor",
@@ -770,7 +772,8 @@ def main():
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(doc, f, indent=2)
-    print(f"N = {n}, {runs} run(s) of spawn and log, {kills} kills, {idle:g} s idle window")
+    print(f"N = {n}, {runs} run(s) of spawn and log, {kills} kills, {idle:g} s idle window; "
+          f"load average {' '.join(meta['loadavg_start'])} at start, {' '.join(meta['loadavg_end'])} at end")
     print(build_table(results, targets))
     print()
     for k, v in doc["targets_met"].items():

@@ -216,3 +216,40 @@ fn client_finds_the_socket_by_env_and_by_local_config() {
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(rows.len(), 3);
 }
+
+#[test]
+fn default_socket_is_in_xdg_runtime_dir() {
+    let sb = Sandbox::new();
+    let xdg = sb.path("xdg");
+    std::fs::create_dir(&xdg).expect("mkdir");
+    // No `taskmaster { socket … }`: both sides fall back to $XDG_RUNTIME_DIR.
+    sb.write(
+        "taskmaster.kdl",
+        &program("a", "    cmd \"sleep 3600\"\n    starttime 0"),
+    );
+    let xdg_str = xdg.to_str().expect("utf-8 path").to_owned();
+    let d = Daemon::spawn_in(sb, &[("XDG_RUNTIME_DIR", &xdg_str)]);
+    let status = || {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["status", "--json"])
+            .env("XDG_RUNTIME_DIR", &xdg_str)
+            .env_remove("TASKMASTER_SOCKET")
+            .current_dir("/");
+        run_bounded(cmd, d.sb.root(), LONG, None)
+    };
+    crate::harness::wait_for(
+        "the daemon on $XDG_RUNTIME_DIR/taskmaster.sock",
+        LONG,
+        || status().status.code() == Some(0),
+    );
+    assert!(xdg.join("taskmaster.sock").exists());
+    let rows: Vec<Value> = serde_json::from_slice(&status().stdout).expect("json");
+    assert_eq!(rows.len(), 1);
+    // Record the child for cleanup, then stop the daemon through the same socket.
+    let mut cmd = Command::new(BIN);
+    cmd.arg("shutdown")
+        .env("XDG_RUNTIME_DIR", &xdg_str)
+        .current_dir("/");
+    assert_exit(&run_bounded(cmd, d.sb.root(), LONG, None), 0, "shutdown");
+    assert_eq!(d.wait_exit(LONG), Some(0));
+}

@@ -132,19 +132,32 @@ fn reload_applies_what_diff_announced() {
     assert_eq!(row["signal"], "SIGKILL", "{row}");
 }
 
+/// Writes a config with an event log and `web` at `numprocs`.
+fn logged_web(sb: &Sandbox, numprocs: u32) {
+    sb.write(
+        "taskmaster.kdl",
+        &format!(
+            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.log\"\n}}\n{}",
+            sleeper("web", &format!("\n    numprocs {numprocs}"))
+        ),
+    );
+}
+
 #[test]
 fn numprocs_up_and_down_touch_only_the_difference() {
-    let d = Daemon::start(&sleeper("web", "\n    numprocs 3"));
+    let sb = Sandbox::new();
+    logged_web(&sb, 3);
+    let d = Daemon::start_in(sb, &[]);
     let before: Vec<u32> = (0..3).map(|i| d.running_pid(&format!("web:{i}"))).collect();
 
-    d.sb.write_config(&sleeper("web", "\n    numprocs 5"));
+    logged_web(&d.sb, 5);
     d.ok(&["reload"]);
     for (i, pid) in before.iter().enumerate() {
         assert_eq!(d.pid_of(&format!("web:{i}")), *pid, "web:{i} kept");
     }
     let added: Vec<u32> = (3..5).map(|i| d.running_pid(&format!("web:{i}"))).collect();
 
-    d.sb.write_config(&sleeper("web", "\n    numprocs 2"));
+    logged_web(&d.sb, 2);
     let out = d.ctl(&["diff"]);
     assert_exit(&out, 1, "diff of a scale-down");
     d.ok(&["reload"]);
@@ -157,6 +170,23 @@ fn numprocs_up_and_down_touch_only_the_difference() {
     for pid in [before[2], added[0], added[1]] {
         assert!(!pid_alive(pid), "scaled-down process {pid} stopped");
     }
+    // The highest numbers go first: the event log shows web:4 stopping before web:3,
+    // and web:3 before web:2.
+    let log = d.sb.read("events.log").to_uppercase();
+    let first_stop = |name: &str| {
+        log.lines()
+            .position(|l| l.contains(&format!("{name}:")) && l.contains("STOPPING"))
+            .unwrap_or_else(|| panic!("no stop of {name} in the event log:\n{log}"))
+    };
+    let (w4, w3, w2) = (
+        first_stop("WEB:4"),
+        first_stop("WEB:3"),
+        first_stop("WEB:2"),
+    );
+    assert!(
+        w4 <= w3 && w3 <= w2,
+        "stop order 4, 3, 2 (lines {w4}, {w3}, {w2}):\n{log}"
+    );
 }
 
 #[test]
