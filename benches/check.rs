@@ -31,7 +31,9 @@ fn config(programs: usize, broken: bool) -> String {
     const AUTORESTART: [&str; 3] = [r#""unexpected""#, "#true", "#false"];
     const SIGNALS: [&str; 4] = [r#""TERM""#, r#""INT""#, r#""SIGQUIT""#, "15"];
     const STOPTIMES: [&str; 3] = ["10", r#""500ms""#, r#""1.5s""#];
-    let mut out = String::from("// generated for benches/check.rs\ntaskmaster {\n    socket \"bench.sock\"\n    logfile \"bench.log\"\n}\n\n");
+    let mut out = String::from(
+        "// generated for benches/check.rs\ntaskmaster {\n    socket \"bench.sock\"\n    logfile \"bench.log\"\n}\n\n",
+    );
     for i in 0..programs {
         let port = 8000 + i % 50_000;
         let cmd = CMDS[i % CMDS.len()].replace("{port}", &port.to_string());
@@ -71,10 +73,22 @@ fn config(programs: usize, broken: bool) -> String {
             },
             code = 1 + i % 3,
             retries = i % 5,
-            starttime = if error == Some(2) { r#""5 parsecs""# } else { r#""1.5s""# },
-            signal = if error == Some(3) { r#""TERMINATE""# } else { SIGNALS[i % SIGNALS.len()] },
+            starttime = if error == Some(2) {
+                r#""5 parsecs""#
+            } else {
+                r#""1.5s""#
+            },
+            signal = if error == Some(3) {
+                r#""TERMINATE""#
+            } else {
+                SIGNALS[i % SIGNALS.len()]
+            },
             stoptime = STOPTIMES[i % STOPTIMES.len()],
-            extra = if error == Some(4) { "    numproc 2\n" } else { "" },
+            extra = if error == Some(4) {
+                "    numproc 2\n"
+            } else {
+                ""
+            },
         );
     }
     out

@@ -12,7 +12,9 @@ use super::{Format, exit};
 use crate::plan::{LoadError, load_file};
 
 pub(super) fn run(config: &Path, format: Format) -> u8 {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // no-color.org: a NO_COLOR set to anything but the empty string turns colour off.
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     match (load_file(config), format) {
         (Ok(compiled), Format::Human) => {
             eprint!("{}", compiled.warnings.render(color));

@@ -150,7 +150,20 @@ pub enum Format {
 /// Parses the arguments, runs the command, and turns its outcome into an exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        restore_sigpipe();
+    }
     ExitCode::from(dispatch(cli))
+}
+
+/// Lets a one-shot command die quietly when its reader goes away (`taskmaster logs web |
+/// head`), as Unix tools do, instead of panicking in `println!`. Rust starts programs with
+/// SIGPIPE ignored; the daemon keeps it that way, since a client hanging up must never kill it.
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: called once at start-up, before any thread exists; SIG_DFL installs no handler
+    // code, so nothing can run concurrently with it.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 /// Runs one parsed command line; returns its exit status.

@@ -41,6 +41,14 @@ pub fn properties(node: &KdlNode) -> impl Iterator<Item = &KdlEntry> {
     node.entries().iter().filter(|e| e.name().is_some())
 }
 
+/// A value as KDL 2 would write it, strings quoted (`"always"`, `#true`, `3`).
+pub fn show(value: &KdlValue) -> String {
+    match value {
+        KdlValue::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    }
+}
+
 /// What kind of value this is, for "expected X, found Y" messages.
 pub fn kind(value: &KdlValue) -> &'static str {
     match value {

@@ -361,7 +361,7 @@ mod tests {
         );
         assert_eq!(
             codes("program a { cmd x; numprocs n=1 }"),
-            ["missing_value", "unexpected_property"]
+            ["unexpected_property"]
         );
         assert_eq!(
             codes("program a { cmd x; numprocs 1 { } }"),

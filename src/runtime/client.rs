@@ -66,18 +66,21 @@ impl Client {
         }
     }
 
-    /// Reads what is available. Returns `Ok(true)` at end of input. Stops early once the
-    /// buffer holds more than a whole request may, to bound memory.
+    /// Reads what is available. Returns `Ok(true)` at end of input. Stops after a request's
+    /// worth of bytes per call (the source is level-triggered and fires again), so one
+    /// client cannot hold the loop or grow its buffer much between two checks.
     pub fn fill(&mut self, reader: &UnixStream) -> io::Result<bool> {
         let mut buf = [0u8; 16 * 1024];
+        let mut taken = 0;
         loop {
+            if taken > MAX_REQUEST_BYTES {
+                return Ok(false);
+            }
             match (&*reader).read(&mut buf) {
                 Ok(0) => return Ok(true),
                 Ok(n) => {
                     self.inbuf.extend_from_slice(&buf[..n]);
-                    if self.inbuf.len() > MAX_REQUEST_BYTES + 1 && !self.inbuf.contains(&b'\n') {
-                        return Ok(false);
-                    }
+                    taken += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

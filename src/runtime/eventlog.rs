@@ -2,15 +2,27 @@
 //! written to stderr and, when the config sets `logfile`, appended to that file.
 //!
 //! Lines are buffered and flushed once per event-loop iteration, so a burst (a thousand
-//! spawns at start-up) costs a few writes instead of thousands.
+//! spawns at start-up) costs a few writes instead of thousands. Stderr is never allowed to
+//! block the daemon: when nobody reads it, lines wait (up to 1 MiB) and are then dropped,
+//! with a note saying how many.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Event-log bytes kept for stderr while it cannot take them; beyond this, lines are dropped.
+const MAX_PENDING: usize = 1024 * 1024;
+
+/// A pipe always takes a write of this size when poll says it is writable.
+const PIPE_BUF: usize = 4096;
+
 pub struct EventLog {
-    stderr: BufWriter<io::Stderr>,
+    /// Lines not yet written to stderr.
+    pending: Vec<u8>,
+    /// Lines dropped because stderr stopped taking them.
+    dropped: usize,
     file: Option<(PathBuf, BufWriter<File>)>,
 }
 
@@ -18,7 +30,8 @@ impl EventLog {
     /// Logs to stderr, and to `logfile` when given.
     pub fn open(logfile: Option<&Path>) -> io::Result<Self> {
         let mut log = EventLog {
-            stderr: BufWriter::new(io::stderr()),
+            pending: Vec::new(),
+            dropped: 0,
             file: None,
         };
         log.set_file(logfile)?;
@@ -44,20 +57,64 @@ impl EventLog {
 
     /// Writes one line: `2026-11-26T11:20:00.123Z message`.
     pub fn log(&mut self, message: std::fmt::Arguments<'_>) {
-        let stamp = rfc3339_millis(SystemTime::now());
-        // A full disk or closed stderr must not stop supervision: errors are ignored here.
-        let _ = writeln!(self.stderr, "{stamp} {message}");
+        let line = format!("{} {message}\n", rfc3339_millis(SystemTime::now()));
+        if self.pending.len() + line.len() <= MAX_PENDING {
+            self.pending.extend_from_slice(line.as_bytes());
+        } else {
+            self.dropped += 1;
+        }
+        // A full disk must not stop supervision: file errors are ignored here.
         if let Some((_, file)) = &mut self.file {
-            let _ = writeln!(file, "{stamp} {message}");
+            let _ = file.write_all(line.as_bytes());
         }
     }
 
+    /// Writes what stderr takes without blocking: a daemon whose stderr is a pipe nobody
+    /// reads must keep supervising (the log file, when set, still gets every line).
     pub fn flush(&mut self) {
-        let _ = self.stderr.flush();
         if let Some((_, file)) = &mut self.file {
             let _ = file.flush();
         }
+        if self.dropped > 0 && self.pending.len() < MAX_PENDING / 2 {
+            let note = format!(
+                "{} [{} event-log line(s) dropped: stderr was not being read]\n",
+                rfc3339_millis(SystemTime::now()),
+                std::mem::take(&mut self.dropped)
+            );
+            self.pending.extend_from_slice(note.as_bytes());
+        }
+        let stderr = io::stderr();
+        let mut written = 0;
+        while written < self.pending.len() && stderr_writable(&stderr) {
+            let end = (written + PIPE_BUF).min(self.pending.len());
+            match (&stderr).write(&self.pending[written..end]) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // Closed or broken: nothing more will get through.
+                    written = self.pending.len();
+                }
+            }
+        }
+        self.pending.drain(..written);
+        if self.pending.is_empty() && self.pending.capacity() > 64 * 1024 {
+            self.pending = Vec::new();
+        }
     }
+}
+
+/// Whether stderr takes a write now (a terminal, a file, or a pipe with room).
+fn stderr_writable(stderr: &io::Stderr) -> bool {
+    let mut fds = [nix::libc::pollfd {
+        fd: stderr.as_raw_fd(),
+        events: nix::libc::POLLOUT,
+        revents: 0,
+    }];
+    // SAFETY: `fds` is a valid array of one pollfd for the duration of the call; a zero
+    // timeout makes it return at once.
+    let ready = unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, 0) };
+    ready == 1 && fds[0].revents & nix::libc::POLLOUT != 0
 }
 
 impl Drop for EventLog {

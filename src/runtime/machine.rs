@@ -248,6 +248,7 @@ impl Machine {
         self.attempts = 0;
         self.restarts = 0;
         self.start_after_stop = false;
+        self.last_exit = None;
         self.expected = None;
         self.failure = None;
     }
@@ -427,6 +428,13 @@ mod tests {
         assert_eq!(m.state(), S::Exited);
         assert_eq!(m.expected(), Some(true));
         assert_eq!(m.last_exit(), Some(Exit::Code(2)));
+        m.handle(Event::StartRequested, &s);
+        assert_eq!(
+            m.last_exit(),
+            None,
+            "a manual start forgets the previous exit"
+        );
+        assert_eq!(m.expected(), None);
     }
 
     #[test]

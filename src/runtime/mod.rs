@@ -87,6 +87,7 @@ pub fn run(
         .handle()
         .insert_source(signals, |event, _, sup: &mut Supervisor| {
             match event.signal() {
+                Signal::SIGHUP if sup.shutdown.is_some() => {}
                 Signal::SIGHUP => {
                     sup.log.log(format_args!("SIGHUP: reloading"));
                     // The outcome (diff or diagnostics) is already in the event log.
@@ -121,8 +122,20 @@ pub fn run(
     ));
     sup.start_plan(plan);
     sup.log.flush();
-    let result = event_loop.run(None, &mut sup, |sup| sup.log.flush());
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        event_loop.run(None, &mut sup, |sup| sup.log.flush())
+    }));
+    let result = match result {
+        Ok(r) => r.map_err(|e| RunError::Loop(e.to_string())),
+        Err(_) => {
+            // A bug must not leave unsupervised children behind.
+            sup.kill_everything();
+            Err(RunError::Loop(
+                "internal error; every process was killed".into(),
+            ))
+        }
+    };
     sup.socket_file.remove();
     sup.log.flush();
-    result.map_err(|e| RunError::Loop(e.to_string()))
+    result
 }

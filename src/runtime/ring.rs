@@ -41,6 +41,12 @@ impl Ring {
         }
         let overflow = (self.buf.len() + data.len()).saturating_sub(self.limit);
         self.buf.drain(..overflow);
+        let needed = self.buf.len() + data.len();
+        if needed > self.buf.capacity() {
+            // Grow by doubling as usual, but never past the limit.
+            let target = (self.buf.capacity() * 2).clamp(needed, self.limit);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
         self.buf.extend(data);
     }
 
@@ -135,6 +141,12 @@ mod tests {
         r.push(b"0123456789");
         assert_eq!(r.tail(None), b"23456789");
         assert_eq!(r.len(), 8);
+        let mut big = Ring::default();
+        for _ in 0..100 {
+            big.push(&[b'y'; 1500]);
+        }
+        assert_eq!(big.len(), RING_BYTES);
+        assert!(big.buf.capacity() < RING_BYTES + RING_BYTES / 2);
     }
 
     #[test]

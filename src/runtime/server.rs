@@ -25,6 +25,9 @@ use super::names;
 use super::supervisor::{Follower, Op, ProcId, Stream, Supervisor};
 use crate::protocol::{ErrorKind, ErrorReply, REQUEST_TIMEOUT, Request, Response};
 
+/// Input a client may queue while a reply is pending, before it is dropped.
+const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
+
 impl Supervisor {
     /// Starts accepting connections on `listener` (already bound and non-blocking).
     pub fn listen(&mut self, listener: UnixListener) -> io::Result<()> {
@@ -126,6 +129,10 @@ impl Supervisor {
                 return PostAction::Remove;
             }
         };
+        if client.busy && client.inbuf.len() > MAX_QUEUED_INPUT {
+            self.drop_client(cid, "too many requests queued behind a pending reply");
+            return PostAction::Remove;
+        }
         if client.following {
             client.inbuf.clear();
         } else if eof && client.has_partial_line() {

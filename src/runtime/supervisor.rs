@@ -219,13 +219,13 @@ impl Supervisor {
             let spec = proc.spec.clone();
             let effects = proc.machine.handle(event, &spec);
             let after = proc.machine.state();
+            if before != after {
+                self.state_changed(id, before, after);
+            }
             for effect in effects {
                 if let Some(next) = self.apply(id, effect, &spec) {
                     queue.push(next);
                 }
-            }
-            if before != after {
-                self.state_changed(id, before, after);
             }
         }
     }
@@ -523,6 +523,15 @@ impl Supervisor {
             return;
         };
         let mut line = format!("{}: {before} -> {after}", proc.name);
+        let automatic = after == ProcessState::Starting
+            && matches!(before, ProcessState::Running | ProcessState::Backoff)
+            && proc.machine.restarts() > 0;
+        if automatic {
+            line.push_str(&format!(
+                " (automatic restart #{})",
+                proc.machine.restarts()
+            ));
+        }
         if let Some(reason) = reason_of(proc) {
             line.push_str(" (");
             line.push_str(&reason);
@@ -653,10 +662,12 @@ impl Supervisor {
             return;
         }
         let waiters = waiters.clone();
+        // Gone before the reply, so a client that got `ShutDown` finds no socket; its
+        // connection closes when the daemon exits, right after.
+        self.socket_file.remove();
         for client in waiters {
             self.send(client, &Response::ShutDown);
         }
-        self.socket_file.remove();
         self.log.log(format_args!("all processes stopped; exiting"));
         self.signal.stop();
     }

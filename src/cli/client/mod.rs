@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::output;
-use super::socket_path;
 use super::{Command, Format, NamesArgs, SocketArg, exit};
-use crate::plan::PlanDiff;
+use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
 
 pub(super) mod interrupt;
@@ -75,17 +74,8 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
         Err(e) => return client_error(&e),
     };
     print_warnings(&warnings);
-    let text = match format {
-        Format::Json => match serde_json::to_string_pretty(&diff) {
-            Ok(json) => json + "\n",
-            Err(e) => {
-                eprintln!("error: cannot encode the diff: {e}");
-                return exit::USAGE;
-            }
-        },
-        Format::Human => render_diff(&diff, output::stdout_color()),
-    };
-    output::write_stdout(&text);
+    // The same output as the offline diff, so both read (and parse) alike.
+    super::diff::print_diff(&diff, format);
     if diff.is_empty() {
         exit::OK
     } else {
@@ -95,7 +85,7 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
 
 /// The socket a command talks to: its `--socket`/`TASKMASTER_SOCKET`, else the default rule.
 fn socket_for(arg: &SocketArg) -> PathBuf {
-    socket_path::for_client(arg.socket.as_deref())
+    crate::cli::socket_path::for_client(arg.socket.as_deref())
 }
 
 /// The command word a user typed for `command`.
@@ -263,19 +253,6 @@ fn unexpected(socket: &Path, response: &Response) -> ClientError {
         socket: socket.to_owned(),
         detail: format!("{response:?}"),
     }
-}
-
-/// The human rendering of a plan diff.
-fn render_diff(diff: &PlanDiff, _color: bool) -> String {
-    // Placeholder until `plan::render` lands: one line per changed program.
-    let mut out = String::new();
-    for program in diff.changed() {
-        out.push_str(&format!("{} {}\n", program.action, program.name));
-    }
-    if out.is_empty() {
-        out.push_str("no changes\n");
-    }
-    out
 }
 
 #[cfg(test)]

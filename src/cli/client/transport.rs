@@ -5,7 +5,7 @@
 //! Reads wake up a few times a second only to notice [`super::interrupt`] (Ctrl-C in the
 //! shell), so an interrupted wait returns promptly without killing the shell.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -113,10 +113,24 @@ impl Connection {
                 detail: format!("cannot encode the request: {e}"),
             })?;
         line.push(b'\n');
-        self.stream
-            .write_all(&line)
-            .and_then(|()| self.stream.flush())
-            .map_err(|_| self.dropped())
+        self.write_all(&line).map_err(|_| self.dropped())
+    }
+
+    /// Writes with MSG_NOSIGNAL: one-shot commands run with SIGPIPE's default action (so
+    /// `| head` ends them quietly), and a daemon that hung up must give a clear error, not
+    /// kill the client.
+    fn write_all(&self, mut bytes: &[u8]) -> nix::Result<()> {
+        use std::os::fd::AsRawFd;
+
+        use nix::sys::socket::{MsgFlags, send};
+        while !bytes.is_empty() {
+            match send(self.stream.as_raw_fd(), bytes, MsgFlags::MSG_NOSIGNAL) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// The next answer line, or `None` when the daemon closed the connection cleanly

@@ -109,8 +109,11 @@ pub fn candidates(previous: &[&str], word: &str, names: impl FnOnce() -> Names) 
                 if *command != "status" && *command != "logs" {
                     all.push("all".to_owned());
                 }
-                // A name already given is not offered again.
+                // A name already given is not offered again; `logs` takes only one.
                 all.retain(|n| !rest.contains(&n.as_str()));
+                if *command == "logs" && positionals(rest) > 0 {
+                    all.clear();
+                }
                 all
             }
             _ => Vec::new(),
@@ -120,6 +123,22 @@ pub fn candidates(previous: &[&str], word: &str, names: impl FnOnce() -> Names) 
     out.sort_by(|a, b| natural_cmp(a, b));
     out.dedup();
     out
+}
+
+/// How many of `words` are positional arguments (not flags, nor a flag's value).
+fn positionals(words: &[&str]) -> usize {
+    let mut count = 0;
+    let mut skip_value = false;
+    for word in words {
+        if skip_value {
+            skip_value = false;
+        } else if word.starts_with('-') {
+            skip_value = matches!(*word, "-n" | "--lines" | "--socket");
+        } else {
+            count += 1;
+        }
+    }
+    count
 }
 
 /// The long flags of a subcommand, from the clap definitions.
@@ -189,6 +208,8 @@ mod tests {
             candidates(&["stop", "web"], "web", live),
             ["web:0", "web:2", "web:10"]
         );
+        assert_eq!(candidates(&["logs", "-n", "5"], "wo", live), ["worker"]);
+        assert!(candidates(&["logs", "web"], "", live).is_empty());
     }
 
     #[test]

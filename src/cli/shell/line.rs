@@ -153,15 +153,21 @@ fn overview() -> String {
         .filter_map(|word| cli.find_subcommand(word))
         .map(|sub| {
             let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
-            let about = about.lines().next().unwrap_or_default().to_owned();
+            let about = about.lines().next().unwrap_or_default();
+            // A long description keeps its first clause, so the list stays one line each.
+            let about = match about.find(": ").or_else(|| about.find("; ")) {
+                Some(cut) if about.len() > 60 => &about[..cut],
+                _ => about,
+            };
+            let about = about.to_owned();
             (sub.get_name().to_owned(), about)
         })
         .collect();
     rows.push((
         "help [COMMAND]".into(),
-        "List the commands, or show one command's options.".into(),
+        "List the commands, or show one command's options".into(),
     ));
-    rows.push(("exit, quit".into(), "Leave the shell (Ctrl-D too).".into()));
+    rows.push(("exit, quit".into(), "Leave the shell (Ctrl-D too)".into()));
     let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     let mut out = String::from("Commands (the same words as `taskmaster COMMAND`):\n");
     for (name, about) in rows {

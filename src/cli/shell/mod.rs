@@ -12,7 +12,7 @@ use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
 
 use super::client::interrupt;
-use super::{SocketArg, exit, socket_path};
+use super::{SocketArg, exit};
 
 mod complete;
 mod history;
@@ -23,7 +23,7 @@ use line::Outcome;
 const PROMPT: &str = "taskmaster> ";
 
 pub(super) fn run(socket: &SocketArg) -> u8 {
-    let socket = socket_path::for_client(socket.socket.as_deref());
+    let socket = super::socket_path::for_client(socket.socket.as_deref());
     if std::io::stdin().is_terminal() {
         interactive(socket)
     } else {
@@ -75,6 +75,10 @@ fn interactive(socket: PathBuf) -> u8 {
         }
     };
     editor.set_helper(Some(complete::ShellHelper::new(socket.clone())));
+    println!(
+        "taskmaster shell for the daemon at {}: `help` lists the commands, Ctrl-D leaves",
+        socket.display()
+    );
     let history = history::path();
     if let Some(path) = &history {
         history::load(&mut editor, path);

@@ -75,3 +75,47 @@ pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
     }
     settings
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::plan::compile;
+    use std::path::Path;
+
+    fn codes(text: &str) -> Vec<&'static str> {
+        let report = match compile("t.kdl", text, Path::new("/")) {
+            Ok(c) => c.warnings,
+            Err(r) => r,
+        };
+        report.problems().iter().map(|p| p.code.name()).collect()
+    }
+
+    #[test]
+    fn daemon_settings_are_checked() {
+        let c = compile(
+            "t",
+            "taskmaster { socket \"s.sock\"; logfile \"/tmp/t.log\" }",
+            Path::new("/tmp"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.plan.daemon.socket.as_deref(),
+            Some(Path::new("/tmp/s.sock"))
+        );
+        assert_eq!(
+            c.plan.daemon.logfile.as_deref(),
+            Some(Path::new("/tmp/t.log"))
+        );
+        assert_eq!(
+            codes("taskmaster { socket \"a\"; socket \"b\" }"),
+            ["duplicate_field"]
+        );
+        assert_eq!(codes("taskmaster x { }"), ["unexpected_argument"]);
+        assert_eq!(codes("taskmaster { numprocs 2 }"), ["unknown_field"]);
+        assert_eq!(codes("taskmaster { socket 1 }"), ["wrong_type"]);
+        assert_eq!(codes("taskmaster { logfile }"), ["missing_value"]);
+        assert_eq!(
+            codes("taskmaster { logfile \"/nonexistent/x.log\" }"),
+            ["parent_dir_missing"]
+        );
+    }
+}

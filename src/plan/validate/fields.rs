@@ -58,7 +58,10 @@ pub fn some_args<'n>(ctx: &mut Ctx, node: &'n KdlNode, example: &str) -> Option<
     no_children(ctx, node);
     let args: Vec<_> = arguments(node).collect();
     if args.is_empty() {
-        ctx.push(missing_value(node, example));
+        // `numprocs n=2` already got an unexpected-property error; one is enough.
+        if properties(node).next().is_none() {
+            ctx.push(missing_value(node, example));
+        }
         return None;
     }
     Some(args)

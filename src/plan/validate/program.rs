@@ -7,7 +7,7 @@ use miette::SourceSpan;
 
 use super::fields::{self, cover};
 use super::{Ctx, DAEMON_FIELDS, paths, suggest, values};
-use crate::parse::syntax::{arguments, name_span, properties, value_repr, value_span};
+use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
 use crate::plan::codes::Code;
 use crate::plan::model::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
 use crate::plan::report::Problem;
@@ -152,7 +152,7 @@ fn program_name(ctx: &mut Ctx, node: &KdlNode) -> Option<(String, SourceSpan)> {
                 format!("program name {why}"),
                 "invalid name",
             )
-            .help("use letters, digits, `-`, `_` or `.`, e.g. program \"web\""),
+            .help("e.g. program \"web\": no `:`, `/`, spaces or control characters"),
         );
         return None;
     }
@@ -334,79 +334,64 @@ fn umask_range(entry: &KdlEntry, why: String) -> Problem {
 }
 
 fn umask(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u32> {
-    match entry.value() {
-        KdlValue::String(s) => match values::umask_text(s) {
-            Ok(v) => Some(v),
-            Err(why) => {
-                ctx.push(umask_range(entry, why));
-                None
-            }
-        },
-        KdlValue::Integer(n) => {
-            let n = *n;
-            if n < 0 {
-                ctx.push(fields::negative(entry, "umask", example("umask")));
-                return None;
-            }
-            let repr = value_repr(entry).unwrap_or("").replace('_', "");
-            let decimal = !repr.is_empty() && repr.bytes().all(|b| b.is_ascii_digit());
-            if decimal && repr.len() > 1 && repr.starts_with('0') {
-                // `022`: KDL reads decimal 22, but a leading zero means octal to anyone
-                // who writes a umask; read it as octal and say so.
-                return match values::umask_text(&repr) {
-                    Ok(v) => {
-                        ctx.push(umask_decimal(
-                            entry,
-                            &format!("`{repr}` is read as octal 0o{v:03o}"),
-                        ));
-                        Some(v)
-                    }
-                    Err(why) => {
-                        ctx.push(umask_range(entry, why));
-                        None
-                    }
-                };
-            }
-            match u32::try_from(n) {
-                Ok(v) if v <= values::MAX_UMASK => {
-                    if decimal && v > 7 {
-                        ctx.push(umask_decimal(
-                            entry,
-                            &format!("`{n}` is decimal, i.e. umask 0o{v:03o}"),
-                        ));
-                    }
-                    Some(v)
-                }
-                _ => {
-                    ctx.push(umask_range(entry, format!("{n} is above 0o777 (511)")));
-                    None
-                }
-            }
+    let n = match entry.value() {
+        KdlValue::String(s) => {
+            return values::umask_text(s)
+                .map_err(|why| ctx.push(umask_range(entry, why)))
+                .ok();
         }
+        KdlValue::Integer(n) => *n,
         _ => {
-            ctx.push(fields::wrong_type(
-                entry,
-                "umask",
-                "an octal number",
-                example("umask"),
-            ));
-            None
+            let ex = example("umask");
+            ctx.push(fields::wrong_type(entry, "umask", "an octal number", ex));
+            return None;
         }
+    };
+    if n < 0 {
+        ctx.push(fields::negative(entry, "umask", example("umask")));
+        return None;
     }
+    let repr = value_repr(entry).unwrap_or("").replace('_', "");
+    let decimal = !repr.is_empty() && repr.bytes().all(|b| b.is_ascii_digit());
+    if decimal && repr.len() > 1 && repr.starts_with('0') {
+        // `022`: KDL reads decimal 22, but a leading zero means octal to anyone who
+        // writes a umask; read it as octal and say so.
+        let v = values::umask_text(&repr)
+            .map_err(|why| ctx.push(umask_range(entry, why)))
+            .ok()?;
+        ctx.push(umask_decimal(
+            entry,
+            format!("`{repr}` is read as octal 0o{v:03o}"),
+            format!("write umask 0o{v:03o} or umask \"{v:03o}\" to say octal"),
+        ));
+        return Some(v);
+    }
+    let Some(v) = u32::try_from(n).ok().filter(|v| *v <= values::MAX_UMASK) else {
+        ctx.push(umask_range(entry, format!("{n} is above 0o777 (511)")));
+        return None;
+    };
+    if decimal && v > 7 {
+        let mut help = format!("write umask 0o{v:03o} to keep this mask");
+        if let Ok(meant) = values::umask_text(&repr) {
+            help.push_str(&format!(", or umask 0o{meant:03o} if you meant octal"));
+        }
+        ctx.push(umask_decimal(
+            entry,
+            format!("`{n}` is decimal, i.e. umask 0o{v:03o}"),
+            help,
+        ));
+    }
+    Some(v)
 }
 
-fn umask_decimal(entry: &KdlEntry, what: &str) -> Problem {
-    let repr = value_repr(entry).unwrap_or("022").trim_start_matches('0');
-    let octal = format!("{:0>3}", if repr.is_empty() { "0" } else { repr });
+fn umask_decimal(entry: &KdlEntry, what: String, help: String) -> Problem {
     Problem::new(
         Code::UmaskDecimal,
         value_span(entry),
         format!("`umask` is written as a decimal integer: {what}"),
         "decimal integer",
     )
-    .help(format!(
-        "write umask 0o{octal} or umask \"{octal}\" to say octal"
-    ))
+    .help(help)
 }
 
 fn exit_code(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u8> {
@@ -421,7 +406,7 @@ fn exit_code(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u8> {
                     format!("exit code {n} is outside 0..=255"),
                     "not an exit code",
                 )
-                .help("exit codes are 0 to 255; list several as separate values: exitcodes 0 2"),
+                .help("exit codes are 0 to 255, e.g. exitcodes 0 2"),
             );
             None
         }
@@ -450,7 +435,7 @@ fn autorestart(ctx: &mut Ctx, entry: &KdlEntry) -> Option<AutoRestart> {
         Problem::new(
             Code::BadAutorestart,
             value_span(entry),
-            format!("`autorestart` cannot be {}", entry.value()),
+            format!("`autorestart` cannot be {}", show(entry.value())),
             "not #true, #false or \"unexpected\"",
         )
         .help(help),

@@ -1,0 +1,472 @@
+//! One `[program:x]` section as a `program "x" { … }` node.
+//!
+//! Every key with a taskmaster counterpart is converted (values checked, so the output
+//! compiles); every other key becomes a warning. Settings are written in the order the
+//! contract lists them, warnings after them in file order.
+
+use std::collections::BTreeMap;
+
+use super::expand::{self, Value, Vars};
+use super::ini::{Entry, Section};
+use super::kdl_out;
+use super::{Warning, parse_bool};
+
+/// What a `[program:x]` section becomes.
+pub struct Program {
+    pub name: String,
+    /// `key value` lines, without indentation.
+    pub settings: Vec<String>,
+    pub warnings: Vec<Warning>,
+    /// No `command`: the program cannot be imported.
+    pub skipped: bool,
+}
+
+/// Context shared by every program: the file's folder, the host, `[supervisord]`'s
+/// environment, and which `[group:x]` lists each program.
+pub struct Shared<'a> {
+    pub here: &'a str,
+    pub hostname: &'a str,
+    pub global_env: &'a BTreeMap<String, String>,
+    pub groups: &'a BTreeMap<String, String>,
+}
+
+pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Program {
+    let mut warnings = Vec::new();
+    let name = program_name(raw_name, section.line, &mut warnings);
+    let numprocs_entry = section.get("numprocs");
+    let numprocs: u32 = match numprocs_entry.map(|e| e.value.trim().parse::<u32>()) {
+        None => 1,
+        Some(Ok(n)) if n >= 1 => n,
+        Some(_) => 1,
+    };
+    let start: i64 = section
+        .get("numprocs_start")
+        .and_then(|e| e.value.trim().parse().ok())
+        .unwrap_or(0);
+    let vars = program_vars(raw_name, numprocs, start, shared);
+    let mut out = Converter {
+        section,
+        global_env: shared.global_env,
+        vars,
+        warnings,
+        fields: BTreeMap::new(),
+    };
+    out.convert_all(numprocs);
+    let skipped = !out.fields.contains_key("cmd");
+    if skipped {
+        out.warnings.insert(
+            0,
+            Warning::at(
+                section.line,
+                format!(
+                    "[{}] has no usable `command`; the program was not imported",
+                    section.name
+                ),
+            ),
+        );
+    }
+    let settings = FIELD_ORDER
+        .iter()
+        .filter_map(|field| out.fields.remove(*field))
+        .collect();
+    Program {
+        name,
+        settings,
+        warnings: out.warnings,
+        skipped,
+    }
+}
+
+/// The contract's order of program settings.
+const FIELD_ORDER: &[&str] = &[
+    "cmd",
+    "numprocs",
+    "umask",
+    "workingdir",
+    "autostart",
+    "autorestart",
+    "exitcodes",
+    "startretries",
+    "starttime",
+    "stopsignal",
+    "stoptime",
+    "stdout",
+    "stderr",
+    "env",
+];
+
+/// A valid taskmaster program name for a supervisord one.
+fn program_name(raw: &str, line: usize, warnings: &mut Vec<Warning>) -> String {
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c == ':' || c == '/' || c.is_whitespace() || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if name.is_empty() || name == "all" {
+        name = format!("{name}_program");
+    }
+    if name != raw {
+        warnings.push(Warning::at(
+            line,
+            format!("program `{raw}` is named `{name}`: taskmaster program names cannot be `all` or contain `:`, `/` or spaces"),
+        ));
+    }
+    name
+}
+
+fn program_vars(raw_name: &str, numprocs: u32, start: i64, shared: &Shared<'_>) -> Vars {
+    let mut vars = Vars::default();
+    vars.fixed("here", Value::Str(shared.here.to_owned()));
+    vars.fixed("program_name", Value::Str(raw_name.to_owned()));
+    let group = shared.groups.get(raw_name).map_or(raw_name, String::as_str);
+    vars.fixed("group_name", Value::Str(group.to_owned()));
+    vars.fixed("numprocs", Value::Int(i64::from(numprocs)));
+    if numprocs == 1 {
+        vars.fixed("process_num", Value::Int(start));
+        vars.fixed("process_name", Value::Str(raw_name.to_owned()));
+    } else {
+        vars.frozen(
+            "process_num",
+            Value::Int(start),
+            format!("differs per process; every process gets the first one's ({start})"),
+        );
+        vars.frozen(
+            "process_name",
+            Value::Str(format!("{raw_name}:0")),
+            "differs per process; every process gets the first one's",
+        );
+    }
+    vars.frozen(
+        "host_node_name",
+        Value::Str(shared.hostname.to_owned()),
+        format!("was replaced by this host's name ({})", shared.hostname),
+    );
+    vars
+}
+
+struct Converter<'a> {
+    section: &'a Section,
+    global_env: &'a BTreeMap<String, String>,
+    vars: Vars,
+    warnings: Vec<Warning>,
+    /// Converted settings by field name.
+    fields: BTreeMap<&'static str, String>,
+}
+
+impl Converter<'_> {
+    fn warn(&mut self, entry: &Entry, text: impl AsRef<str>) {
+        self.warnings.push(Warning::at(
+            entry.line,
+            format!(
+                "{} = {}: {}",
+                entry.key,
+                one_line(&entry.value),
+                text.as_ref()
+            ),
+        ));
+    }
+
+    /// The entry's value with expansions done (and warned about).
+    fn value(&mut self, entry: &Entry) -> String {
+        let (value, notes) = expand::expand(&entry.value, &self.vars);
+        for note in notes {
+            self.warn(entry, note);
+        }
+        value.trim().to_owned()
+    }
+
+    fn set(&mut self, field: &'static str, value: String) {
+        self.fields.insert(field, format!("{field} {value}"));
+    }
+
+    fn convert_all(&mut self, numprocs: u32) {
+        let section = self.section;
+        let mut env = BTreeMap::new();
+        for entry in &section.entries {
+            self.convert_one(entry, numprocs, &mut env);
+        }
+        // `[supervisord] environment` reaches every program; the program's own wins.
+        let mut merged = self.global_env.clone();
+        merged.extend(env);
+        if !merged.is_empty() {
+            let vars: Vec<String> = merged
+                .iter()
+                .map(|(k, v)| format!("{} {}", kdl_out::name(k), kdl_out::string(v)))
+                .collect();
+            self.set("env", format!("{{ {}; }}", vars.join("; ")));
+        }
+        self.redirect_stderr();
+    }
+
+    fn convert_one(&mut self, entry: &Entry, numprocs: u32, env: &mut BTreeMap<String, String>) {
+        match entry.key.as_str() {
+            "command" => {
+                let value = self.value(entry);
+                let command = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                match shlex::split(&command) {
+                    Some(words) if !words.is_empty() => {
+                        self.set("cmd", kdl_out::string(&command));
+                    }
+                    _ => self.warn(entry, "cannot be split into words (unbalanced quotes?)"),
+                }
+            }
+            "numprocs" => match self.value(entry).parse::<u32>() {
+                Ok(n) if n >= 1 => self.set("numprocs", n.to_string()),
+                _ => self.warn(entry, "not a whole number of at least 1; left at 1"),
+            },
+            "numprocs_start" => {
+                if self.value(entry) != "0" {
+                    self.warn(entry, "taskmaster numbers processes from 0");
+                }
+            }
+            "process_name" => {
+                let plain = entry.value.trim();
+                let default = plain == "%(program_name)s"
+                    || (numprocs > 1 && plain == "%(program_name)s_%(process_num)02d");
+                if !default {
+                    self.warn(
+                        entry,
+                        "no counterpart: taskmaster names processes NAME, or NAME:0 … NAME:N-1",
+                    );
+                }
+            }
+            "directory" => {
+                let value = self.value(entry);
+                self.set("workingdir", kdl_out::string(&value));
+            }
+            "umask" => {
+                let value = self.value(entry);
+                match u32::from_str_radix(&value, 8) {
+                    Ok(mask) if mask <= 0o777 => self.set("umask", format!("0o{mask:03o}")),
+                    _ => self.warn(entry, "not an octal umask such as 022; not converted"),
+                }
+            }
+            "autostart" => match parse_bool(&self.value(entry)) {
+                Some(b) => self.set("autostart", format!("#{b}")),
+                None => self.warn(entry, "not a boolean; not converted"),
+            },
+            "autorestart" => {
+                let value = self.value(entry).to_lowercase();
+                match (value.as_str(), parse_bool(&value)) {
+                    ("unexpected", _) => self.set("autorestart", "\"unexpected\"".into()),
+                    (_, Some(b)) => self.set("autorestart", format!("#{b}")),
+                    _ => self.warn(entry, "not true, false or unexpected; not converted"),
+                }
+            }
+            "exitcodes" => {
+                let value = self.value(entry);
+                let codes: Option<Vec<u8>> = value
+                    .split(',')
+                    .map(|c| c.trim().parse::<u8>().ok())
+                    .collect();
+                match codes {
+                    Some(codes) if !codes.is_empty() => {
+                        let codes: Vec<String> = codes.iter().map(u8::to_string).collect();
+                        self.set("exitcodes", codes.join(" "));
+                    }
+                    _ => self.warn(entry, "not a list of exit codes (0-255); not converted"),
+                }
+            }
+            "startretries" => match self.value(entry).parse::<u32>() {
+                Ok(n) => self.set("startretries", n.to_string()),
+                Err(_) => self.warn(entry, "not a whole number; not converted"),
+            },
+            "startsecs" => match self.value(entry).parse::<u32>() {
+                Ok(n) => self.set("starttime", n.to_string()),
+                Err(_) => self.warn(entry, "not a whole number of seconds; not converted"),
+            },
+            "stopwaitsecs" => match self.value(entry).parse::<u32>() {
+                Ok(n) => self.set("stoptime", n.to_string()),
+                Err(_) => self.warn(entry, "not a whole number of seconds; not converted"),
+            },
+            "stopsignal" => {
+                let value = self.value(entry);
+                match signal(&value) {
+                    Some(sig) => self.set("stopsignal", sig),
+                    None => self.warn(entry, "not a signal name or number; not converted"),
+                }
+            }
+            "stopasgroup" | "killasgroup" => {
+                if parse_bool(&self.value(entry)) != Some(true) {
+                    self.warn(entry, "taskmaster always signals the whole process group");
+                }
+            }
+            "stdout_logfile" => self.logfile(entry, "stdout"),
+            "stderr_logfile" => self.logfile(entry, "stderr"),
+            "redirect_stderr" => {} // after stdout is known: see redirect_stderr()
+            "environment" => {
+                let value = self.value(entry);
+                match parse_environment(&value) {
+                    Ok(pairs) => env.extend(pairs),
+                    Err(why) => self.warn(entry, format!("{why}; not converted")),
+                }
+            }
+            "priority" => self.warn(
+                entry,
+                "no counterpart: taskmaster starts every program at once, in no set order",
+            ),
+            "user" => self.warn(entry, "no counterpart: programs run as taskmaster's user"),
+            key if is_log_tuning(key) => self.warn(
+                entry,
+                "no counterpart: taskmaster neither rotates logs nor emits log events",
+            ),
+            _ => self.warn(entry, "no counterpart in taskmaster"),
+        }
+    }
+
+    fn logfile(&mut self, entry: &Entry, field: &'static str) {
+        let value = self.value(entry);
+        match value.to_ascii_uppercase().as_str() {
+            // AUTO: supervisord keeps it for `tail`; taskmaster keeps it for `logs`.
+            "AUTO" => {}
+            "NONE" => self.set(field, "\"discard\"".into()),
+            "SYSLOG" => self.warn(entry, "taskmaster does not log to syslog; kept in memory"),
+            _ if value.is_empty() => self.warn(entry, "empty; kept in memory"),
+            _ => self.set(field, kdl_out::string(&value)),
+        }
+    }
+
+    /// `redirect_stderr=true`: stderr goes to stdout's file when it has one.
+    fn redirect_stderr(&mut self) {
+        let Some(entry) = self.section.get("redirect_stderr") else {
+            return;
+        };
+        let value = self.value(entry);
+        match parse_bool(&value) {
+            Some(false) => {}
+            Some(true) => match self.fields.get("stdout").cloned() {
+                Some(stdout) if stdout != "stdout \"discard\"" => {
+                    let target = stdout.trim_start_matches("stdout ").to_owned();
+                    self.set("stderr", target);
+                }
+                Some(_) => self.set("stderr", "\"discard\"".into()),
+                None => self.warn(
+                    entry,
+                    "taskmaster keeps stdout and stderr apart in memory; give stdout a file \
+                     to merge them (`taskmaster logs --stderr` shows stderr)",
+                ),
+            },
+            None => self.warn(entry, "not a boolean; not converted"),
+        }
+    }
+}
+
+fn is_log_tuning(key: &str) -> bool {
+    let rest = key
+        .strip_prefix("stdout_")
+        .or_else(|| key.strip_prefix("stderr_"));
+    matches!(
+        rest,
+        Some(
+            "logfile_maxbytes"
+                | "logfile_backups"
+                | "capture_maxbytes"
+                | "events_enabled"
+                | "syslog"
+        )
+    )
+}
+
+/// A value on one line, for messages.
+fn one_line(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// supervisord's signal spelling (`TERM`, `SIGTERM`, `15`) as a KDL value.
+fn signal(text: &str) -> Option<String> {
+    use std::str::FromStr;
+    if let Ok(number) = text.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(number)
+            .ok()
+            .map(|_| number.to_string());
+    }
+    let upper = text.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    nix::sys::signal::Signal::from_str(&full)
+        .ok()
+        .map(|_| kdl_out::string(full.trim_start_matches("SIG")))
+}
+
+/// supervisord's `KEY="value",KEY2=value2` (quotes optional, commas inside quotes kept).
+pub fn parse_environment(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, ',') => items.push(std::mem::take(&mut current)),
+            (None, c) => current.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err("unbalanced quotes".into());
+    }
+    items.push(current);
+    for item in items {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(format!("`{item}` is not KEY=value"));
+        };
+        let key = key.trim();
+        if key.is_empty() || key.contains('\0') || value.contains('\0') {
+            return Err(format!("`{item}` is not KEY=value"));
+        }
+        pairs.push((key.to_owned(), value.trim().to_owned()));
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_pairs() {
+        let pairs = parse_environment("A=\"1,2\", B=x ,C='it''s',\nD=").unwrap();
+        assert_eq!(
+            pairs,
+            [
+                ("A".to_owned(), "1,2".to_owned()),
+                ("B".into(), "x".into()),
+                ("C".into(), "its".into()),
+                ("D".into(), "".into())
+            ]
+        );
+        assert!(parse_environment("A=\"x").is_err());
+        assert!(parse_environment("novalue").is_err());
+    }
+
+    #[test]
+    fn signals() {
+        assert_eq!(signal("term").as_deref(), Some("\"TERM\""));
+        assert_eq!(signal("SIGUSR1").as_deref(), Some("\"USR1\""));
+        assert_eq!(signal("9").as_deref(), Some("9"));
+        assert_eq!(signal("BOGUS"), None);
+    }
+
+    #[test]
+    fn names_are_made_valid() {
+        let mut w = Vec::new();
+        assert_eq!(program_name("web", 1, &mut w), "web");
+        assert!(w.is_empty());
+        assert_eq!(program_name("all", 1, &mut w), "all_program");
+        assert_eq!(program_name("a b", 1, &mut w), "a_b");
+        assert_eq!(w.len(), 2);
+    }
+}

@@ -1,0 +1,241 @@
+//! The config compiler against its fixtures, and `taskmaster check` end to end.
+//!
+//! `tests/fixtures/invalid/*.kdl` each fail to compile; their rendered diagnostics are
+//! snapshots. `tests/fixtures/valid/*.kdl` each compile; their warnings and plan (as JSON)
+//! are snapshots. Everything compiles against the fixed folder `/cfg` so paths are stable.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use taskmaster::plan::{Code, Report, compile};
+
+const BASE: &str = "/cfg";
+
+fn fixture(path: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    (name, text)
+}
+
+fn render(report: &Report) -> String {
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(80)
+        .with_links(false)
+        .render_report(&mut out, report)
+        .unwrap();
+    out
+}
+
+#[test]
+fn invalid_configs() {
+    insta::glob!("fixtures/invalid/*.kdl", |path| {
+        let (name, text) = fixture(path);
+        let report = match compile(&name, &text, Path::new(BASE)) {
+            Ok(_) => panic!("{name} compiled but is in fixtures/invalid"),
+            Err(report) => report,
+        };
+        assert!(report.has_errors());
+        assert_eq!(render(&report), report.render(false));
+        insta::assert_snapshot!(render(&report));
+    });
+}
+
+#[test]
+fn valid_configs() {
+    insta::glob!("fixtures/valid/*.kdl", |path| {
+        let (name, text) = fixture(path);
+        let compiled = match compile(&name, &text, Path::new(BASE)) {
+            Ok(c) => c,
+            Err(report) => panic!("{name} is invalid:\n{}", render(&report)),
+        };
+        let plan = serde_json::to_string_pretty(&compiled.plan).unwrap();
+        let warnings = if compiled.warnings.is_empty() {
+            "(no warnings)\n".to_owned()
+        } else {
+            render(&compiled.warnings)
+        };
+        insta::assert_snapshot!(format!("{warnings}\n{plan}\n"));
+    });
+}
+
+/// Every diagnostic code is exercised by at least one fixture, so each has an example.
+#[test]
+fn every_code_has_a_fixture() {
+    let mut seen = BTreeSet::new();
+    for dir in ["tests/fixtures/invalid", "tests/fixtures/valid"] {
+        for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir)).unwrap() {
+            let (name, text) = fixture(&entry.unwrap().path());
+            let report = match compile(&name, &text, Path::new(BASE)) {
+                Ok(c) => c.warnings,
+                Err(r) => r,
+            };
+            seen.extend(report.problems().iter().map(|p| p.code.name()));
+        }
+    }
+    let missing: Vec<_> = Code::ALL
+        .iter()
+        .map(|c| c.name())
+        .filter(|c| !seen.contains(c))
+        .collect();
+    assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
+}
+
+fn check(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+        .arg("check")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn check_reports_a_summary_for_a_valid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.kdl"),
+        "program a { cmd \"sleep 1\"; numprocs 2 }\nprogram b { cmd x; umask 022 }\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check(&["t.kdl"], dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "ok: 2 programs, 3 processes\n");
+    assert!(stderr.contains("taskmaster::umask_decimal"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour while NO_COLOR is set: {stderr}"
+    );
+
+    let (code, stdout, _) = check(&["--format", "json", "t.kdl"], dir.path());
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["valid"], true);
+    assert_eq!(json["file"], "t.kdl");
+    assert_eq!(json["diagnostics"][0]["severity"], "warning");
+    assert_eq!(json["diagnostics"][0]["line"], 2);
+}
+
+#[test]
+fn check_reports_every_problem_of_an_invalid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.kdl"),
+        "program a { numprocs 0 }\nprogam b { cmd x }\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check(&["bad.kdl"], dir.path());
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty(), "{stdout}");
+    for expected in [
+        "taskmaster::numprocs_range",
+        "taskmaster::missing_cmd",
+        "taskmaster::unknown_node",
+        "did you mean `program`?",
+        "bad.kdl:1:22",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected} missing from:\n{stderr}"
+        );
+    }
+
+    let (code, stdout, _) = check(&["--format", "json", "bad.kdl"], dir.path());
+    assert_eq!(code, 1);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    let diags = json["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.len(), 3);
+    let first = &diags[0];
+    assert_eq!(first["code"], "taskmaster::missing_cmd");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (first["offset"].as_u64(), first["length"].as_u64()),
+        (Some(0), Some(7))
+    );
+    assert_eq!(diags[1]["code"], "taskmaster::numprocs_range");
+    assert_eq!(diags[1]["column"], 22);
+}
+
+#[test]
+fn check_exits_2_on_an_unreadable_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = check(&["missing.kdl"], dir.path());
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert_eq!(stderr, "error: cannot read missing.kdl: no such file\n");
+
+    let (code, stdout, _) = check(&["--format", "json", "."], dir.path());
+    assert_eq!(code, 2);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    assert!(json["error"].as_str().unwrap().contains("directory"));
+}
+
+/// A config of `n` programs using every setting; `warn` adds a warning to each program.
+fn big_config(n: usize, warn: bool) -> String {
+    let mut text = String::from("taskmaster { socket \"/tmp/tm.sock\" }\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "program \"p{i}\" {{\n    cmd \"sleep {i}\"\n    numprocs 2\n    umask {}\n    \
+             workingdir \"/tmp\"\n    autostart #true\n    autorestart \"unexpected\"\n    \
+             exitcodes 0 2\n    startretries 3\n    starttime \"500ms\"\n    stopsignal \"TERM\"\n    \
+             stoptime 10\n    stdout \"/tmp/p{i}.out\"\n    stderr \"discard\"\n    \
+             env {{ GREETING \"hello\"; PORT \"8080\" }}\n}}\n",
+            if warn { "022" } else { "0o022" }
+        ));
+    }
+    text
+}
+
+/// What taskmaster adds on top of the bare KDL parse must stay small and linear.
+/// Run with `cargo test --release --test compile -- --ignored --nocapture overhead`.
+#[test]
+#[ignore = "timing; run by hand in release mode"]
+fn overhead_over_the_kdl_parse() {
+    use std::time::Instant;
+    for n in [2_500, 5_000, 10_000] {
+        for warn in [false, true] {
+            let text = big_config(n, warn);
+            // The fastest of three runs each, to keep a loaded machine's noise out.
+            let best = |f: &dyn Fn()| {
+                (0..3)
+                    .map(|_| {
+                        let t = Instant::now();
+                        f();
+                        t.elapsed()
+                    })
+                    .min()
+                    .unwrap()
+            };
+            let parse = best(&|| drop(kdl::KdlDocument::parse_v2(&text).unwrap()));
+            let total = best(&|| drop(compile("big.kdl", &text, Path::new("/cfg")).unwrap()));
+            let compiled = compile("big.kdl", &text, Path::new("/cfg")).unwrap();
+            let report = best(&|| {
+                compiled.warnings.render(false);
+                compiled.warnings.to_json();
+            });
+            let rendered = compiled.warnings.render(false);
+            let json = compiled.warnings.to_json();
+            assert_eq!(compiled.plan.programs.len(), n);
+            assert!(json["valid"].as_bool().unwrap() && (rendered.is_empty() != warn));
+            let overhead = total.saturating_sub(parse) + report;
+            println!(
+                "{n:>6} programs, {:>7} KiB, warnings {warn:>5}: parse {parse:>10.1?}, \
+                 compile {total:>10.1?}, render+json {report:>9.1?}, overhead {:>5.1}%",
+                text.len() / 1024,
+                100.0 * overhead.as_secs_f64() / parse.as_secs_f64()
+            );
+        }
+    }
+}

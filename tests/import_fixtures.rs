@@ -1,0 +1,126 @@
+//! `taskmaster import` on every supervisord config under tests/fixtures/supervisord: the
+//! output is a config taskmaster accepts, and everything left behind is a warning.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use taskmaster::plan::OutputTarget;
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/supervisord");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixtures folder")
+        .map(|e| e.expect("fixture entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "fixtures missing in {}", dir.display());
+    files
+}
+
+fn import(file: &Path) -> (String, String, i32) {
+    let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+        .arg("import")
+        .arg(file)
+        .env_remove("TASKMASTER_IMPORT_FIXTURE_UNSET")
+        .output()
+        .expect("run taskmaster import");
+    (
+        String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        String::from_utf8(out.stderr).expect("utf-8 stderr"),
+        out.status.code().expect("exit code"),
+    )
+}
+
+#[test]
+fn every_fixture_imports_to_a_valid_config() {
+    for file in fixtures() {
+        let (kdl, stderr, code) = import(&file);
+        assert_eq!(code, 0, "{}: {stderr}", file.display());
+        let base = file.parent().expect("fixture folder");
+        match taskmaster::plan::compile("imported.kdl", &kdl, base) {
+            Ok(compiled) => assert!(!compiled.plan.programs.is_empty(), "{kdl}"),
+            Err(report) => panic!(
+                "{}: the import does not compile:\n{}\n{kdl}",
+                file.display(),
+                report.render(false)
+            ),
+        }
+        // Every warning on stderr is also a comment in the output.
+        let warnings = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning: "))
+            .count();
+        assert_eq!(
+            kdl.matches("// warning: ").count(),
+            warnings,
+            "{kdl}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn sample_maps_counterparts_and_warns_on_the_rest() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/supervisord/sample.conf");
+    let (kdl, stderr, _) = import(&file);
+    for line in [
+        "socket \"/tmp/supervisor.sock\"",
+        "logfile \"/tmp/supervisord.log\"",
+        "program \"cat\" {",
+        "cmd \"/bin/cat\"",
+        "umask 0o022",
+        "workingdir \"/tmp\"",
+        "stopsignal \"QUIT\"",
+        "stoptime 10",
+        "starttime 1",
+        // redirect_stderr=true: stderr joins stdout's file.
+        "stdout \"/tmp/cat.out\"",
+        "stderr \"/tmp/cat.out\"",
+        "env { A \"1\"; B \"2\"; }",
+        // From the [include]d conf.d/worker.ini.
+        "program \"worker\" {",
+        "autostart #false",
+        "stderr \"discard\"",
+    ] {
+        assert!(kdl.contains(line), "missing `{line}` in\n{kdl}");
+    }
+    for key in [
+        "priority",
+        "user = chrism",
+        "[group:thegroupname]",
+        "[eventlistener:",
+        "stdout_logfile_maxbytes",
+        "pidfile",
+    ] {
+        assert!(stderr.contains(key), "no warning about {key}:\n{stderr}");
+    }
+    assert!(!kdl.contains("theeventlistenername\" {"), "{kdl}");
+
+    // And it means what supervisord meant.
+    let plan = taskmaster::plan::compile("imported.kdl", &kdl, file.parent().unwrap())
+        .expect("compiles")
+        .plan;
+    let cat = &plan.programs["cat"];
+    assert_eq!(cat.cmd, ["/bin/cat"]);
+    assert_eq!(cat.umask, Some(0o022));
+    assert_eq!(cat.workingdir.as_deref(), Some(Path::new("/tmp")));
+    assert_eq!(cat.stopsignal.to_string(), "QUIT");
+    assert_eq!(cat.stderr, OutputTarget::File("/tmp/cat.out".into()));
+    assert_eq!(cat.env.get("B").map(String::as_str), Some("2"));
+    let worker = &plan.programs["worker"];
+    assert!(!worker.autostart);
+    assert_eq!(worker.stdout, OutputTarget::Memory);
+    assert_eq!(worker.stderr, OutputTarget::Discard);
+    assert_eq!(
+        plan.daemon.socket.as_deref(),
+        Some(Path::new("/tmp/supervisor.sock"))
+    );
+}
+
+#[test]
+fn unreadable_file_is_exit_2() {
+    let (stdout, stderr, code) = import(Path::new("/nonexistent/supervisord.conf"));
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("/nonexistent/supervisord.conf"), "{stderr}");
+}
