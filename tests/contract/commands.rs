@@ -253,3 +253,13 @@ fn default_socket_is_in_xdg_runtime_dir() {
     assert_exit(&run_bounded(cmd, d.sb.root(), LONG, None), 0, "shutdown");
     assert_eq!(d.wait_exit(LONG), Some(0));
 }
+
+#[test]
+fn restart_of_a_stopped_process_starts_it() {
+    let d = web_and_db();
+    pids(&d);
+    d.ok(&["stop", "db"]);
+    d.ok(&["restart", "db"]);
+    let row = d.must_row("db");
+    assert_eq!(row["state"], "RUNNING", "{row}");
+}

@@ -281,3 +281,76 @@ fn offline_diff_exit_codes() {
         "unreadable file",
     );
 }
+
+#[test]
+fn each_spawn_field_restarts_and_each_supervision_field_does_not() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("wd1")).expect("mkdir");
+    std::fs::create_dir(sb.path("wd2")).expect("mkdir");
+    // (program, old extra lines, new extra lines, restarts?)
+    let cases: &[(&str, &str, &str, bool)] = &[
+        ("umask", "umask 0o022", "umask 0o077", true),
+        (
+            "workingdir",
+            "workingdir \"wd1\"",
+            "workingdir \"wd2\"",
+            true,
+        ),
+        ("env", "env { A \"1\"; }", "env { A \"2\"; }", true),
+        ("stdout", "stdout \"a.out\"", "stdout \"b.out\"", true),
+        ("stderr", "stderr \"a.err\"", "stderr \"discard\"", true),
+        (
+            "autorestart",
+            "autorestart #true",
+            "autorestart #false",
+            false,
+        ),
+        ("exitcodes", "exitcodes 0", "exitcodes 0 2", false),
+        ("startretries", "startretries 3", "startretries 5", false),
+        ("starttime", "starttime 0", "starttime 2", false),
+        (
+            "stopsignal",
+            "stopsignal \"TERM\"",
+            "stopsignal \"INT\"",
+            false,
+        ),
+        ("stoptime", "stoptime 10", "stoptime 3", false),
+        ("autostart", "autostart #true", "autostart #false", false),
+    ];
+    let config = |new: bool| {
+        cases
+            .iter()
+            .map(|(name, old_line, new_line, _)| {
+                let line = if new { new_line } else { old_line };
+                // starttime is the field under test for one program; the others start at once.
+                let starttime = if *name == "starttime" {
+                    ""
+                } else {
+                    "\n    starttime 0"
+                };
+                program(
+                    name,
+                    &format!("    cmd \"sleep 3600\"{starttime}\n    {line}"),
+                )
+            })
+            .collect::<String>()
+    };
+    sb.write_config(&config(false));
+    let d = Daemon::start_in(sb, &[]);
+    let before: Vec<u32> = cases.iter().map(|c| d.running_pid(c.0)).collect();
+    d.sb.write_config(&config(true));
+    let out = d.ctl(&["diff", "--format", "json"]);
+    assert_exit(&out, 1, "diff");
+    let actions = diff_actions(&out);
+    d.ok(&["reload"]);
+    for ((name, _, _, restarts), old) in cases.iter().zip(before) {
+        let now = d.running_pid(name);
+        if *restarts {
+            assert_ne!(now, old, "a {name} change restarts the process");
+            assert_eq!(actions[*name], "restart", "diff says restart for {name}");
+        } else {
+            assert_eq!(now, old, "a {name} change keeps the process");
+            assert_eq!(actions[*name], "update", "diff says update for {name}");
+        }
+    }
+}

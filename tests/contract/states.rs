@@ -265,6 +265,10 @@ fn start_exits_1_when_the_process_ends_fatal() {
     assert_exit(&out, 1, "start of a program that cannot start");
     assert_eq!(d.must_row("p")["state"], "FATAL");
     assert_eq!(d.sb.line_count("attempts"), 1);
+    // A manual start of a FATAL process tries again.
+    let out = d.ctl(&["start", "p"]);
+    assert_exit(&out, 1, "second start of the same program");
+    assert_eq!(d.sb.line_count("attempts"), 2);
 }
 
 /// Starts a daemon with `p` (autostart off, no retries) whose spawn will fail once
