@@ -135,3 +135,41 @@ fn silent_and_slow_clients_are_dropped_without_delaying_others() {
     );
     assert!(waited <= Duration::from_secs(15), "{waited:?}");
 }
+
+#[test]
+fn a_peer_of_another_uid_is_refused() {
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::getuid().is_root() {
+        eprintln!("skipped: needs root to connect as another uid");
+        return;
+    }
+    let d = daemon();
+    d.running_pid("a");
+    // Open the way for uid 65534 on purpose, so only the daemon's peer check stands.
+    let open = |p: &std::path::Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    open(d.sb.root(), 0o755);
+    open(&d.socket(), 0o666);
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(crate::harness::BIN);
+        cmd.args(args).current_dir("/").uid(65534).gid(65534);
+        crate::harness::run_bounded(cmd, d.sb.root(), Duration::from_secs(30), None)
+    };
+    if as_nobody(&["--version"]).status.code() != Some(0) {
+        eprintln!("skipped: uid 65534 cannot run the binary here");
+        return;
+    }
+    let sock = d.socket();
+    let out = as_nobody(&["status", "--json", "--socket", sock.to_str().unwrap()]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a client of another uid must be refused: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\"a\""));
+    // The owner is still served.
+    assert_eq!(d.must_row("a")["state"], "RUNNING");
+}
