@@ -1,7 +1,7 @@
 //! The validated, typed plan: what a config file means once every check has passed.
 //!
 //! A [`Plan`] holds no source spans and no raw KDL; it is what the runtime applies and
-//! what [`super::diff`] compares. Every field of [`ProgramSpec`] carries its contract
+//! what [`super::diff()`] compares. Every field of [`ProgramSpec`] carries its contract
 //! default, so two configs that mean the same thing give equal plans.
 
 use std::collections::{BTreeMap, BTreeSet};
