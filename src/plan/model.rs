@@ -1,7 +1,7 @@
 //! The validated, typed plan: what a config file means once every check has passed.
 //!
 //! A [`Plan`] holds no source spans and no raw KDL; it is what the runtime applies and
-//! what [`super::diff`] compares. Every field of [`ProgramSpec`] carries its contract
+//! what [`super::diff()`] compares. Every field of [`ProgramSpec`] carries its contract
 //! default, so two configs that mean the same thing give equal plans.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +41,7 @@ pub struct ProgramSpec {
     pub cmd: Vec<String>,
     pub numprocs: u32,
     /// `None`: inherit the daemon's umask.
+    #[serde(serialize_with = "serialize_umask")]
     pub umask: Option<u32>,
     /// `None`: inherit the daemon's working directory.
     pub workingdir: Option<PathBuf>,
@@ -205,6 +206,14 @@ impl fmt::Display for OutputTarget {
 impl Serialize for OutputTarget {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// Octal text (`"0o022"`), as people read a umask; decimal 18 means nothing to anyone.
+fn serialize_umask<S: Serializer>(umask: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+    match umask {
+        Some(u) => s.collect_str(&format_args!("0o{u:03o}")),
+        None => s.serialize_none(),
     }
 }
 
