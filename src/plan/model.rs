@@ -25,6 +25,16 @@ impl Plan {
     }
 }
 
+impl FromIterator<ProgramSpec> for Plan {
+    /// A plan of these programs with the default daemon settings.
+    fn from_iter<I: IntoIterator<Item = ProgramSpec>>(specs: I) -> Self {
+        Plan {
+            daemon: DaemonSettings::default(),
+            programs: specs.into_iter().map(|s| (s.name.clone(), s)).collect(),
+        }
+    }
+}
+
 /// The optional `taskmaster { … }` node. Paths are already absolute.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct DaemonSettings {
