@@ -26,10 +26,24 @@ impl Daemon {
 
     /// `stderr`: where the daemon's stderr goes (default: a file the test can show).
     fn start_with_stderr(config: &str, stderr: Option<Stdio>) -> Daemon {
+        Daemon::launch(config, stderr, Command::new(BIN))
+    }
+
+    /// Starts the daemon the way a careless script might: with `signals` ignored, which
+    /// exec passes on (`trap "" INT; taskmaster run … &`).
+    fn start_ignoring(config: &str, signals: &str) -> Daemon {
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("trap '' {signals}; exec \"$0\" \"$@\""))
+            .arg(BIN);
+        Daemon::launch(config, None, sh)
+    }
+
+    fn launch(config: &str, stderr: Option<Stdio>, mut command: Command) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("taskmaster.kdl"), config).unwrap();
         let socket = dir.path().join("tm.sock");
-        let child = Command::new(BIN)
+        let child = command
             .arg("run")
             .arg(dir.path().join("taskmaster.kdl"))
             .arg("--socket")
@@ -270,6 +284,26 @@ fn direct_exec_child_gets_sigterm_and_an_empty_mask() {
     // stoptime is 20 s: a quick stop means SIGTERM worked, no SIGKILL was needed.
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(reply["processes"][0]["signal"], "SIGTERM", "{reply}");
+}
+
+#[test]
+fn children_get_default_signal_dispositions_back() {
+    let mut d = Daemon::start_ignoring(
+        "program \"sleeper\" {\n cmd \"sleep\" \"1000\"\n starttime 0\n stopsignal \"USR1\"\n stoptime 20\n}\n",
+        "USR1 QUIT",
+    );
+    d.wait_until("sleeper runs", |d| d.proc("sleeper")["state"] == "RUNNING");
+    let pid = pid_of(&d.proc("sleeper"));
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ignored = status.lines().find(|l| l.starts_with("SigIgn:")).unwrap();
+    let mask = u64::from_str_radix(ignored.trim_start_matches("SigIgn:").trim(), 16).unwrap();
+    let (usr1, quit) = (1u64 << (10 - 1), 1u64 << (3 - 1));
+    assert_eq!(mask & (usr1 | quit), 0, "{ignored}");
+    let started = Instant::now();
+    let reply = d.request(json!({"version":1,"command":"stop","names":["sleeper"]}));
+    // An inherited SIG_IGN would leave only the SIGKILL after stoptime (20 s).
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(reply["processes"][0]["signal"], "SIGUSR1", "{reply}");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! to the running daemon (online, in [`super::client`]).
 //!
 //! Exit status: 0 no change, 1 changes, 2 error (an unreadable or invalid file, whose
-//! problems go to stderr; nothing is printed on stdout then).
+//! problems go to stderr; nothing is printed on stdout then). `--format json` prints the
+//! object described at [`diff_json`]; warnings of valid files go to stderr either way.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -56,7 +56,7 @@ pub enum Command {
     /// Show the plan diff: between two files (offline), or what `reload` would do to the
     /// running daemon (online, one file or none).
     Diff {
-        /// OLD NEW for an offline diff; [CONFIG] for an online one.
+        /// OLD NEW for an offline diff; one CONFIG (or none) for an online one.
         #[arg(num_args = 0..=2)]
         configs: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Human)]

@@ -118,11 +118,11 @@ pub fn info_column(row: &ProcessStatus) -> String {
             None => String::new(),
         }
     } else {
-        match (row.reason.as_deref(), exit_info(row)) {
-            (Some(reason), Some(exit)) if !reason.is_empty() => format!("{reason} ({exit})"),
-            (Some(reason), None) => reason.to_owned(),
-            (_, Some(exit)) => exit,
-            (_, None) => String::new(),
+        // The daemon's reason already tells how the process ended ("exited with code 3
+        // before starttime"), so repeating the exit code after it would only add noise.
+        match row.reason.as_deref().filter(|r| !r.is_empty()) {
+            Some(reason) => reason.to_owned(),
+            None => exit_info(row).unwrap_or_default(),
         }
     };
     if row.restarts > 0 {
@@ -257,9 +257,9 @@ mod tests {
             "spawn error: No such file or directory, restarted 3 times"
         );
         let mut b = row("c", ProcessState::Backoff);
-        b.reason = Some("exited too quickly".into());
+        b.reason = Some("exited with code 1 before starttime".into());
         b.exit_code = Some(1);
-        assert_eq!(info_column(&b), "exited too quickly (exited 1)");
+        assert_eq!(info_column(&b), "exited with code 1 before starttime");
     }
 
     #[test]

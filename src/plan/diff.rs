@@ -279,10 +279,7 @@ mod tests {
     use crate::plan::model::AutoRestart;
 
     fn plan(specs: &[ProgramSpec]) -> Plan {
-        Plan {
-            daemon: DaemonSettings::default(),
-            programs: specs.iter().map(|s| (s.name.clone(), s.clone())).collect(),
-        }
+        specs.iter().cloned().collect()
     }
 
     fn spec(name: &str) -> ProgramSpec {

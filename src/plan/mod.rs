@@ -1,4 +1,4 @@
-//! From syntax tree to a validated, typed [`Plan`], the [`diff`] of two plans, and its
+//! From syntax tree to a validated, typed [`Plan`], the [`diff`](mod@diff) of two plans, and its
 //! human [`render`]ing.
 
 pub mod codes;

@@ -1,7 +1,7 @@
 //! The validated, typed plan: what a config file means once every check has passed.
 //!
 //! A [`Plan`] holds no source spans and no raw KDL; it is what the runtime applies and
-//! what [`super::diff`] compares. Every field of [`ProgramSpec`] carries its contract
+//! what [`super::diff()`] compares. Every field of [`ProgramSpec`] carries its contract
 //! default, so two configs that mean the same thing give equal plans.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +25,16 @@ impl Plan {
     }
 }
 
+impl FromIterator<ProgramSpec> for Plan {
+    /// A plan of these programs with the default daemon settings.
+    fn from_iter<I: IntoIterator<Item = ProgramSpec>>(specs: I) -> Self {
+        Plan {
+            daemon: DaemonSettings::default(),
+            programs: specs.into_iter().map(|s| (s.name.clone(), s)).collect(),
+        }
+    }
+}
+
 /// The optional `taskmaster { … }` node. Paths are already absolute.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct DaemonSettings {
@@ -41,6 +51,7 @@ pub struct ProgramSpec {
     pub cmd: Vec<String>,
     pub numprocs: u32,
     /// `None`: inherit the daemon's umask.
+    #[serde(serialize_with = "serialize_umask")]
     pub umask: Option<u32>,
     /// `None`: inherit the daemon's working directory.
     pub workingdir: Option<PathBuf>,
@@ -205,6 +216,14 @@ impl fmt::Display for OutputTarget {
 impl Serialize for OutputTarget {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// Octal text (`"0o022"`), as people read a umask; decimal 18 means nothing to anyone.
+fn serialize_umask<S: Serializer>(umask: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+    match umask {
+        Some(u) => s.collect_str(&format_args!("0o{u:03o}")),
+        None => s.serialize_none(),
     }
 }
 

@@ -180,13 +180,10 @@ mod tests {
 
     use super::*;
     use crate::plan::diff::diff;
-    use crate::plan::model::{AutoRestart, DaemonSettings, OutputTarget, Plan, ProgramSpec};
+    use crate::plan::model::{AutoRestart, OutputTarget, Plan, ProgramSpec};
 
     fn plan(specs: &[ProgramSpec]) -> Plan {
-        Plan {
-            daemon: DaemonSettings::default(),
-            programs: specs.iter().map(|s| (s.name.clone(), s.clone())).collect(),
-        }
+        specs.iter().cloned().collect()
     }
 
     fn spec(name: &str, cmd: &str) -> ProgramSpec {

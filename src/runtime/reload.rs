@@ -96,12 +96,12 @@ impl Supervisor {
                 }
                 Action::Restart => {
                     if let Some(spec) = new.programs.get(name) {
-                        self.restart_program(spec.clone());
+                        self.reshape_program(spec.clone(), true);
                     }
                 }
                 Action::Update => {
                     if let Some(spec) = new.programs.get(name) {
-                        self.update_program(spec.clone());
+                        self.reshape_program(spec.clone(), false);
                     }
                 }
             }
@@ -137,7 +137,10 @@ impl Supervisor {
         }
     }
 
-    fn restart_program(&mut self, spec: ProgramSpec) {
+    /// Gives a program its changed spec: the surplus processes are retired (highest index
+    /// first), the kept ones take the new spec — through a stop and a start when `restart`,
+    /// in place otherwise — and the new indices are added.
+    fn reshape_program(&mut self, spec: ProgramSpec, restart: bool) {
         let name = spec.name.clone();
         let spec = Rc::new(spec);
         let Some(program) = self.programs.get_mut(&name) else {
@@ -152,50 +155,32 @@ impl Supervisor {
             self.retire(id);
         }
         for id in kept {
-            let Some(proc) = self.procs.get(&id) else {
-                continue;
-            };
-            let start = proc.machine.is_active() || spec.autostart;
-            // The stop uses the old spec (what the running child was started under); the
-            // start that follows the exit uses the new one.
-            self.feed(id, Event::StopRequested);
-            if let Some(proc) = self.procs.get_mut(&id) {
+            if restart {
+                self.respawn_with(id, &spec);
+            } else if let Some(proc) = self.procs.get_mut(&id) {
                 proc.spec = spec.clone();
             }
-            if start {
-                self.feed(id, Event::StartRequested);
-            }
-        }
-        for index in old_count.min(spec.numprocs as usize)..spec.numprocs as usize {
-            self.add_indexed(&name, index);
-        }
-        self.rename(&name);
-    }
-
-    fn update_program(&mut self, spec: ProgramSpec) {
-        let name = spec.name.clone();
-        let spec = Rc::new(spec);
-        let Some(program) = self.programs.get_mut(&name) else {
-            return;
-        };
-        program.spec = spec.clone();
-        let keep = (spec.numprocs as usize).min(program.procs.len());
-        let surplus = program.procs.split_off(keep);
-        let kept = program.procs.clone();
-        let old_count = keep + surplus.len();
-        for &id in &kept {
-            if let Some(proc) = self.procs.get_mut(&id) {
-                proc.spec = spec.clone();
-            }
-        }
-        // Highest indices go first.
-        for id in surplus.into_iter().rev() {
-            self.retire(id);
         }
         for index in old_count..spec.numprocs as usize {
             self.add_indexed(&name, index);
         }
         self.rename(&name);
+    }
+
+    /// Stops a process under its old spec (what the running child was started under) and
+    /// starts it again under `spec` once it has exited, if it was meant to be running.
+    fn respawn_with(&mut self, id: ProcId, spec: &Rc<ProgramSpec>) {
+        let Some(proc) = self.procs.get(&id) else {
+            return;
+        };
+        let start = proc.machine.is_active() || spec.autostart;
+        self.feed(id, Event::StopRequested);
+        if let Some(proc) = self.procs.get_mut(&id) {
+            proc.spec = spec.clone();
+        }
+        if start {
+            self.feed(id, Event::StartRequested);
+        }
     }
 
     fn add_indexed(&mut self, program: &str, index: usize) {

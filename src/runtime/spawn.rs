@@ -3,7 +3,8 @@
 //! The child gets: stdin from /dev/null; stdout/stderr as a file opened here (appended, handed
 //! to the child directly so output never passes through the daemon), /dev/null, or a pipe the
 //! daemon reads into its ring; its own process group; an empty signal mask (the daemon blocks
-//! SIGHUP/SIGTERM/SIGINT for its signalfd and exec keeps the mask); the program's umask; the
+//! SIGHUP/SIGTERM/SIGINT for its signalfd and exec keeps the mask) and every signal's default
+//! action (exec keeps ignored signals ignored too); the program's umask; the
 //! daemon's original `RLIMIT_NOFILE` soft limit (the daemon raises its own to watch many
 //! children); the daemon's environment plus `env`; `cmd[0]` looked up on the *child's* PATH.
 //!
@@ -128,10 +129,11 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
     let child_umask = spec.umask.map(|m| Mode::from_bits_truncate(m & 0o777));
     let nofile = ctx.nofile;
     // SAFETY: between fork and exec only async-signal-safe calls are made: sigprocmask,
-    // umask and setrlimit are plain syscalls; nothing allocates or takes a lock.
+    // signal, umask and setrlimit are plain syscalls; nothing allocates or takes a lock.
     unsafe {
         cmd.pre_exec(move || {
             SigSet::empty().thread_set_mask()?;
+            reset_signal_dispositions();
             if let Some(mask) = child_umask {
                 umask(mask);
             }
@@ -170,6 +172,21 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
         stdout,
         stderr,
     })
+}
+
+/// Gives every signal its default action back. exec keeps SIG_IGN, so a daemon started
+/// with signals ignored (`nohup`, `trap '' INT`, a shell's `&`) would otherwise pass that on
+/// and a `stopsignal` such as INT or HUP would be ignored until the SIGKILL.
+/// Only called between fork and exec.
+fn reset_signal_dispositions() {
+    use nix::libc;
+    for signal in 1..=libc::SIGRTMAX() {
+        if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+            // SAFETY: signal(2) with SIG_DFL is async-signal-safe and installs no handler
+            // code; errors (signals reserved by libc) are harmless and ignored.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+    }
 }
 
 fn output(target: &OutputTarget, stream: &'static str) -> Result<Stdio, SpawnError> {
