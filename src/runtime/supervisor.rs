@@ -725,11 +725,11 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
     };
     match proc.machine.state() {
         ProcessState::Backoff => Some(failure()),
-        ProcessState::Fatal => Some(format!(
-            "gave up after {} attempts: {}",
-            proc.machine.attempts(),
-            failure()
-        )),
+        ProcessState::Fatal => {
+            let attempts = proc.machine.attempts();
+            let noun = if attempts == 1 { "attempt" } else { "attempts" };
+            Some(format!("gave up after {attempts} {noun}: {}", failure()))
+        }
         _ => None,
     }
 }
