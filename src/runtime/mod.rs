@@ -22,6 +22,7 @@
 pub mod client;
 pub mod eventlog;
 pub mod machine;
+mod memory;
 pub mod names;
 mod reload;
 pub mod ring;
@@ -121,6 +122,8 @@ pub fn run(
         socket.display()
     ));
     sup.start_plan(plan);
+    // The compiled config's KDL document is garbage by now; don't keep its pages.
+    memory::release_free_heap();
     sup.log.flush();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         event_loop.run(None, &mut sup, |sup| sup.log.flush())
