@@ -121,12 +121,16 @@ enum Output {
 }
 
 impl Output {
-    fn open(target: &OutputTarget, stream: &'static str) -> Result<Output, SpawnError> {
+    fn open(
+        target: &OutputTarget,
+        stream: &'static str,
+        program: &str,
+    ) -> Result<Output, SpawnError> {
         Ok(match target {
             OutputTarget::Memory => {
                 let (read, write) =
                     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SpawnError::Exec {
-                        program: format!("{stream} pipe"),
+                        program: program.to_owned(),
                         source: e.into(),
                     })?;
                 Output::Pipe { read, write }
@@ -196,18 +200,19 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
     }
     let path_var = spec.env.get("PATH").map(OsStr::new).or(ctx.path.as_deref());
     let exe = resolve_program(program, path_var, spec.workingdir.as_deref())?;
-    let stdout = Output::open(&spec.stdout, "stdout")?;
-    let stderr = Output::open(&spec.stderr, "stderr")?;
+    let stdout = Output::open(&spec.stdout, "stdout", program)?;
+    let stderr = Output::open(&spec.stderr, "stderr", program)?;
 
-    let direct = match spec.workingdir {
-        None => spawn_direct(spec, ctx, &exe, &stdout, &stderr),
-        Some(_) => Err(io::Error::from_raw_os_error(nix::libc::ENOEXEC)),
-    };
-    let started = match direct {
-        Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
-            spawn_forked(spec, ctx, &exe, &stdout, &stderr)
-        }
-        other => other,
+    // posix_spawn has no chdir action here, and no shell fallback for a script without
+    // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh).
+    let started = match spec.workingdir {
+        None => match spawn_direct(spec, ctx, &exe, &stdout, &stderr) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
+                spawn_forked(spec, ctx, &exe, &stdout, &stderr)
+            }
+            other => other,
+        },
+        Some(_) => spawn_forked(spec, ctx, &exe, &stdout, &stderr),
     };
     let raw = started.map_err(|source| SpawnError::Exec {
         program: program.clone(),
