@@ -28,6 +28,12 @@ use crate::protocol::{ErrorKind, ErrorReply, Response};
 impl Supervisor {
     /// Re-reads the config file and applies the diff; the reply for `reload`.
     pub fn reload(&mut self) -> Response {
+        let response = self.reload_config();
+        super::memory::release_free_heap();
+        response
+    }
+
+    fn reload_config(&mut self) -> Response {
         self.log.log(format_args!(
             "reload: reading {}",
             self.config_path.display()
@@ -62,13 +68,15 @@ impl Supervisor {
     /// The reply for `diff`: what a reload with `config` (default: the daemon's file) does.
     pub fn diff_request(&mut self, config: Option<PathBuf>) -> Response {
         let path = config.unwrap_or_else(|| self.config_path.clone());
-        match load_file(&path) {
+        let response = match load_file(&path) {
             Ok(c) => Response::Diff {
                 diff: diff(&self.plan, &c.plan),
                 warnings: c.warnings.render(false),
             },
             Err(e) => Response::Error(load_error_reply(e)),
-        }
+        };
+        super::memory::release_free_heap();
+        response
     }
 
     /// Applies `diff` (computed from the current plan to `new`); returns a warning about

@@ -8,20 +8,33 @@
 //! daemon's original `RLIMIT_NOFILE` soft limit (the daemon raises its own to watch many
 //! children); the daemon's environment plus `env`; `cmd[0]` looked up on the *child's* PATH.
 //!
-//! The exit is watched through a pidfd opened right after the fork (a zombie still has one,
+//! Two ways to get there. Without a `workingdir`, `posix_spawn`: glibc starts the child with
+//! `CLONE_VM | CLONE_VFORK`, so nothing of the daemon's address space is copied and torn down
+//! again per spawn (with 1,000 children that copy was most of the daemon's share of the
+//! spawn time). What posix_spawn cannot set (umask, rlimit) the single-threaded daemon takes
+//! on itself for the instant of the call, and the child inherits it. With a `workingdir`
+//! (posix_spawn's chdir action is not in nix) or for a script without `#!` (which only
+//! `execvp`'s shell fallback runs), std's fork + `pre_exec` + exec.
+//!
+//! The exit is watched through a pidfd opened right after the spawn (a zombie still has one,
 //! so no exit can be missed); nothing here ever calls `waitpid(-1)`.
 
-use std::ffi::{OsStr, OsString};
+use std::borrow::Cow;
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd as _, AsRawFd as _, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use nix::sys::signal::SigSet;
+use nix::fcntl::OFlag;
+use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
+use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::stat::{Mode, umask};
+use nix::sys::wait::waitpid;
 use rustix::process::{Pid, PidfdFlags, Resource, Rlimit, pidfd_open};
 
 use crate::plan::model::{OutputTarget, ProgramSpec};
@@ -33,11 +46,13 @@ pub struct SpawnContext {
     pub path: Option<OsString>,
     /// The `RLIMIT_NOFILE` the daemon started with, restored in children.
     pub nofile: Option<Rlimit>,
+    /// The daemon's environment as `KEY=value` strings, built once rather than per spawn.
+    pub environ: Vec<CString>,
 }
 
 impl SpawnContext {
-    /// Reads PATH and raises the daemon's own open-file limit to its hard limit (each child
-    /// costs the daemon up to three fds: pidfd and two pipes).
+    /// Reads PATH and the environment, and raises the daemon's own open-file limit to its
+    /// hard limit (each child costs the daemon up to three fds: pidfd and two pipes).
     pub fn init() -> Self {
         let original = rustix::process::getrlimit(Resource::Nofile);
         let raised = Rlimit {
@@ -47,9 +62,18 @@ impl SpawnContext {
         let nofile = (raised != original
             && rustix::process::setrlimit(Resource::Nofile, raised).is_ok())
         .then_some(original);
+        let environ = std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                CString::new(kv).ok()
+            })
+            .collect();
         SpawnContext {
             path: std::env::var_os("PATH"),
             nofile,
+            environ,
         }
     }
 }
@@ -85,6 +109,71 @@ pub enum SpawnError {
     Watch(io::Error),
 }
 
+/// Where one output stream of the child goes, opened by the daemon before the spawn.
+enum Output {
+    /// `Memory`: the child writes `write`; the daemon keeps `read`.
+    Pipe {
+        read: OwnedFd,
+        write: OwnedFd,
+    },
+    Discard,
+    File(File),
+}
+
+impl Output {
+    fn open(
+        target: &OutputTarget,
+        stream: &'static str,
+        program: &str,
+    ) -> Result<Output, SpawnError> {
+        Ok(match target {
+            OutputTarget::Memory => {
+                let (read, write) =
+                    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SpawnError::Exec {
+                        program: program.to_owned(),
+                        source: e.into(),
+                    })?;
+                Output::Pipe { read, write }
+            }
+            OutputTarget::Discard => Output::Discard,
+            OutputTarget::File(path) => OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Output::File)
+                .map_err(|source| SpawnError::Output {
+                    stream,
+                    path: path.clone(),
+                    source,
+                })?,
+        })
+    }
+
+    /// The descriptor the child gets, or `None` for /dev/null.
+    fn child_end(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            Output::Pipe { write, .. } => Some(write.as_fd()),
+            Output::Discard => None,
+            Output::File(f) => Some(f.as_fd()),
+        }
+    }
+
+    fn stdio(&self) -> io::Result<Stdio> {
+        Ok(match self.child_end() {
+            Some(fd) => Stdio::from(fd.try_clone_to_owned()?),
+            None => Stdio::null(),
+        })
+    }
+
+    /// The daemon's end, once the child has its own: the write end closes here.
+    fn into_reader(self) -> Option<File> {
+        match self {
+            Output::Pipe { read, .. } => nonblocking(read),
+            _ => None,
+        }
+    }
+}
+
 /// Starts one process of `spec`.
 pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnError> {
     let Some(program) = spec.cmd.first() else {
@@ -111,13 +200,161 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
     }
     let path_var = spec.env.get("PATH").map(OsStr::new).or(ctx.path.as_deref());
     let exe = resolve_program(program, path_var, spec.workingdir.as_deref())?;
+    let stdout = Output::open(&spec.stdout, "stdout", program)?;
+    let stderr = Output::open(&spec.stderr, "stderr", program)?;
 
-    let mut cmd = Command::new(&exe);
-    cmd.arg0(program)
-        .args(&spec.cmd[1..])
+    // posix_spawn has no chdir action here, and no shell fallback for a script without
+    // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh).
+    let started = match spec.workingdir {
+        None => match spawn_direct(spec, ctx, &exe, &stdout, &stderr) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
+                spawn_forked(spec, ctx, &exe, &stdout, &stderr)
+            }
+            other => other,
+        },
+        Some(_) => spawn_forked(spec, ctx, &exe, &stdout, &stderr),
+    };
+    let raw = started.map_err(|source| SpawnError::Exec {
+        program: program.clone(),
+        source,
+    })?;
+    let pid = Pid::from_raw(raw).ok_or_else(|| SpawnError::Exec {
+        program: program.clone(),
+        source: io::Error::other("no pid"),
+    })?;
+    let pidfd = pidfd_open(pid, PidfdFlags::empty()).map_err(|e| {
+        // Without a pidfd the exit could not be seen: don't leave it unsupervised.
+        let child = nix::unistd::Pid::from_raw(raw);
+        let _ = kill(child, Signal::SIGKILL);
+        let _ = waitpid(child, None);
+        SpawnError::Watch(e.into())
+    })?;
+    Ok(Spawned {
+        pid: raw,
+        pidfd,
+        stdout: stdout.into_reader(),
+        stderr: stderr.into_reader(),
+    })
+}
+
+/// posix_spawn (vfork-style). Returns the pid; `ENOEXEC` means "try the fork path".
+fn spawn_direct(
+    spec: &ProgramSpec,
+    ctx: &SpawnContext,
+    exe: &Path,
+    stdout: &Output,
+    stderr: &Output,
+) -> io::Result<i32> {
+    let mut actions = PosixSpawnFileActions::init()?;
+    actions.add_open(0, c"/dev/null", OFlag::O_RDONLY, Mode::empty())?;
+    for (output, fd) in [(stdout, 1), (stderr, 2)] {
+        match output.child_end() {
+            // glibc clears FD_CLOEXEC on the target, also when both are the same fd.
+            Some(end) => actions.add_dup2(end.as_raw_fd(), fd)?,
+            None => actions.add_open(fd, c"/dev/null", OFlag::O_WRONLY, Mode::empty())?,
+        }
+    }
+    let mut attr = PosixSpawnAttr::init()?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETPGROUP
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
+            | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )?;
+    attr.set_pgroup(nix::unistd::Pid::from_raw(0))?;
+    attr.set_sigmask(&SigSet::empty())?;
+    // Every signal back to its default action, as reset_signal_dispositions does.
+    attr.set_sigdefault(&SigSet::all())?;
+    let argv = spec
+        .cmd
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| nul_error())?;
+    let envp = environment(spec, ctx)?;
+    let _lent = Lent::apply(spec.umask, ctx.nofile);
+    let pid = posix_spawn(exe, &actions, &attr, &argv, &envp)?;
+    Ok(pid.as_raw())
+}
+
+fn nul_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "nul byte found in provided data",
+    )
+}
+
+/// The daemon's environment plus `env` (which wins).
+fn environment<'a>(spec: &ProgramSpec, ctx: &'a SpawnContext) -> io::Result<Cow<'a, [CString]>> {
+    if spec.env.is_empty() {
+        return Ok(Cow::Borrowed(&ctx.environ));
+    }
+    let overridden = |kv: &CString| {
+        let bytes = kv.as_bytes();
+        let key = bytes.split(|&b| b == b'=').next().unwrap_or(bytes);
+        std::str::from_utf8(key).is_ok_and(|k| spec.env.contains_key(k))
+    };
+    let mut env: Vec<CString> = ctx
+        .environ
+        .iter()
+        .filter(|kv| !overridden(kv))
+        .cloned()
+        .collect();
+    for (k, v) in &spec.env {
+        env.push(CString::new(format!("{k}={v}")).map_err(|_| nul_error())?);
+    }
+    Ok(Cow::Owned(env))
+}
+
+/// The umask and open-file limit the child must start with, which posix_spawn cannot set:
+/// the daemon (single-threaded) takes them on while the child is created, and gets its own
+/// back when this is dropped.
+struct Lent {
+    umask: Option<Mode>,
+    nofile: Option<Rlimit>,
+}
+
+impl Lent {
+    fn apply(child_umask: Option<u32>, nofile: Option<Rlimit>) -> Lent {
+        let umask = child_umask.map(|m| umask(Mode::from_bits_truncate(m & 0o777)));
+        let nofile = nofile.and_then(|original| {
+            let ours = rustix::process::getrlimit(Resource::Nofile);
+            // Best effort: a child keeping the raised limit is harmless.
+            rustix::process::setrlimit(Resource::Nofile, original)
+                .ok()
+                .map(|()| ours)
+        });
+        Lent { umask, nofile }
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        if let Some(mask) = self.umask {
+            umask(mask);
+        }
+        if let Some(limit) = self.nofile {
+            // Raising the soft limit back up to the unchanged hard limit cannot fail.
+            let _ = rustix::process::setrlimit(Resource::Nofile, limit);
+        }
+    }
+}
+
+/// std's fork + exec, for what posix_spawn cannot do here.
+fn spawn_forked(
+    spec: &ProgramSpec,
+    ctx: &SpawnContext,
+    exe: &Path,
+    stdout: &Output,
+    stderr: &Output,
+) -> io::Result<i32> {
+    let mut cmd = Command::new(exe);
+    if let Some(program) = spec.cmd.first() {
+        cmd.arg0(program);
+    }
+    cmd.args(spec.cmd.iter().skip(1))
         .stdin(Stdio::null())
-        .stdout(output(&spec.stdout, "stdout")?)
-        .stderr(output(&spec.stderr, "stderr")?)
+        .stdout(stdout.stdio()?)
+        .stderr(stderr.stdio()?)
         .process_group(0);
     // Left untouched, std passes the daemon's environment as is (no copy per spawn).
     if !spec.env.is_empty() {
@@ -144,34 +381,9 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|source| SpawnError::Exec {
-        program: program.clone(),
-        source,
-    })?;
-    let pid = child.id();
-    let stdout = child.stdout.take().and_then(|p| nonblocking(p.into()));
-    let stderr = child.stderr.take().and_then(|p| nonblocking(p.into()));
-    let raw = i32::try_from(pid).ok().and_then(Pid::from_raw);
-    let pidfd = match raw.map(|p| pidfd_open(p, PidfdFlags::empty())) {
-        Some(Ok(fd)) => fd,
-        failed => {
-            // Without a pidfd the exit could not be seen: don't leave it unsupervised.
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = match failed {
-                Some(Err(e)) => io::Error::from(e),
-                _ => io::Error::other("pid out of range"),
-            };
-            return Err(SpawnError::Watch(err));
-        }
-    };
+    let child = cmd.spawn()?;
     // `child` is dropped without waiting: the pidfd watcher reaps it with waitpid(pid).
-    Ok(Spawned {
-        pid: Pid::as_raw(raw),
-        pidfd,
-        stdout,
-        stderr,
-    })
+    i32::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))
 }
 
 /// Gives every signal its default action back. exec keeps SIG_IGN, so a daemon started
@@ -187,25 +399,6 @@ fn reset_signal_dispositions() {
             unsafe { libc::signal(signal, libc::SIG_DFL) };
         }
     }
-}
-
-fn output(target: &OutputTarget, stream: &'static str) -> Result<Stdio, SpawnError> {
-    Ok(match target {
-        OutputTarget::Memory => Stdio::piped(),
-        OutputTarget::Discard => Stdio::null(),
-        OutputTarget::File(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|source| SpawnError::Output {
-                    stream,
-                    path: path.clone(),
-                    source,
-                })?;
-            Stdio::from(file)
-        }
-    })
 }
 
 /// The read end of an output pipe, made non-blocking for the event loop. If that fails the
@@ -289,6 +482,7 @@ mod tests {
         let ctx = SpawnContext {
             path: Some("/bin:/usr/bin".into()),
             nofile: None,
+            environ: Vec::new(),
         };
         let mut spec = ProgramSpec::with_defaults("p", vec!["true".into()]);
         spec.workingdir = Some("/no/such/dir".into());
@@ -298,5 +492,72 @@ mod tests {
         spec.stdout = OutputTarget::File("/no/such/dir/out.log".into());
         let err = spawn(&spec, &ctx).unwrap_err().to_string();
         assert!(err.starts_with("cannot open stdout file"), "{err}");
+    }
+
+    /// Runs `spec` to completion and returns what it wrote to stdout.
+    fn run_to_end(spec: &mut ProgramSpec, ctx: &SpawnContext) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        spec.stdout = OutputTarget::File(out.clone());
+        // A test thread forking meanwhile may briefly hold a copy of the fd that wrote a
+        // script, which makes exec fail with ETXTBSY until that child execs.
+        let mut tries = 0;
+        let child = loop {
+            match spawn(spec, ctx) {
+                Err(SpawnError::Exec { source, .. })
+                    if source.raw_os_error() == Some(nix::libc::ETXTBSY) && tries < 100 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.unwrap(),
+            }
+        };
+        waitpid(nix::unistd::Pid::from_raw(child.pid), None).unwrap();
+        std::fs::read_to_string(out).unwrap()
+    }
+
+    fn test_context() -> SpawnContext {
+        SpawnContext {
+            path: Some("/bin:/usr/bin".into()),
+            nofile: None,
+            environ: vec![c"FROM_DAEMON=1".into(), c"SHARED=daemon".into()],
+        }
+    }
+
+    #[test]
+    fn posix_spawn_children_get_the_original_limit_umask_and_environment() {
+        let mut ctx = test_context();
+        let ours = rustix::process::getrlimit(Resource::Nofile);
+        ctx.nofile = Some(Rlimit {
+            current: Some(64),
+            maximum: ours.maximum,
+        });
+        let mut spec = ProgramSpec::with_defaults(
+            "p",
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "ulimit -n; umask; echo $FROM_DAEMON $SHARED $OWN".into(),
+            ],
+        );
+        // 022 is what the test process most likely has already: other tests running
+        // meanwhile see no difference while the spawn borrows it.
+        spec.umask = Some(0o022);
+        spec.env.insert("SHARED".into(), "program".into());
+        spec.env.insert("OWN".into(), "x".into());
+        assert_eq!(run_to_end(&mut spec, &ctx), "64\n0022\n1 program x\n");
+        // The daemon got its own limit back.
+        assert_eq!(rustix::process::getrlimit(Resource::Nofile), ours);
+    }
+
+    #[test]
+    fn a_script_without_a_shebang_still_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("plain");
+        std::fs::write(&script, "echo from-sh\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut spec = ProgramSpec::with_defaults("p", vec![script.to_string_lossy().into_owned()]);
+        assert_eq!(run_to_end(&mut spec, &test_context()), "from-sh\n");
     }
 }
