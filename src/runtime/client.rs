@@ -6,6 +6,7 @@
 //! peer that lets more than [`MAX_OUTPUT_BYTES`] pile up is dropped rather than buffered
 //! forever.
 
+use std::collections::VecDeque;
 use std::io::{self, Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 
@@ -24,7 +25,10 @@ pub type ClientId = u64;
 pub struct Client {
     /// A second descriptor of the connection, for writing and for the write-ready source.
     pub stream: UnixStream,
-    pub inbuf: Vec<u8>,
+    /// Input not yet taken as lines. A deque, so taking a line off the front costs that
+    /// line, not a shift of everything behind it (a client sending many tiny lines at once
+    /// would otherwise make each one cost the whole buffer).
+    pub inbuf: VecDeque<u8>,
     pub outbuf: Vec<u8>,
     pub read_token: Option<RegistrationToken>,
     pub write_token: Option<RegistrationToken>,
@@ -53,7 +57,7 @@ impl Client {
     pub fn new(stream: UnixStream) -> Self {
         Client {
             stream,
-            inbuf: Vec::new(),
+            inbuf: VecDeque::new(),
             outbuf: Vec::new(),
             read_token: None,
             write_token: None,
@@ -79,7 +83,7 @@ impl Client {
             match (&*reader).read(&mut buf) {
                 Ok(0) => return Ok(true),
                 Ok(n) => {
-                    self.inbuf.extend_from_slice(&buf[..n]);
+                    self.inbuf.extend(&buf[..n]);
                     taken += n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -129,7 +133,7 @@ impl Client {
 }
 
 /// Splits the first line (without its `\n` or `\r\n`) off `buf`.
-pub fn next_line(buf: &mut Vec<u8>) -> Option<Line> {
+pub fn next_line(buf: &mut VecDeque<u8>) -> Option<Line> {
     match buf.iter().position(|&b| b == b'\n') {
         Some(end) if end > MAX_REQUEST_BYTES => Some(Line::TooLarge),
         Some(end) => {
@@ -171,15 +175,15 @@ mod tests {
 
     #[test]
     fn lines_are_split_and_limited() {
-        let mut buf = b"a\r\nbc\nrest".to_vec();
+        let mut buf = VecDeque::from(b"a\r\nbc\nrest".to_vec());
         assert_eq!(next_line(&mut buf), Some(Line::Request(b"a".to_vec())));
         assert_eq!(next_line(&mut buf), Some(Line::Request(b"bc".to_vec())));
         assert_eq!(next_line(&mut buf), None);
         assert_eq!(buf, b"rest");
-        let mut big = vec![b'x'; MAX_REQUEST_BYTES + 1];
+        let mut big = VecDeque::from(vec![b'x'; MAX_REQUEST_BYTES + 1]);
         assert_eq!(next_line(&mut big), Some(Line::TooLarge));
-        let mut ok = vec![b'x'; MAX_REQUEST_BYTES];
-        ok.push(b'\n');
+        let mut ok = VecDeque::from(vec![b'x'; MAX_REQUEST_BYTES]);
+        ok.push_back(b'\n');
         assert!(
             matches!(next_line(&mut ok), Some(Line::Request(l)) if l.len() == MAX_REQUEST_BYTES)
         );

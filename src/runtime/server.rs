@@ -11,6 +11,7 @@
 //! - after `logs` with `follow`, the connection only receives; its input is ignored and its
 //!   end of input (or a write error) ends the stream.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::Duration;
@@ -136,7 +137,7 @@ impl Supervisor {
         if client.following {
             client.inbuf.clear();
         } else if eof && client.has_partial_line() {
-            client.inbuf.push(b'\n');
+            client.inbuf.push_back(b'\n');
         }
         if eof {
             client.read_closed = true;
@@ -166,7 +167,7 @@ impl Supervisor {
             match client.next_line() {
                 None => break,
                 Some(Line::TooLarge) => {
-                    client.inbuf = Vec::new();
+                    client.inbuf = VecDeque::new();
                     client.closing = true;
                     self.send_error(
                         cid,
@@ -375,7 +376,7 @@ impl Supervisor {
             return;
         };
         client.following = true;
-        client.inbuf = Vec::new();
+        client.inbuf = VecDeque::new();
         for (program, index) in programs {
             self.followers.push(Follower {
                 client: cid,
