@@ -414,6 +414,38 @@ program "ghost" {
     assert_eq!(reply["failed"], json!(["ghost"]), "{reply}");
 }
 
+/// An attempt that could not be spawned has no exit code, even when an earlier attempt of
+/// the same start sequence exited with one.
+#[test]
+fn a_spawn_failure_after_an_exit_shows_no_exit_code() {
+    let mut d = Daemon::start(
+        r#"
+program "flaky" {
+    cmd "./tool"
+    workingdir "."
+    autostart #false
+    startretries 1
+    starttime 5
+}
+"#,
+    );
+    // The first attempt exits 1 and takes its program away, so the retry cannot spawn.
+    let tool = d.dir.path().join("tool");
+    std::fs::write(&tool, "#!/bin/sh\nrm -f \"$0\"\nexit 1\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let reply = d.request(json!({"version":1,"command":"start","names":["flaky"]}));
+    assert_eq!(reply["failed"], json!(["flaky"]), "{reply}");
+    let p = d.proc("flaky");
+    assert_eq!(p["state"], "FATAL", "{p}");
+    assert_eq!(p["exit_code"], Value::Null, "{p}");
+    assert_eq!(p["signal"], Value::Null, "{p}");
+    let reason = p["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("tool"),
+        "the spawn error is the reason: {p}"
+    );
+}
+
 #[test]
 fn a_second_daemon_on_a_live_socket_exits_2() {
     let d = Daemon::start(TWO_PROGRAMS);

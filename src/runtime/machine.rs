@@ -196,6 +196,8 @@ impl Machine {
                 }
             }
             (S::Starting, Event::SpawnFailed) => {
+                // This attempt never ran: an exit of an earlier one is not its exit code.
+                self.last_exit = None;
                 self.failure = Some(Failure::SpawnFailed);
                 self.failed_attempt(spec, false)
             }
@@ -385,6 +387,20 @@ mod tests {
         );
         assert_eq!(m.state(), S::Backoff);
         assert_eq!(m.attempts(), 1);
+    }
+
+    #[test]
+    fn a_spawn_failure_forgets_the_exit_of_an_earlier_attempt() {
+        let s = spec();
+        let mut m = started(&s);
+        m.handle(Event::Spawned, &s);
+        m.handle(Event::Exited(Exit::Code(1)), &s);
+        assert_eq!(m.last_exit(), Some(Exit::Code(1)));
+        m.handle(Event::TimerFired, &s);
+        m.handle(Event::SpawnFailed, &s);
+        assert_eq!(m.state(), S::Backoff);
+        assert_eq!(m.last_exit(), None, "status must not show exit_code 1");
+        assert_eq!(m.failure(), Some(Failure::SpawnFailed));
     }
 
     #[test]
