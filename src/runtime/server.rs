@@ -347,14 +347,10 @@ impl Supervisor {
             let Some(proc) = self.procs.get(id) else {
                 continue;
             };
-            let ring = match stream {
-                Stream::Stdout => &proc.stdout.ring,
-                Stream::Stderr => &proc.stderr.ring,
-            };
-            let text = ring.tail(lines);
+            let text = proc.output(stream).ring.tail(lines);
             if !text.is_empty() {
                 chunks.push(Response::Log {
-                    process: (proc.spec.numprocs > 1).then(|| proc.name.clone()),
+                    process: proc.log_label(),
                     text: String::from_utf8_lossy(&text).into_owned(),
                 });
             }

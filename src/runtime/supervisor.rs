@@ -74,6 +74,28 @@ pub struct Proc {
     pub stderr: Captured,
 }
 
+impl Proc {
+    /// The captured output of one of its streams.
+    pub fn output(&self, stream: Stream) -> &Captured {
+        match stream {
+            Stream::Stdout => &self.stdout,
+            Stream::Stderr => &self.stderr,
+        }
+    }
+
+    fn output_mut(&mut self, stream: Stream) -> &mut Captured {
+        match stream {
+            Stream::Stdout => &mut self.stdout,
+            Stream::Stderr => &mut self.stderr,
+        }
+    }
+
+    /// What its `logs` lines are prefixed with: its name, when its program has several.
+    pub fn log_label(&self) -> Option<String> {
+        (self.spec.numprocs > 1).then(|| self.name.clone())
+    }
+}
+
 /// A `start`/`stop`/`restart` reply waiting for its processes.
 #[derive(Debug)]
 pub struct Pending {
@@ -400,10 +422,7 @@ impl Supervisor {
         let Some(proc) = self.procs.get_mut(&id) else {
             return;
         };
-        let cap = match stream {
-            Stream::Stdout => &mut proc.stdout,
-            Stream::Stderr => &mut proc.stderr,
-        };
+        let cap = proc.output_mut(stream);
         cap.ring.push(data);
         let lines = cap.framer.push(data);
         if !lines.is_empty() {
@@ -415,10 +434,7 @@ impl Supervisor {
         let Some(proc) = self.procs.get_mut(&id) else {
             return;
         };
-        let rest = match stream {
-            Stream::Stdout => proc.stdout.framer.flush(),
-            Stream::Stderr => proc.stderr.framer.flush(),
-        };
+        let rest = proc.output_mut(stream).framer.flush();
         if !rest.is_empty() {
             self.send_to_followers(id, stream, &rest);
         }
@@ -431,7 +447,7 @@ impl Supervisor {
         let Some(proc) = self.procs.get(&id) else {
             return;
         };
-        let label = (proc.spec.numprocs > 1).then(|| proc.name.clone());
+        let label = proc.log_label();
         let targets: Vec<ClientId> = self
             .followers
             .iter()
