@@ -341,6 +341,8 @@ impl Supervisor {
         } else {
             Stream::Stdout
         };
+        // Naming a program (or `all`) follows the whole program, later processes too.
+        let whole = self.programs.contains_key(name) || name == "all";
         let mut chunks = Vec::new();
         let mut programs: Vec<(String, Option<u32>)> = Vec::new();
         for id in &ids {
@@ -354,10 +356,9 @@ impl Supervisor {
                     text: String::from_utf8_lossy(&text).into_owned(),
                 });
             }
-            // Naming a program (or `all`) follows the whole program, later processes too.
-            let whole = self.programs.contains_key(name) || name == "all";
             let entry = (proc.program.clone(), (!whole).then_some(proc.index));
-            if !programs.contains(&entry) {
+            // `ids` come in program order, so a program's entry is the last one pushed.
+            if programs.last() != Some(&entry) {
                 programs.push(entry);
             }
         }
