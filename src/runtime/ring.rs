@@ -121,6 +121,24 @@ impl LineFramer {
         out
     }
 
+    /// Takes a chunk nobody follows: the same unfinished-line state as [`Self::push`]
+    /// leaves, without building the lines only to drop them.
+    pub fn skip(&mut self, data: &[u8]) {
+        match data.iter().rposition(|&b| b == b'\n') {
+            None => {
+                self.partial.extend_from_slice(data);
+                if self.partial.len() > MAX_PARTIAL_LINE {
+                    self.partial = Vec::new();
+                }
+            }
+            Some(last_nl) if last_nl + 1 == data.len() => self.partial = Vec::new(),
+            Some(last_nl) => {
+                self.partial.clear();
+                self.partial.extend_from_slice(&data[last_nl + 1..]);
+            }
+        }
+    }
+
     /// The unfinished line, when the stream ends.
     pub fn flush(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.partial)
@@ -170,6 +188,20 @@ mod tests {
         assert_eq!(f.push(b"tail"), b"");
         assert_eq!(f.flush(), b"tail");
         assert_eq!(f.flush(), b"");
+    }
+
+    #[test]
+    fn skipping_leaves_the_state_pushing_does() {
+        let big = vec![b'x'; MAX_PARTIAL_LINE + 1];
+        let chunks: [&[u8]; 6] = [b"ab", b"c\nde", b"f\ng\n", b"tail", &big, b"z"];
+        let mut pushed = LineFramer::default();
+        let mut skipped = LineFramer::default();
+        for chunk in chunks {
+            pushed.push(chunk);
+            skipped.skip(chunk);
+            assert_eq!(skipped.partial, pushed.partial);
+        }
+        assert_eq!(skipped.flush(), b"z");
     }
 
     #[test]

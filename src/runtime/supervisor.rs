@@ -424,6 +424,11 @@ impl Supervisor {
         };
         let cap = proc.output_mut(stream);
         cap.ring.push(data);
+        if self.followers.is_empty() {
+            // The usual case; the framer still tracks the unfinished line for a later one.
+            cap.framer.skip(data);
+            return;
+        }
         let lines = cap.framer.push(data);
         if !lines.is_empty() {
             self.send_to_followers(id, stream, &lines);
