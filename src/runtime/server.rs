@@ -391,18 +391,35 @@ impl Supervisor {
 
     /// Queues one response line and writes what the socket takes now.
     pub fn send(&mut self, cid: ClientId, response: &Response) {
+        if !self.clients.contains_key(&cid) {
+            return;
+        }
+        if let Some(line) = self.encode(response) {
+            self.send_line(cid, &line);
+        }
+    }
+
+    /// A response as one protocol line, `\n` included.
+    pub fn encode(&mut self, response: &Response) -> Option<Vec<u8>> {
+        match serde_json::to_vec(response) {
+            Ok(mut line) => {
+                line.push(b'\n');
+                Some(line)
+            }
+            Err(e) => {
+                self.log.log(format_args!("cannot encode a response: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Queues an encoded response line (see [`Self::encode`]) and writes what the socket
+    /// takes now.
+    pub fn send_line(&mut self, cid: ClientId, line: &[u8]) {
         let Some(client) = self.clients.get_mut(&cid) else {
             return;
         };
-        let mut line = match serde_json::to_vec(response) {
-            Ok(line) => line,
-            Err(e) => {
-                self.log.log(format_args!("cannot encode a response: {e}"));
-                return;
-            }
-        };
-        line.push(b'\n');
-        if !client.queue(&line) {
+        if !client.queue(line) {
             self.drop_client(cid, "it stopped reading its replies");
             return;
         }

@@ -470,8 +470,11 @@ impl Supervisor {
             process: label,
             text: String::from_utf8_lossy(text).into_owned(),
         };
+        let Some(line) = self.encode(&response) else {
+            return;
+        };
         for client in targets {
-            self.send(client, &response);
+            self.send_line(client, &line);
         }
     }
 
