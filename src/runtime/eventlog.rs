@@ -9,7 +9,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::fd::AsRawFd as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Event-log bytes kept for stderr while it cannot take them; beyond this, lines are dropped.
@@ -23,7 +23,7 @@ pub struct EventLog {
     pending: Vec<u8>,
     /// Lines dropped because stderr stopped taking them.
     dropped: usize,
-    file: Option<(PathBuf, BufWriter<File>)>,
+    file: Option<BufWriter<File>>,
 }
 
 impl EventLog {
@@ -45,14 +45,10 @@ impl EventLog {
             None => None,
             Some(path) => {
                 let file = OpenOptions::new().create(true).append(true).open(path)?;
-                Some((path.to_owned(), BufWriter::new(file)))
+                Some(BufWriter::new(file))
             }
         };
         Ok(())
-    }
-
-    pub fn file(&self) -> Option<&Path> {
-        self.file.as_ref().map(|(p, _)| p.as_path())
     }
 
     /// Writes one line: `2026-11-26T11:20:00.123Z message`.
@@ -64,7 +60,7 @@ impl EventLog {
             self.dropped += 1;
         }
         // A full disk must not stop supervision: file errors are ignored here.
-        if let Some((_, file)) = &mut self.file {
+        if let Some(file) = &mut self.file {
             let _ = file.write_all(line.as_bytes());
         }
     }
@@ -72,7 +68,7 @@ impl EventLog {
     /// Writes what stderr takes without blocking: a daemon whose stderr is a pipe nobody
     /// reads must keep supervising (the log file, when set, still gets every line).
     pub fn flush(&mut self) {
-        if let Some((_, file)) = &mut self.file {
+        if let Some(file) = &mut self.file {
             let _ = file.flush();
         }
         if self.dropped > 0 && self.pending.len() < MAX_PENDING / 2 {
