@@ -155,10 +155,11 @@ impl Supervisor {
             return;
         };
         program.spec = spec.clone();
-        let keep = (spec.numprocs as usize).min(program.procs.len());
-        let surplus = program.procs.split_off(keep);
+        let old_count = u32::try_from(program.procs.len()).unwrap_or(u32::MAX);
+        let surplus = program
+            .procs
+            .split_off(spec.numprocs.min(old_count) as usize);
         let kept = program.procs.clone();
-        let old_count = keep + surplus.len();
         for id in surplus.into_iter().rev() {
             self.retire(id);
         }
@@ -169,8 +170,8 @@ impl Supervisor {
                 proc.spec = spec.clone();
             }
         }
-        for index in old_count..spec.numprocs as usize {
-            self.add_indexed(&name, index);
+        for index in old_count..spec.numprocs {
+            self.add_proc(&name, index);
         }
         self.rename(&name);
     }
@@ -188,12 +189,6 @@ impl Supervisor {
         }
         if start {
             self.feed(id, Event::StartRequested);
-        }
-    }
-
-    fn add_indexed(&mut self, program: &str, index: usize) {
-        if let Ok(index) = u32::try_from(index) {
-            self.add_proc(program, index);
         }
     }
 
