@@ -63,7 +63,9 @@ fn with_newline(mut s: String) -> String {
     s
 }
 
+/// Colour on stderr, by the rule `check` and `diff` follow: a terminal, and no
+/// `NO_COLOR` set to a non-empty value (<https://no-color.org>).
 fn use_color() -> bool {
     use std::io::IsTerminal as _;
-    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
