@@ -202,7 +202,8 @@ pub struct ProcessStatus {
     pub uptime_secs: Option<f64>,
     /// How often the daemon started it again on its own since the last manual start.
     pub restarts: u32,
-    /// Why it is in this state (a spawn error, "exited too quickly", …).
+    /// Why it is in BACKOFF or FATAL: the spawn error, or how the attempt ended
+    /// ("exited with code 1 before starttime"); null in the other states.
     pub reason: Option<String>,
     /// Whether the exit code was one of the program's expected ones (EXITED only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
