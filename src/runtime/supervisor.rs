@@ -339,7 +339,7 @@ impl Supervisor {
         let exit = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
             Ok(WaitStatus::Signaled(_, sig, _)) => Exit::Signal(sig as i32),
-            Ok(WaitStatus::StillAlive) => return PostAction::Continue,
+            // Not gone after all (stops and continues are not asked for): wait again.
             Ok(_) => return PostAction::Continue,
             Err(e) => {
                 self.log.log(format_args!(
