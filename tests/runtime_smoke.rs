@@ -446,6 +446,19 @@ program "flaky" {
     );
 }
 
+/// A `diff` naming a FIFO is refused instead of blocking the daemon until someone writes.
+#[test]
+fn diff_of_a_fifo_is_refused_and_the_daemon_keeps_answering() {
+    let mut d = Daemon::start(TWO_PROGRAMS);
+    let fifo = d.dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let reply = d.request(json!({"version":1,"command":"diff","config":fifo}));
+    assert_eq!(reply["type"], "error", "{reply}");
+    assert_eq!(reply["kind"], "unreadable", "{reply}");
+    assert!(!d.status().is_empty());
+}
+
 #[test]
 fn a_second_daemon_on_a_live_socket_exits_2() {
     let d = Daemon::start(TWO_PROGRAMS);

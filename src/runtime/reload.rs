@@ -15,14 +15,14 @@
 //! The `Reloaded` reply is sent as soon as the changes are initiated, not when the stops
 //! and starts they cause have finished (a `status` shows their progress).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::machine::Event;
 use super::supervisor::{ProcId, Supervisor};
 use crate::plan::diff::{Action, PlanDiff};
 use crate::plan::model::{ProgramSpec, process_name};
-use crate::plan::{LoadError, Plan, diff, load_file};
+use crate::plan::{Compiled, LoadError, Plan, diff, load_file};
 use crate::protocol::{ErrorKind, ErrorReply, Response};
 
 impl Supervisor {
@@ -38,7 +38,7 @@ impl Supervisor {
             "reload: reading {}",
             self.config_path.display()
         ));
-        let compiled = match load_file(&self.config_path) {
+        let compiled = match load_config(&self.config_path) {
             Ok(c) => c,
             Err(e) => {
                 let reply = load_error_reply(e);
@@ -68,7 +68,7 @@ impl Supervisor {
     /// The reply for `diff`: what a reload with `config` (default: the daemon's file) does.
     pub fn diff_request(&mut self, config: Option<PathBuf>) -> Response {
         let path = config.unwrap_or_else(|| self.config_path.clone());
-        let response = match load_file(&path) {
+        let response = match load_config(&path) {
             Ok(c) => Response::Diff {
                 diff: diff(&self.plan, &c.plan),
                 warnings: c.warnings.render(false),
@@ -209,6 +209,22 @@ impl Supervisor {
             }
         }
     }
+}
+
+/// [`load_file`] for the daemon, which must not block: a FIFO (or a device such as
+/// /dev/zero) would stall the loop until someone writes to it (or fill memory), and any
+/// client can name one in `diff`. Directories are left to `load_file`'s own message.
+fn load_config(path: &Path) -> Result<Compiled, LoadError> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        return Err(LoadError::Unreadable {
+            path: path.to_owned(),
+            reason: "not a regular file".into(),
+        });
+    }
+    load_file(path)
 }
 
 fn load_error_reply(e: LoadError) -> ErrorReply {
