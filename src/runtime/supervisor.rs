@@ -124,6 +124,15 @@ pub struct Follower {
     pub stream: Stream,
 }
 
+impl Follower {
+    /// Whether this follower gets `proc`'s output on `stream`.
+    fn follows(&self, proc: &Proc, stream: Stream) -> bool {
+        self.stream == stream
+            && self.program == proc.program
+            && self.index.is_none_or(|i| i == proc.index)
+    }
+}
+
 pub struct Supervisor {
     pub handle: LoopHandle<'static, Supervisor>,
     pub signal: LoopSignal,
@@ -422,9 +431,10 @@ impl Supervisor {
         let Some(proc) = self.procs.get_mut(&id) else {
             return;
         };
+        let followed = self.followers.iter().any(|f| f.follows(proc, stream));
         let cap = proc.output_mut(stream);
         cap.ring.push(data);
-        if self.followers.is_empty() {
+        if !followed {
             // The usual case; the framer still tracks the unfinished line for a later one.
             cap.framer.skip(data);
             return;
@@ -452,22 +462,17 @@ impl Supervisor {
         let Some(proc) = self.procs.get(&id) else {
             return;
         };
-        let label = proc.log_label();
         let targets: Vec<ClientId> = self
             .followers
             .iter()
-            .filter(|f| {
-                f.stream == stream
-                    && f.program == proc.program
-                    && f.index.is_none_or(|i| i == proc.index)
-            })
+            .filter(|f| f.follows(proc, stream))
             .map(|f| f.client)
             .collect();
         if targets.is_empty() {
             return;
         }
         let response = Response::Log {
-            process: label,
+            process: proc.log_label(),
             text: String::from_utf8_lossy(text).into_owned(),
         };
         let Some(line) = self.encode(&response) else {
