@@ -1,8 +1,8 @@
 //! `taskmaster run [CONFIG] [--socket PATH]`: load the config and supervise in the
 //! foreground until SIGTERM/SIGINT or a `shutdown` request.
 //!
-//! Exit status: 0 after a clean shutdown; 1 invalid config; 2 unreadable config, socket
-//! in use or not usable.
+//! Exit status: 0 after a clean shutdown; 1 invalid config (or the event loop failing);
+//! 2 unreadable config, a logfile that cannot be opened, socket in use or not usable.
 
 use std::path::{Path, PathBuf};
 
