@@ -248,6 +248,7 @@ fn client_error(error: &ClientError) -> u8 {
     error.exit_code()
 }
 
+/// An error for an answer of the wrong kind.
 fn unexpected(socket: &Path, response: &Response) -> ClientError {
     ClientError::Protocol {
         socket: socket.to_owned(),

@@ -160,14 +160,6 @@ impl Connection {
         conn.expect()
     }
 
-    /// An error for an answer of the wrong kind.
-    pub fn unexpected(&self, response: &Response) -> ClientError {
-        ClientError::Protocol {
-            socket: self.socket.clone(),
-            detail: format!("{response:?}"),
-        }
-    }
-
     fn dropped(&self) -> ClientError {
         ClientError::Dropped {
             socket: self.socket.clone(),
