@@ -169,7 +169,7 @@ fn action(verb: Verb, args: NamesArgs) -> u8 {
     exit::FAILED
 }
 
-/// `", text"`, or nothing for an empty text.
+/// `" (text)"`, or nothing for an empty text.
 fn suffix(text: &str) -> String {
     if text.is_empty() {
         String::new()
