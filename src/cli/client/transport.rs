@@ -62,6 +62,9 @@ pub struct Connection {
     socket: PathBuf,
     /// Bytes read but not yet returned as a line.
     pending: Vec<u8>,
+    /// How many leading bytes of `pending` are known to hold no newline, so a long answer
+    /// line (`status` of thousands of processes) is scanned once, not once per read.
+    scanned: usize,
     eof: bool,
     /// Only for best-effort requests (tab completion); commands wait as long as it takes.
     deadline: Option<Instant>,
@@ -90,6 +93,7 @@ impl Connection {
             stream,
             socket: socket.to_owned(),
             pending: Vec::new(),
+            scanned: 0,
             eof: false,
             deadline: None,
         })
@@ -170,7 +174,12 @@ impl Connection {
     fn read_line(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
         let mut chunk = [0u8; 8192];
         loop {
-            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let newline = self.pending[self.scanned..]
+                .iter()
+                .position(|&b| b == b'\n');
+            if let Some(at) = newline {
+                let end = self.scanned + at;
+                self.scanned = 0;
                 let mut line: Vec<u8> = self.pending.drain(..=end).collect();
                 line.pop();
                 if line.iter().all(u8::is_ascii_whitespace) {
@@ -186,6 +195,7 @@ impl Connection {
                     Err(self.dropped())
                 };
             }
+            self.scanned = self.pending.len();
             if interrupt::take() {
                 return Err(ClientError::Interrupted);
             }
