@@ -169,7 +169,7 @@ fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
     if fname == "cmd" {
         if let Some(args) = fields::some_args(ctx, field, ex) {
-            spec.cmd = cmd(ctx, field, &args).unwrap_or_default();
+            spec.cmd = cmd(ctx, &args).unwrap_or_default();
         }
         return;
     }
@@ -234,7 +234,8 @@ fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
 }
 
-fn cmd(ctx: &mut Ctx, field: &KdlNode, args: &[&KdlEntry]) -> Option<Vec<String>> {
+/// `args` is never empty: [`fields::some_args`] has already reported a `cmd` without one.
+fn cmd(ctx: &mut Ctx, args: &[&KdlEntry]) -> Option<Vec<String>> {
     let ex = example("cmd");
     let words: Vec<&str> = args
         .iter()
@@ -283,10 +284,6 @@ fn cmd(ctx: &mut Ctx, field: &KdlNode, args: &[&KdlEntry]) -> Option<Vec<String>
         },
         ["", ..] => {
             empty(ctx, value_span(args[0]));
-            None
-        }
-        _ if words.is_empty() => {
-            ctx.push(fields::missing_value(field, ex));
             None
         }
         _ => Some(words.iter().map(|w| (*w).to_owned()).collect()),
