@@ -98,10 +98,8 @@ pub fn document(ctx: &mut Ctx, doc: &KdlDocument) -> Plan {
 fn unknown_node(name: &str, span: SourceSpan) -> Problem {
     let help = if let Some(near) = suggest::closest(name, TOP_LEVEL) {
         format!("did you mean `{near}`?")
-    } else if PROGRAM_FIELDS.iter().any(|(n, _)| *n == name) {
-        format!("`{name}` is a program setting: put it inside `program \"name\" {{ … }}`")
-    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == name) {
-        format!("`{name}` is a daemon setting: put it inside `taskmaster {{ … }}`")
+    } else if let Some(help) = misplaced(name) {
+        help
     } else {
         "the top level takes `program \"name\" { … }` and `taskmaster { … }` nodes".to_owned()
     };
@@ -112,4 +110,20 @@ fn unknown_node(name: &str, span: SourceSpan) -> Problem {
         "unknown node",
     )
     .help(help)
+}
+
+/// Help for a setting written outside its block: `Some` when `name` is a program or a daemon
+/// setting (the two share no name, so a block's own unknown setting can only be the other's).
+fn misplaced(name: &str) -> Option<String> {
+    if PROGRAM_FIELDS.iter().any(|(n, _)| *n == name) {
+        Some(format!(
+            "`{name}` is a program setting: put it inside `program \"name\" {{ … }}`"
+        ))
+    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == name) {
+        Some(format!(
+            "`{name}` is a daemon setting: put it inside `taskmaster {{ … }}`"
+        ))
+    } else {
+        None
+    }
 }

@@ -6,7 +6,7 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use super::fields::{self, cover};
-use super::{Ctx, DAEMON_FIELDS, paths, suggest, values};
+use super::{Ctx, misplaced, paths, suggest, values};
 use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
 use crate::plan::codes::Code;
 use crate::plan::model::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
@@ -85,8 +85,8 @@ fn unknown_field(field: &KdlNode) -> Problem {
     let names: Vec<&str> = PROGRAM_FIELDS.iter().map(|(n, _)| *n).collect();
     let help = if let Some(near) = suggest::closest(fname, &names) {
         format!("did you mean `{near}`?")
-    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == fname) {
-        format!("`{fname}` is a daemon setting: put it inside `taskmaster {{ … }}`")
+    } else if let Some(help) = misplaced(fname) {
+        help
     } else {
         format!("a program takes: {}", names.join(", "))
     };
