@@ -127,3 +127,29 @@ fn misplaced(name: &str) -> Option<String> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The validator's tables hold help examples, so they cannot simply be the diff's table or
+    /// the model; they must list the same settings, or a new field would compile as unknown.
+    #[test]
+    fn field_tables_match_the_plan() {
+        let validated: Vec<&str> = PROGRAM_FIELDS.iter().map(|(n, _)| *n).collect();
+        let diffed: Vec<&str> = crate::plan::diff::program_field_names().collect();
+        assert_eq!(validated, diffed);
+
+        let json = serde_json::to_value(crate::plan::DaemonSettings::default()).unwrap();
+        let mut daemon: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut validated: Vec<&str> = DAEMON_FIELDS.iter().map(|(n, _)| *n).collect();
+        daemon.sort_unstable();
+        validated.sort_unstable();
+        assert_eq!(validated, daemon);
+    }
+}
