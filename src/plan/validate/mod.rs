@@ -23,8 +23,8 @@ use super::codes::Code;
 use super::model::Plan;
 use super::report::Problem;
 use crate::parse::syntax::name_span;
-pub use daemon::DAEMON_FIELDS;
-pub use program::PROGRAM_FIELDS;
+use daemon::DAEMON_FIELDS;
+use program::PROGRAM_FIELDS;
 
 /// What every check needs: where problems go and the folder relative paths start from.
 pub struct Ctx<'a> {
