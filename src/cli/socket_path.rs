@@ -74,12 +74,9 @@ fn syntax_socket(config: &Path) -> Option<PathBuf> {
     if value.is_empty() {
         return None;
     }
-    let folder = config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let folder = std::path::absolute(folder).ok()?;
-    Some(folder.join(value).components().collect())
+    // The compiler's rule: relative to the config's folder (`plan::load_file` does the same).
+    let absolute = std::path::absolute(config).ok()?;
+    Some(crate::plan::resolve_path(absolute.parent()?, &value))
 }
 
 #[cfg(test)]

@@ -15,3 +15,4 @@ pub use diff::{PlanDiff, diff};
 pub use load::{Compiled, LoadError, compile, load_file};
 pub use model::{AutoRestart, DaemonSettings, OutputTarget, Plan, ProgramSpec, StopSignal};
 pub use report::{Problem, Report};
+pub(crate) use validate::resolve as resolve_path;

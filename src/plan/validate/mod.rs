@@ -24,6 +24,7 @@ use super::model::Plan;
 use super::report::Problem;
 use crate::parse::syntax::name_span;
 use daemon::DAEMON_FIELDS;
+pub(crate) use paths::resolve;
 use program::PROGRAM_FIELDS;
 
 /// What every check needs: where problems go and the folder relative paths start from.
