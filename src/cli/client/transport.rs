@@ -1,7 +1,8 @@
 //! One conversation with the daemon: connect to its socket, send a request line, read
 //! answer lines.
 //!
-//! There is no timeout on answers: `start` and `stop` are answered only once they are done.
+//! Commands set no timeout on answers: `start` and `stop` are answered only once they are done
+//! (only tab completion, which must not hang the prompt, sets a [`Connection::set_deadline`]).
 //! Reads wake up a few times a second only to notice [`super::interrupt`] (Ctrl-C in the
 //! shell), so an interrupted wait returns promptly without killing the shell.
 
