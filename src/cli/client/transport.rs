@@ -221,3 +221,36 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answer lines arrive split across reads and between blank lines; each comes back whole.
+    #[test]
+    fn lines_are_reassembled_across_reads() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        ours.set_read_timeout(Some(POLL_INTERVAL)).unwrap();
+        let mut conn = Connection {
+            stream: ours,
+            socket: PathBuf::from("test.sock"),
+            pending: Vec::new(),
+            scanned: 0,
+            eof: false,
+            deadline: None,
+        };
+        let line = serde_json::to_string(&Response::ShutDown).unwrap();
+        let long = format!("{}{line}", " ".repeat(100_000));
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let text = format!("\n{long}\n{line}\n");
+            for piece in text.as_bytes().chunks(5000) {
+                theirs.write_all(piece).unwrap();
+            }
+        });
+        assert!(matches!(conn.recv(), Ok(Some(Response::ShutDown))));
+        assert!(matches!(conn.recv(), Ok(Some(Response::ShutDown))));
+        writer.join().unwrap();
+        assert!(matches!(conn.recv(), Ok(None)));
+    }
+}
