@@ -1,20 +1,17 @@
 //! `taskmaster check`: compile a config and report every problem.
 //!
-//! Human output: the summary line on stdout, every diagnostic (miette graphical, colour only
-//! when stderr is a terminal and `NO_COLOR` is unset) on stderr. `--format json`: one object
+//! Human output: the summary line on stdout, every diagnostic (miette graphical, coloured by
+//! [`output::stderr_color`]'s rule) on stderr. `--format json`: one object
 //! on stdout, whatever the outcome; for an unreadable file that object has `"valid": false`,
 //! an `"error"` string and no diagnostics, and the one-line error also goes to stderr.
 
-use std::io::IsTerminal;
 use std::path::Path;
 
-use super::{Format, exit};
+use super::{Format, exit, output};
 use crate::plan::{LoadError, load_file};
 
 pub(super) fn run(config: &Path, format: Format) -> u8 {
-    // no-color.org: a NO_COLOR set to anything but the empty string turns colour off.
-    let color = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = output::stderr_color();
     match (load_file(config), format) {
         (Ok(compiled), Format::Human) => {
             eprint!("{}", compiled.warnings.render(color));

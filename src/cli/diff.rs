@@ -5,12 +5,12 @@
 //! problems go to stderr; nothing is printed on stdout then). `--format json` prints the
 //! object described at [`diff_json`]; warnings of valid files go to stderr either way.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::plan::render::{diff_json, render_diff};
 use crate::plan::{self, Compiled, LoadError, PlanDiff};
 
+use super::output::{stderr_color, stdout_color};
 use super::{Format, SocketArg, exit};
 
 pub(super) fn run(configs: &[PathBuf], format: Format, socket: &SocketArg) -> u8 {
@@ -41,11 +41,10 @@ fn offline(old: &Path, new: &Path, format: Format) -> u8 {
     }
 }
 
-/// Prints a diff on stdout in the chosen format; colour only for a terminal without
-/// `NO_COLOR`.
+/// Prints a diff on stdout in the chosen format, coloured by [`stdout_color`]'s rule.
 pub(super) fn print_diff(diff: &PlanDiff, format: Format) {
     match format {
-        Format::Human => print!("{}", render_diff(diff, stdout_wants_color())),
+        Format::Human => print!("{}", render_diff(diff, stdout_color())),
         Format::Json => println!("{:#}", diff_json(diff)),
     }
 }
@@ -55,7 +54,7 @@ fn load(path: &Path) -> Option<Compiled> {
     match plan::load_file(path) {
         Ok(compiled) => {
             if !compiled.warnings.is_empty() {
-                eprint!("{}", compiled.warnings.render(stderr_wants_color()));
+                eprint!("{}", compiled.warnings.render(stderr_color()));
             }
             Some(compiled)
         }
@@ -64,20 +63,8 @@ fn load(path: &Path) -> Option<Compiled> {
             None
         }
         Err(LoadError::Invalid(report)) => {
-            eprint!("{}", report.render(stderr_wants_color()));
+            eprint!("{}", report.render(stderr_color()));
             None
         }
     }
-}
-
-fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
-}
-
-fn stdout_wants_color() -> bool {
-    std::io::stdout().is_terminal() && !no_color()
-}
-
-fn stderr_wants_color() -> bool {
-    std::io::stderr().is_terminal() && !no_color()
 }

@@ -12,6 +12,11 @@ pub fn stdout_color() -> bool {
     std::io::stdout().is_terminal() && !no_color_env()
 }
 
+/// The same rule for what goes to stderr (diagnostics).
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && !no_color_env()
+}
+
 fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }

@@ -1,7 +1,7 @@
 //! Where the control socket is: one rule for the daemon and every client command.
 //!
 //! Clients: `--socket PATH` / `TASKMASTER_SOCKET`, else the `socket` setting of
-//! `./taskmaster.kdl` when that file exists and compiles, else [`default_socket`].
+//! `./taskmaster.kdl` when that file is KDL and has one (valid or not), else [`default_socket`].
 //! The daemon: `--socket PATH`, else the config's `socket` setting, else
 //! `TASKMASTER_SOCKET`, else [`default_socket`]. The config wins over the variable for the
 //! daemon because the file is the more deliberate choice of the two.
@@ -27,21 +27,17 @@ pub fn default_socket() -> PathBuf {
 /// The socket a client command talks to. `explicit` is `--socket` or `TASKMASTER_SOCKET`
 /// (clap merges the two).
 ///
-/// When `./taskmaster.kdl` exists but does not compile — exactly when a user runs `reload` or
-/// `diff` to see its diagnostics — its `socket` setting is still read from the syntax tree,
-/// rather than falling back to the default socket and calling the daemon unreachable.
+/// `./taskmaster.kdl` is only parsed, not compiled: the client needs one setting, not a
+/// validated plan (whose file-system checks cost a `stat` per path of every program). Reading
+/// the syntax tree also keeps the setting when the file does not compile — exactly when a user
+/// runs `reload` or `diff` to see its diagnostics — rather than falling back to the default
+/// socket and calling the daemon unreachable. For a config that compiles, both give the same
+/// path.
 pub fn for_client(explicit: Option<&Path>) -> PathBuf {
     if let Some(path) = explicit {
         return path.to_owned();
     }
-    let config = Path::new(DEFAULT_CONFIG);
-    if !config.is_file() {
-        return default_socket();
-    }
-    match crate::plan::load_file(config) {
-        Ok(compiled) => compiled.plan.daemon.socket.unwrap_or_else(default_socket),
-        Err(_) => syntax_socket(config).unwrap_or_else(default_socket),
-    }
+    syntax_socket(Path::new(DEFAULT_CONFIG)).unwrap_or_else(default_socket)
 }
 
 /// The socket the daemon listens on. `flag` is `run --socket`.
@@ -58,7 +54,8 @@ pub fn for_daemon(flag: Option<&Path>, plan: &Plan) -> PathBuf {
     }
 }
 
-/// `taskmaster { socket "…" }` of a config that may not compile, resolved against its folder.
+/// `taskmaster { socket "…" }` of a config that may not compile, resolved against its folder;
+/// `None` when the file is missing, unreadable or not KDL, or has no such setting.
 fn syntax_socket(config: &Path) -> Option<PathBuf> {
     let text = std::fs::read_to_string(config).ok()?;
     let parsed = crate::parse::parse(&text).ok()?;
@@ -77,12 +74,9 @@ fn syntax_socket(config: &Path) -> Option<PathBuf> {
     if value.is_empty() {
         return None;
     }
-    let folder = config
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let folder = std::path::absolute(folder).ok()?;
-    Some(folder.join(value).components().collect())
+    // The compiler's rule: relative to the config's folder (`plan::load_file` does the same).
+    let absolute = std::path::absolute(config).ok()?;
+    Some(crate::plan::resolve_path(absolute.parent()?, &value))
 }
 
 #[cfg(test)]

@@ -16,11 +16,6 @@ pub fn value_span(entry: &KdlEntry) -> SourceSpan {
     (whole.offset() + whole.len() - repr, repr).into()
 }
 
-/// The span of a property's key, or of the whole entry for an argument.
-pub fn key_span(entry: &KdlEntry) -> SourceSpan {
-    entry.name().map_or(entry.span(), |n| n.span())
-}
-
 /// The span of a node's name.
 pub fn name_span(node: &KdlNode) -> SourceSpan {
     node.name().span()
@@ -70,13 +65,12 @@ mod tests {
     }
 
     #[test]
-    fn value_and_key_spans() {
+    fn value_spans() {
         let text = "n 0o022 key=(u8)5 \"s\"";
         let doc = KdlDocument::parse_v2(text).unwrap();
         let e = doc.nodes()[0].entries();
         assert_eq!(slice(text, value_span(&e[0])), "0o022");
         assert_eq!(slice(text, value_span(&e[1])), "5");
-        assert_eq!(slice(text, key_span(&e[1])), "key");
         assert_eq!(slice(text, value_span(&e[2])), "\"s\"");
         assert_eq!(value_repr(&e[0]), Some("0o022"));
         assert_eq!(arguments(&doc.nodes()[0]).count(), 2);

@@ -15,4 +15,4 @@ pub use diff::{PlanDiff, diff};
 pub use load::{Compiled, LoadError, compile, load_file};
 pub use model::{AutoRestart, DaemonSettings, OutputTarget, Plan, ProgramSpec, StopSignal};
 pub use report::{Problem, Report};
-pub use validate::{DAEMON_FIELDS, PROGRAM_FIELDS};
+pub(crate) use validate::resolve as resolve_path;

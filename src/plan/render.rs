@@ -13,9 +13,9 @@
 //! 1 to add, 1 to restart, 1 to update, 1 to remove, 3 unchanged
 //! ```
 //!
-//! Programs come in name order; unchanged ones only count in the summary. A `numprocs` line names the processes a
-//! scale starts or stops (the highest numbers go first) and the rename that keeps a pid when
-//! the count crosses 1 (`web` ↔ `web:0`).
+//! Programs come in name order; unchanged ones only count in the summary. A `numprocs` line
+//! names the processes a scale starts or stops (the highest numbers go first) and the rename
+//! that keeps a pid when the count crosses 1 (`web` ↔ `web:0`).
 
 use std::fmt::Write as _;
 
@@ -73,7 +73,7 @@ pub fn diff_json(diff: &PlanDiff) -> serde_json::Value {
 
 /// The last line of [`render_diff`]: `2 to add, 1 to restart, 0 to update, 1 to remove,
 /// 3 unchanged`, or `no changes`.
-pub fn summary(diff: &PlanDiff) -> String {
+fn summary(diff: &PlanDiff) -> String {
     if diff.is_empty() {
         return "no changes".to_owned();
     }
@@ -131,7 +131,7 @@ fn field_line(out: &mut String, change: &FieldChange, note: &str) {
 
 /// What an in-place `numprocs` change does: `start web:2, web:3`, `stop web:3, web:2`, and
 /// the rename that keeps a pid when the count crosses 1.
-pub fn scale_note(program: &str, scale: Scale) -> String {
+fn scale_note(program: &str, scale: Scale) -> String {
     let Scale { from, to } = scale;
     let names = |numprocs: u32, indices: &mut dyn Iterator<Item = u32>| {
         indices

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::transport::{ClientError, Connection};
-use super::{client_error, error_exit};
+use super::{client_error, error_exit, unexpected};
 use crate::cli::{exit, output};
 use crate::protocol::{Request, Response};
 
@@ -34,7 +34,7 @@ pub(super) fn run(socket: &Path, request: Request) -> u8 {
             Ok(Some(Response::LogEnd)) if !follow => return exit::OK,
             Ok(Some(Response::LogEnd)) => {}
             Ok(Some(Response::Error(error))) => return error_exit(&error),
-            Ok(Some(other)) => return client_error(&conn.unexpected(&other)),
+            Ok(Some(other)) => return client_error(&unexpected(conn.socket(), &other)),
             Ok(None) if follow => {
                 eprintln!("the daemon closed the connection; no more output");
                 return exit::OK;

@@ -169,7 +169,7 @@ fn action(verb: Verb, args: NamesArgs) -> u8 {
     exit::FAILED
 }
 
-/// `", text"`, or nothing for an empty text.
+/// `" (text)"`, or nothing for an empty text.
 fn suffix(text: &str) -> String {
     if text.is_empty() {
         String::new()
@@ -248,6 +248,7 @@ fn client_error(error: &ClientError) -> u8 {
     error.exit_code()
 }
 
+/// An error for an answer of the wrong kind.
 fn unexpected(socket: &Path, response: &Response) -> ClientError {
     ClientError::Protocol {
         socket: socket.to_owned(),

@@ -1,7 +1,8 @@
 //! One conversation with the daemon: connect to its socket, send a request line, read
 //! answer lines.
 //!
-//! There is no timeout on answers: `start` and `stop` are answered only once they are done.
+//! Commands set no timeout on answers: `start` and `stop` are answered only once they are done
+//! (only tab completion, which must not hang the prompt, sets a [`Connection::set_deadline`]).
 //! Reads wake up a few times a second only to notice [`super::interrupt`] (Ctrl-C in the
 //! shell), so an interrupted wait returns promptly without killing the shell.
 
@@ -62,6 +63,9 @@ pub struct Connection {
     socket: PathBuf,
     /// Bytes read but not yet returned as a line.
     pending: Vec<u8>,
+    /// How many leading bytes of `pending` are known to hold no newline, so a long answer
+    /// line (`status` of thousands of processes) is scanned once, not once per read.
+    scanned: usize,
     eof: bool,
     /// Only for best-effort requests (tab completion); commands wait as long as it takes.
     deadline: Option<Instant>,
@@ -90,6 +94,7 @@ impl Connection {
             stream,
             socket: socket.to_owned(),
             pending: Vec::new(),
+            scanned: 0,
             eof: false,
             deadline: None,
         })
@@ -160,14 +165,6 @@ impl Connection {
         conn.expect()
     }
 
-    /// An error for an answer of the wrong kind.
-    pub fn unexpected(&self, response: &Response) -> ClientError {
-        ClientError::Protocol {
-            socket: self.socket.clone(),
-            detail: format!("{response:?}"),
-        }
-    }
-
     fn dropped(&self) -> ClientError {
         ClientError::Dropped {
             socket: self.socket.clone(),
@@ -178,7 +175,12 @@ impl Connection {
     fn read_line(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
         let mut chunk = [0u8; 8192];
         loop {
-            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let newline = self.pending[self.scanned..]
+                .iter()
+                .position(|&b| b == b'\n');
+            if let Some(at) = newline {
+                let end = self.scanned + at;
+                self.scanned = 0;
                 let mut line: Vec<u8> = self.pending.drain(..=end).collect();
                 line.pop();
                 if line.iter().all(u8::is_ascii_whitespace) {
@@ -194,6 +196,7 @@ impl Connection {
                     Err(self.dropped())
                 };
             }
+            self.scanned = self.pending.len();
             if interrupt::take() {
                 return Err(ClientError::Interrupted);
             }
@@ -216,5 +219,38 @@ impl Connection {
                 Err(_) => self.eof = true,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answer lines arrive split across reads and between blank lines; each comes back whole.
+    #[test]
+    fn lines_are_reassembled_across_reads() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        ours.set_read_timeout(Some(POLL_INTERVAL)).unwrap();
+        let mut conn = Connection {
+            stream: ours,
+            socket: PathBuf::from("test.sock"),
+            pending: Vec::new(),
+            scanned: 0,
+            eof: false,
+            deadline: None,
+        };
+        let line = serde_json::to_string(&Response::ShutDown).unwrap();
+        let long = format!("{}{line}", " ".repeat(100_000));
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let text = format!("\n{long}\n{line}\n");
+            for piece in text.as_bytes().chunks(5000) {
+                theirs.write_all(piece).unwrap();
+            }
+        });
+        assert!(matches!(conn.recv(), Ok(Some(Response::ShutDown))));
+        assert!(matches!(conn.recv(), Ok(Some(Response::ShutDown))));
+        writer.join().unwrap();
+        assert!(matches!(conn.recv(), Ok(None)));
     }
 }

@@ -6,8 +6,7 @@ use kdl::KdlNode;
 use miette::SourceSpan;
 
 use super::fields::{self, cover};
-use super::program::PROGRAM_FIELDS;
-use super::{Ctx, paths, suggest};
+use super::{Ctx, misplaced, paths, suggest};
 use crate::parse::syntax::{arguments, name_span};
 use crate::plan::codes::Code;
 use crate::plan::model::DaemonSettings;
@@ -42,8 +41,8 @@ pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
             let names: Vec<&str> = DAEMON_FIELDS.iter().map(|(n, _)| *n).collect();
             let help = if let Some(near) = suggest::closest(fname, &names) {
                 format!("did you mean `{near}`?")
-            } else if PROGRAM_FIELDS.iter().any(|(n, _)| *n == fname) {
-                format!("`{fname}` is a program setting: put it inside `program \"name\" {{ … }}`")
+            } else if let Some(help) = misplaced(fname) {
+                help
             } else {
                 format!("`taskmaster` takes: {}", names.join(", "))
             };

@@ -23,8 +23,9 @@ use super::codes::Code;
 use super::model::Plan;
 use super::report::Problem;
 use crate::parse::syntax::name_span;
-pub use daemon::DAEMON_FIELDS;
-pub use program::PROGRAM_FIELDS;
+use daemon::DAEMON_FIELDS;
+pub(crate) use paths::resolve;
+use program::PROGRAM_FIELDS;
 
 /// What every check needs: where problems go and the folder relative paths start from.
 pub struct Ctx<'a> {
@@ -98,10 +99,8 @@ pub fn document(ctx: &mut Ctx, doc: &KdlDocument) -> Plan {
 fn unknown_node(name: &str, span: SourceSpan) -> Problem {
     let help = if let Some(near) = suggest::closest(name, TOP_LEVEL) {
         format!("did you mean `{near}`?")
-    } else if PROGRAM_FIELDS.iter().any(|(n, _)| *n == name) {
-        format!("`{name}` is a program setting: put it inside `program \"name\" {{ … }}`")
-    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == name) {
-        format!("`{name}` is a daemon setting: put it inside `taskmaster {{ … }}`")
+    } else if let Some(help) = misplaced(name) {
+        help
     } else {
         "the top level takes `program \"name\" { … }` and `taskmaster { … }` nodes".to_owned()
     };
@@ -112,4 +111,46 @@ fn unknown_node(name: &str, span: SourceSpan) -> Problem {
         "unknown node",
     )
     .help(help)
+}
+
+/// Help for a setting written outside its block: `Some` when `name` is a program or a daemon
+/// setting (the two share no name, so a block's own unknown setting can only be the other's).
+fn misplaced(name: &str) -> Option<String> {
+    if PROGRAM_FIELDS.iter().any(|(n, _)| *n == name) {
+        Some(format!(
+            "`{name}` is a program setting: put it inside `program \"name\" {{ … }}`"
+        ))
+    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == name) {
+        Some(format!(
+            "`{name}` is a daemon setting: put it inside `taskmaster {{ … }}`"
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The validator's tables hold help examples, so they cannot simply be the diff's table or
+    /// the model; they must list the same settings, or a new field would compile as unknown.
+    #[test]
+    fn field_tables_match_the_plan() {
+        let validated: Vec<&str> = PROGRAM_FIELDS.iter().map(|(n, _)| *n).collect();
+        let diffed: Vec<&str> = crate::plan::diff::program_field_names().collect();
+        assert_eq!(validated, diffed);
+
+        let json = serde_json::to_value(crate::plan::DaemonSettings::default()).unwrap();
+        let mut daemon: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut validated: Vec<&str> = DAEMON_FIELDS.iter().map(|(n, _)| *n).collect();
+        daemon.sort_unstable();
+        validated.sort_unstable();
+        assert_eq!(validated, daemon);
+    }
 }

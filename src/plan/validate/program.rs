@@ -6,7 +6,7 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use super::fields::{self, cover};
-use super::{Ctx, DAEMON_FIELDS, paths, suggest, values};
+use super::{Ctx, misplaced, paths, suggest, values};
 use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
 use crate::plan::codes::Code;
 use crate::plan::model::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
@@ -85,8 +85,8 @@ fn unknown_field(field: &KdlNode) -> Problem {
     let names: Vec<&str> = PROGRAM_FIELDS.iter().map(|(n, _)| *n).collect();
     let help = if let Some(near) = suggest::closest(fname, &names) {
         format!("did you mean `{near}`?")
-    } else if DAEMON_FIELDS.iter().any(|(n, _)| *n == fname) {
-        format!("`{fname}` is a daemon setting: put it inside `taskmaster {{ … }}`")
+    } else if let Some(help) = misplaced(fname) {
+        help
     } else {
         format!("a program takes: {}", names.join(", "))
     };
@@ -169,7 +169,7 @@ fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
     if fname == "cmd" {
         if let Some(args) = fields::some_args(ctx, field, ex) {
-            spec.cmd = cmd(ctx, field, &args).unwrap_or_default();
+            spec.cmd = cmd(ctx, &args).unwrap_or_default();
         }
         return;
     }
@@ -234,7 +234,8 @@ fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
 }
 
-fn cmd(ctx: &mut Ctx, field: &KdlNode, args: &[&KdlEntry]) -> Option<Vec<String>> {
+/// `args` is never empty: [`fields::some_args`] has already reported a `cmd` without one.
+fn cmd(ctx: &mut Ctx, args: &[&KdlEntry]) -> Option<Vec<String>> {
     let ex = example("cmd");
     let words: Vec<&str> = args
         .iter()
@@ -283,10 +284,6 @@ fn cmd(ctx: &mut Ctx, field: &KdlNode, args: &[&KdlEntry]) -> Option<Vec<String>
         },
         ["", ..] => {
             empty(ctx, value_span(args[0]));
-            None
-        }
-        _ if words.is_empty() => {
-            ctx.push(fields::missing_value(field, ex));
             None
         }
         _ => Some(words.iter().map(|w| (*w).to_owned()).collect()),
@@ -464,7 +461,7 @@ fn duration(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> Option<std::time::D
     };
     result
         .map_err(|why| {
-            let code = if why.contains("negative") { Code::NegativeNumber } else { Code::BadDuration };
+            let code = if why == values::DurationError::Negative { Code::NegativeNumber } else { Code::BadDuration };
             ctx.push(
                 Problem::new(code, value_span(entry), format!("invalid `{field}`: {why}"), "not a duration")
                     .help(format!("write seconds or a string with a unit: {field} 1, {field} 1.5, {field} \"500ms\", {field} \"2m\"")),

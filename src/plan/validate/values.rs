@@ -15,8 +15,26 @@ pub const MAX_UMASK: u32 = 0o777;
 /// Bounds of `numprocs`: at least one process, and few enough that a typo cannot fork-bomb.
 pub const NUMPROCS: std::ops::RangeInclusive<i128> = 1..=10_000;
 
+/// Why a duration was refused; its text is the diagnostic's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Its own code (`negative_number`), like every other negative setting.
+    #[error("a duration cannot be negative")]
+    Negative,
+    #[error("a duration must be a number")]
+    NotANumber,
+    #[error("a duration must be at most 24h (86400 seconds)")]
+    TooLong,
+    #[error("`{0}` does not start with a number")]
+    NoNumber(String),
+    #[error("unknown unit `{0}` (use ms, s, m or h)")]
+    UnknownUnit(String),
+    #[error("`{0}` is not a number")]
+    BadNumber(String),
+}
+
 /// A duration string: `500ms`, `1.5s`, `2m`, `1h`, or a bare number of seconds (`"3"`).
-pub fn duration_text(text: &str) -> Result<Duration, String> {
+pub fn duration_text(text: &str) -> Result<Duration, DurationError> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
@@ -24,9 +42,9 @@ pub fn duration_text(text: &str) -> Result<Duration, String> {
     let (number, unit) = t.split_at(split);
     if number.is_empty() {
         return Err(if t.starts_with('-') {
-            "a duration cannot be negative".into()
+            DurationError::Negative
         } else {
-            format!("`{t}` does not start with a number")
+            DurationError::NoNumber(t.to_owned())
         });
     }
     let scale = match unit.trim() {
@@ -34,25 +52,25 @@ pub fn duration_text(text: &str) -> Result<Duration, String> {
         "" | "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        other => return Err(format!("unknown unit `{other}` (use ms, s, m or h)")),
+        other => return Err(DurationError::UnknownUnit(other.to_owned())),
     };
     let value: f64 = number
         .replace('_', "")
         .parse()
-        .map_err(|_| format!("`{number}` is not a number"))?;
+        .map_err(|_| DurationError::BadNumber(number.to_owned()))?;
     seconds(value * scale)
 }
 
 /// A number of seconds (integer or float) as a bounded duration.
-pub fn seconds(secs: f64) -> Result<Duration, String> {
+pub fn seconds(secs: f64) -> Result<Duration, DurationError> {
     if secs.is_nan() {
-        return Err("a duration must be a number".into());
+        return Err(DurationError::NotANumber);
     }
     if secs < 0.0 {
-        return Err("a duration cannot be negative".into());
+        return Err(DurationError::Negative);
     }
     if secs > MAX_DURATION.as_secs_f64() {
-        return Err("a duration must be at most 24h (86400 seconds)".into());
+        return Err(DurationError::TooLong);
     }
     // Whole milliseconds: finer steps mean nothing to a supervisor and would make
     // `1.1s` and `1.1000000001s` differ in the plan.
@@ -131,8 +149,18 @@ mod tests {
         assert_eq!(duration_text("0"), Ok(Duration::ZERO));
         assert_eq!(duration_text("24h"), Ok(MAX_DURATION));
         assert!(duration_text("25h").is_err());
-        assert!(duration_text("-1s").unwrap_err().contains("negative"));
-        assert!(duration_text("5 parsecs").unwrap_err().contains("unit"));
+        assert!(
+            duration_text("-1s")
+                .unwrap_err()
+                .to_string()
+                .contains("negative")
+        );
+        assert!(
+            duration_text("5 parsecs")
+                .unwrap_err()
+                .to_string()
+                .contains("unit")
+        );
         assert!(duration_text("").is_err());
         assert!(duration_text("1.2.3s").is_err());
         assert!(duration_text("s").is_err());

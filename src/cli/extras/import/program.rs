@@ -10,6 +10,7 @@ use super::expand::{self, Value, Vars};
 use super::ini::{Entry, Section};
 use super::kdl_out;
 use super::{Warning, parse_bool};
+use crate::plan::diff::program_field_names;
 
 /// What a `[program:x]` section becomes.
 pub struct Program {
@@ -65,9 +66,9 @@ pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Progra
             ),
         );
     }
-    let settings = FIELD_ORDER
-        .iter()
-        .filter_map(|field| out.fields.remove(*field))
+    // The contract's order, which is the diff's field table's.
+    let settings = program_field_names()
+        .filter_map(|field| out.fields.remove(field))
         .collect();
     Program {
         name,
@@ -76,24 +77,6 @@ pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Progra
         skipped,
     }
 }
-
-/// The contract's order of program settings.
-const FIELD_ORDER: &[&str] = &[
-    "cmd",
-    "numprocs",
-    "umask",
-    "workingdir",
-    "autostart",
-    "autorestart",
-    "exitcodes",
-    "startretries",
-    "starttime",
-    "stopsignal",
-    "stoptime",
-    "stdout",
-    "stderr",
-    "env",
-];
 
 /// A valid taskmaster program name for a supervisord one.
 fn program_name(raw: &str, line: usize, warnings: &mut Vec<Warning>) -> String {
