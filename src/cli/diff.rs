@@ -20,7 +20,7 @@ pub(super) fn run(configs: &[PathBuf], format: Format, socket: &SocketArg) -> u8
         [config] => super::client::online_diff(Some(config), format, socket),
         _ => {
             // clap allows at most two; stay graceful should that ever change.
-            eprintln!("taskmaster diff: expected OLD NEW, one CONFIG, or none");
+            eprintln!("error: diff takes OLD NEW, one CONFIG, or none");
             exit::USAGE
         }
     }
@@ -59,7 +59,7 @@ fn load(path: &Path) -> Option<Compiled> {
             Some(compiled)
         }
         Err(LoadError::Unreadable { path, reason }) => {
-            eprintln!("taskmaster diff: cannot read {}: {reason}", path.display());
+            eprintln!("error: cannot read {}: {reason}", path.display());
             None
         }
         Err(LoadError::Invalid(report)) => {

@@ -17,6 +17,19 @@ pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && !no_color_env()
 }
 
+/// Prints an already rendered block (diagnostics, warnings) on stderr, ending it with a
+/// newline when it lacks one so the next line starts clean.
+pub fn eprint_block(text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    if text.ends_with('\n') {
+        eprint!("{text}");
+    } else {
+        eprintln!("{text}");
+    }
+}
+
 fn no_color_env() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }

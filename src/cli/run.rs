@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::exit;
+use super::output::{eprint_block, stderr_color};
 use super::socket_path::{DEFAULT_CONFIG, for_daemon};
 use crate::plan::{LoadError, load_file};
 use crate::runtime::{self, RunError};
@@ -17,7 +18,7 @@ pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
     let signals = match runtime::block_signals() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("taskmaster: {e}");
+            eprintln!("error: {e}");
             return exit::FAILED;
         }
     };
@@ -27,26 +28,26 @@ pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
     let compiled = match load_file(&config) {
         Ok(c) => c,
         Err(LoadError::Unreadable { path, reason }) => {
-            eprintln!("taskmaster: cannot read {}: {reason}", path.display());
+            eprintln!("error: cannot read {}: {reason}", path.display());
             return exit::USAGE;
         }
         Err(LoadError::Invalid(report)) => {
-            eprint!("{}", with_newline(report.render(use_color())));
+            eprint_block(&report.render(stderr_color()));
             return exit::FAILED;
         }
     };
     if !compiled.warnings.is_empty() {
-        eprint!("{}", with_newline(compiled.warnings.render(use_color())));
+        eprint_block(&compiled.warnings.render(stderr_color()));
     }
     let socket = absolute(&for_daemon(socket.as_deref(), &compiled.plan));
     match runtime::run(signals, config, compiled.plan, socket) {
         Ok(()) => exit::OK,
         Err(e @ (RunError::Bind(_) | RunError::Logfile { .. })) => {
-            eprintln!("taskmaster: {e}");
+            eprintln!("error: {e}");
             exit::USAGE
         }
         Err(e) => {
-            eprintln!("taskmaster: {e}");
+            eprintln!("error: {e}");
             exit::FAILED
         }
     }
@@ -54,18 +55,4 @@ pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
-}
-
-fn with_newline(mut s: String) -> String {
-    if !s.is_empty() && !s.ends_with('\n') {
-        s.push('\n');
-    }
-    s
-}
-
-/// Colour on stderr, by the rule `check` and `diff` follow: a terminal, and no
-/// `NO_COLOR` set to a non-empty value (<https://no-color.org>).
-fn use_color() -> bool {
-    use std::io::IsTerminal as _;
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::output;
+use super::output::{self, eprint_block};
 use super::{Command, Format, NamesArgs, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
@@ -212,15 +212,7 @@ fn shutdown(socket: &Path) -> u8 {
 /// Prints the config's warnings (already rendered by the daemon) on stderr.
 fn print_warnings(warnings: &str) {
     if !warnings.trim().is_empty() {
-        eprint!("{}", with_newline(warnings));
-    }
-}
-
-fn with_newline(text: &str) -> String {
-    if text.ends_with('\n') {
-        text.to_owned()
-    } else {
-        format!("{text}\n")
+        eprint_block(warnings);
     }
 }
 
@@ -228,7 +220,7 @@ fn with_newline(text: &str) -> String {
 fn report_error(error: &ErrorReply) {
     eprintln!("error: {}", error.message);
     if let Some(diagnostics) = error.diagnostics.as_deref().filter(|d| !d.is_empty()) {
-        eprint!("{}", with_newline(diagnostics));
+        eprint_block(diagnostics);
     }
 }
 
