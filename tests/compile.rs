@@ -108,7 +108,7 @@ fn check_reports_a_summary_for_a_valid_config() {
     let (code, stdout, stderr) = check(&["t.kdl"], dir.path());
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "ok: 2 programs, 3 processes\n");
-    assert!(stderr.contains("taskmaster::umask_decimal"), "{stderr}");
+    assert!(stderr.contains("umask_decimal"), "{stderr}");
     assert!(
         !stderr.contains('\u{1b}'),
         "colour while NO_COLOR is set: {stderr}"
@@ -165,6 +165,34 @@ fn check_reports_every_problem_of_an_invalid_config() {
     );
     assert_eq!(diags[1]["code"], "taskmaster::numprocs_range");
     assert_eq!(diags[1]["column"], 22);
+}
+
+/// One diagnostic per bad value, also within a single setting, each at its own value.
+#[test]
+fn every_bad_value_of_one_setting_is_reported() {
+    let text = "program w {\n    cmd \"sleep\" 10 #true\n    exitcodes 256 0 -1 \"2\" 300\n}\n";
+    let report = compile("t.kdl", text, Path::new(BASE)).unwrap_err();
+    let found: Vec<(&str, &str)> = report
+        .problems()
+        .iter()
+        .map(|p| {
+            (
+                p.code.name(),
+                &text[p.span.offset()..p.span.offset() + p.span.len()],
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("wrong_type", "10"),
+            ("wrong_type", "#true"),
+            ("exitcode_range", "256"),
+            ("exitcode_range", "-1"),
+            ("wrong_type", "\"2\""),
+            ("exitcode_range", "300"),
+        ]
+    );
 }
 
 #[test]

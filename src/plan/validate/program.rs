@@ -175,8 +175,9 @@ fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
     if fname == "exitcodes" {
         if let Some(args) = fields::some_args(ctx, field, ex) {
-            let codes: Option<BTreeSet<u8>> = args.iter().map(|e| exit_code(ctx, e)).collect();
-            if let Some(codes) = codes {
+            // Every code is checked, not just up to the first bad one: `check` reports all.
+            let codes: Vec<Option<u8>> = args.iter().map(|e| exit_code(ctx, e)).collect();
+            if let Some(codes) = codes.into_iter().collect::<Option<BTreeSet<u8>>>() {
                 spec.exitcodes = codes;
             }
         }
@@ -237,15 +238,21 @@ fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
 /// `args` is never empty: [`fields::some_args`] has already reported a `cmd` without one.
 fn cmd(ctx: &mut Ctx, args: &[&KdlEntry]) -> Option<Vec<String>> {
     let ex = example("cmd");
-    let words: Vec<&str> = args
+    // Each word is checked on its own so every wrong one gets its own diagnostic.
+    let words: Vec<Option<&str>> = args
         .iter()
         .map(|e| fields::string(ctx, e, "cmd", ex))
-        .collect::<Option<_>>()?;
-    if let Some(bad) = args
+        .collect();
+    let words: Vec<&str> = words.into_iter().collect::<Option<_>>()?;
+    let mut has_nul = false;
+    for bad in args
         .iter()
-        .find(|e| e.value().as_string().is_some_and(|s| s.contains('\0')))
+        .filter(|e| e.value().as_string().is_some_and(|s| s.contains('\0')))
     {
         ctx.push(paths::nul(bad, "cmd"));
+        has_nul = true;
+    }
+    if has_nul {
         return None;
     }
     let empty = |ctx: &mut Ctx, span| {
