@@ -124,3 +124,36 @@ fn unreadable_file_is_exit_2() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("/nonexistent/supervisord.conf"), "{stderr}");
 }
+
+/// Values supervisord takes but taskmaster bounds are clamped or left out with a warning,
+/// never turned into a config the compiler refuses.
+#[test]
+fn out_of_range_values_are_bounded_with_warnings() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/supervisord/out_of_range.conf");
+    let (kdl, stderr, code) = import(&file);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("a bug in"), "{stderr}");
+    let base = file.parent().expect("fixture folder");
+    let plan = match taskmaster::plan::compile("imported.kdl", &kdl, base) {
+        Ok(compiled) => compiled.plan,
+        Err(report) => panic!("{}\n{kdl}", report.render(false)),
+    };
+    let huge = &plan.programs["huge"];
+    assert_eq!(huge.numprocs, 1);
+    assert_eq!(huge.starttime, std::time::Duration::from_secs(86_400));
+    assert_eq!(huge.stoptime, std::time::Duration::from_secs(86_400));
+    assert_eq!(huge.workingdir, None);
+    assert!(!plan.programs.contains_key("quoted"), "{kdl}");
+    assert_eq!(plan.programs["ok"].numprocs, 10_000);
+    for expected in [
+        ":4: numprocs = 20000: not a whole number from 1 to 10000",
+        ":5: startsecs = 100000: longer than taskmaster's maximum",
+        ":6: stopwaitsecs = 86401: longer than taskmaster's maximum",
+        ":7: directory = : empty; not converted",
+        ":12: command = '' x: names no program",
+    ] {
+        assert!(stderr.contains(expected), "{expected} missing:\n{stderr}");
+        assert!(kdl.contains(expected), "{expected} missing:\n{kdl}");
+    }
+}

@@ -8,7 +8,7 @@ pub mod model;
 pub mod render;
 pub mod report;
 pub mod source;
-mod validate;
+pub(crate) mod validate;
 
 pub use codes::Code;
 pub use diff::{PlanDiff, diff};

@@ -24,8 +24,9 @@ use super::model::Plan;
 use super::report::Problem;
 use crate::parse::syntax::name_span;
 use daemon::DAEMON_FIELDS;
-pub(crate) use paths::resolve;
+pub(crate) use paths::{PathFlaw, path_flaw, resolve};
 use program::PROGRAM_FIELDS;
+pub(crate) use program::name_flaw;
 
 /// What every check needs: where problems go and the folder relative paths start from.
 pub struct Ctx<'a> {

@@ -16,10 +16,29 @@ pub fn resolve(base: &Path, path: &str) -> PathBuf {
     base.join(path).components().collect()
 }
 
+/// Why a path's text cannot be a path; shared with `taskmaster import`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathFlaw {
+    Empty,
+    Nul,
+}
+
+/// The rules every path setting follows: not empty, no NUL.
+pub fn path_flaw(text: &str) -> Option<PathFlaw> {
+    if text.is_empty() {
+        Some(PathFlaw::Empty)
+    } else if text.contains('\0') {
+        Some(PathFlaw::Nul)
+    } else {
+        None
+    }
+}
+
 /// A path setting's value, absolute.
 pub fn path(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<PathBuf> {
     let text = fields::string(ctx, entry, field, example)?;
-    if text.is_empty() {
+    let flaw = path_flaw(text);
+    if flaw == Some(PathFlaw::Empty) {
         ctx.push(
             Problem::new(
                 Code::EmptyPath,
@@ -31,7 +50,7 @@ pub fn path(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Opti
         );
         return None;
     }
-    if text.contains('\0') {
+    if flaw == Some(PathFlaw::Nul) {
         ctx.push(nul(entry, field));
         return None;
     }

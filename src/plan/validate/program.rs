@@ -129,7 +129,24 @@ fn program_name(ctx: &mut Ctx, node: &KdlNode) -> Option<(String, SourceSpan)> {
     }
     let name = fields::string(ctx, first, "program", EXAMPLE)?;
     let span = value_span(first);
-    let bad = if name.is_empty() {
+    if let Some(why) = name_flaw(name) {
+        ctx.push(
+            Problem::new(
+                Code::InvalidProgramName,
+                span,
+                format!("program name {why}"),
+                "invalid name",
+            )
+            .help("e.g. program \"web\": no `:`, `/`, spaces or control characters"),
+        );
+        return None;
+    }
+    Some((name.to_owned(), span))
+}
+
+/// Why `name` cannot name a program (`None` when it can); shared with `taskmaster import`.
+pub fn name_flaw(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
         Some("is empty")
     } else if name == "all" {
         Some("is reserved: `all` means every program in client commands")
@@ -143,20 +160,7 @@ fn program_name(ctx: &mut Ctx, node: &KdlNode) -> Option<(String, SourceSpan)> {
         Some("contains a control character")
     } else {
         None
-    };
-    if let Some(why) = bad {
-        ctx.push(
-            Problem::new(
-                Code::InvalidProgramName,
-                span,
-                format!("program name {why}"),
-                "invalid name",
-            )
-            .help("e.g. program \"web\": no `:`, `/`, spaces or control characters"),
-        );
-        return None;
     }
-    Some((name.to_owned(), span))
 }
 
 /// Validates one setting node and stores its value in `spec`.

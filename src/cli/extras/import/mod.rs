@@ -384,7 +384,7 @@ fn supervisord_section(
                 entry.line,
                 format!("{prefix}: taskmaster does not log to syslog"),
             )),
-            "logfile" if !value.is_empty() => {
+            "logfile" if crate::plan::validate::path_flaw(value).is_none() => {
                 daemon.insert("logfile", kdl_out::string(value));
             }
             "environment" => match program::parse_environment(value) {
@@ -416,7 +416,7 @@ fn unix_http_server(
                 .map(|n| Warning::at(entry.line, format!("{prefix}: {n}"))),
         );
         match entry.key.as_str() {
-            "file" if !value.is_empty() => {
+            "file" if crate::plan::validate::path_flaw(value).is_none() => {
                 daemon.insert("socket", kdl_out::string(value));
             }
             "chmod" | "chown" => warnings.push(Warning::at(

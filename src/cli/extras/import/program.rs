@@ -11,6 +11,7 @@ use super::ini::{Entry, Section};
 use super::kdl_out;
 use super::{Warning, parse_bool};
 use crate::plan::diff::program_field_names;
+use crate::plan::validate::{self, PathFlaw, values};
 
 /// What a `[program:x]` section becomes.
 pub struct Program {
@@ -35,11 +36,9 @@ pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Progra
     let mut warnings = Vec::new();
     let name = program_name(raw_name, section.line, &mut warnings);
     let numprocs_entry = section.get("numprocs");
-    let numprocs: u32 = match numprocs_entry.map(|e| e.value.trim().parse::<u32>()) {
-        None => 1,
-        Some(Ok(n)) if n >= 1 => n,
-        Some(_) => 1,
-    };
+    let numprocs: u32 = numprocs_entry
+        .and_then(|e| valid_numprocs(e.value.trim()))
+        .unwrap_or(1);
     let start: i64 = section
         .get("numprocs_start")
         .and_then(|e| e.value.trim().parse().ok())
@@ -78,8 +77,29 @@ pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Progra
     }
 }
 
+/// A `numprocs` taskmaster accepts: the compiler's own bounds.
+fn valid_numprocs(text: &str) -> Option<u32> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|n| values::NUMPROCS.contains(&i128::from(*n)))
+}
+
+/// Seconds as a `starttime`/`stoptime` value, clamped to the compiler's maximum (a longer
+/// wait means "practically never" to supervisord too); `None` when not a whole number.
+fn seconds(text: &str) -> Option<(u64, bool)> {
+    let n = text.parse::<u64>().ok()?;
+    // Only a too-long duration is refused for a non-negative whole number.
+    match values::seconds(n as f64) {
+        Ok(_) => Some((n, false)),
+        Err(_) => Some((values::MAX_DURATION.as_secs(), true)),
+    }
+}
+
 /// A valid taskmaster program name for a supervisord one.
 fn program_name(raw: &str, line: usize, warnings: &mut Vec<Warning>) -> String {
+    if validate::name_flaw(raw).is_none() {
+        return raw.to_owned();
+    }
     let mut name: String = raw
         .chars()
         .map(|c| {
@@ -92,6 +112,10 @@ fn program_name(raw: &str, line: usize, warnings: &mut Vec<Warning>) -> String {
         .collect();
     if name.is_empty() || name == "all" {
         name = format!("{name}_program");
+    }
+    if validate::name_flaw(&name).is_some() {
+        // The compiler's rules grew past the replacements above: fall back to a plain name.
+        name = format!("program_{line}");
     }
     if name != raw {
         warnings.push(Warning::at(
@@ -191,16 +215,27 @@ impl Converter<'_> {
             "command" => {
                 let value = self.value(entry);
                 let command = value.split_whitespace().collect::<Vec<_>>().join(" ");
-                match shlex::split(&command) {
-                    Some(words) if !words.is_empty() => {
-                        self.set("cmd", kdl_out::string(&command));
+                match values::split_cmd(&command) {
+                    _ if command.contains('\0') => {
+                        self.warn(entry, "contains a NUL character; not converted")
                     }
-                    _ => self.warn(entry, "cannot be split into words (unbalanced quotes?)"),
+                    Ok(_) => self.set("cmd", kdl_out::string(&command)),
+                    Err(values::CmdError::Empty) => self.warn(entry, "names no program"),
+                    Err(values::CmdError::Unsplittable) => {
+                        self.warn(entry, "cannot be split into words (unbalanced quotes?)")
+                    }
                 }
             }
-            "numprocs" => match self.value(entry).parse::<u32>() {
-                Ok(n) if n >= 1 => self.set("numprocs", n.to_string()),
-                _ => self.warn(entry, "not a whole number of at least 1; left at 1"),
+            "numprocs" => match valid_numprocs(&self.value(entry)) {
+                Some(n) => self.set("numprocs", n.to_string()),
+                None => self.warn(
+                    entry,
+                    format!(
+                        "not a whole number from {} to {}; left at 1",
+                        values::NUMPROCS.start(),
+                        values::NUMPROCS.end()
+                    ),
+                ),
             },
             "numprocs_start" => {
                 if self.value(entry) != "0" {
@@ -220,12 +255,15 @@ impl Converter<'_> {
             }
             "directory" => {
                 let value = self.value(entry);
-                self.set("workingdir", kdl_out::string(&value));
+                match validate::path_flaw(&value) {
+                    None => self.set("workingdir", kdl_out::string(&value)),
+                    Some(flaw) => self.warn(entry, format!("{}; not converted", path_flaw(flaw))),
+                }
             }
             "umask" => {
                 let value = self.value(entry);
-                match u32::from_str_radix(&value, 8) {
-                    Ok(mask) if mask <= 0o777 => self.set("umask", format!("0o{mask:03o}")),
+                match values::umask_text(&value) {
+                    Ok(mask) => self.set("umask", format!("0o{mask:03o}")),
                     _ => self.warn(entry, "not an octal umask such as 022; not converted"),
                 }
             }
@@ -259,14 +297,8 @@ impl Converter<'_> {
                 Ok(n) => self.set("startretries", n.to_string()),
                 Err(_) => self.warn(entry, "not a whole number; not converted"),
             },
-            "startsecs" => match self.value(entry).parse::<u32>() {
-                Ok(n) => self.set("starttime", n.to_string()),
-                Err(_) => self.warn(entry, "not a whole number of seconds; not converted"),
-            },
-            "stopwaitsecs" => match self.value(entry).parse::<u32>() {
-                Ok(n) => self.set("stoptime", n.to_string()),
-                Err(_) => self.warn(entry, "not a whole number of seconds; not converted"),
-            },
+            "startsecs" => self.duration(entry, "starttime"),
+            "stopwaitsecs" => self.duration(entry, "stoptime"),
             "stopsignal" => {
                 let value = self.value(entry);
                 match signal(&value) {
@@ -302,6 +334,21 @@ impl Converter<'_> {
         }
     }
 
+    fn duration(&mut self, entry: &Entry, field: &'static str) {
+        match seconds(&self.value(entry)) {
+            Some((n, clamped)) => {
+                if clamped {
+                    self.warn(
+                        entry,
+                        format!("longer than taskmaster's maximum; {field} set to {n} (24h)"),
+                    );
+                }
+                self.set(field, n.to_string());
+            }
+            None => self.warn(entry, "not a whole number of seconds; not converted"),
+        }
+    }
+
     fn logfile(&mut self, entry: &Entry, field: &'static str) {
         let value = self.value(entry);
         match value.to_ascii_uppercase().as_str() {
@@ -309,7 +356,10 @@ impl Converter<'_> {
             "AUTO" => {}
             "NONE" => self.set(field, "\"discard\"".into()),
             "SYSLOG" => self.warn(entry, "taskmaster does not log to syslog; kept in memory"),
-            _ if value.is_empty() => self.warn(entry, "empty; kept in memory"),
+            _ if validate::path_flaw(&value).is_some() => {
+                let flaw = validate::path_flaw(&value).map_or("", path_flaw);
+                self.warn(entry, format!("{flaw}; kept in memory"))
+            }
             _ => self.set(field, kdl_out::string(&value)),
         }
     }
@@ -355,6 +405,14 @@ fn is_log_tuning(key: &str) -> bool {
     )
 }
 
+/// A path the compiler refuses, in words.
+pub fn path_flaw(flaw: PathFlaw) -> &'static str {
+    match flaw {
+        PathFlaw::Empty => "empty",
+        PathFlaw::Nul => "contains a NUL character",
+    }
+}
+
 /// A value on one line, for messages.
 fn one_line(value: &str) -> String {
     value.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -362,21 +420,13 @@ fn one_line(value: &str) -> String {
 
 /// supervisord's signal spelling (`TERM`, `SIGTERM`, `15`) as a KDL value.
 fn signal(text: &str) -> Option<String> {
-    use std::str::FromStr;
-    if let Ok(number) = text.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(number)
-            .ok()
-            .map(|_| number.to_string());
-    }
-    let upper = text.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") {
-        upper
+    // The compiler's own reading, so whatever is written here compiles.
+    let sig = values::signal_name(text).ok()?;
+    Some(if text.trim().parse::<i32>().is_ok() {
+        (sig as i32).to_string()
     } else {
-        format!("SIG{upper}")
-    };
-    nix::sys::signal::Signal::from_str(&full)
-        .ok()
-        .map(|_| kdl_out::string(full.trim_start_matches("SIG")))
+        kdl_out::string(sig.as_str().trim_start_matches("SIG"))
+    })
 }
 
 /// supervisord's `KEY="value",KEY2=value2` (quotes optional, commas inside quotes kept).
