@@ -17,7 +17,7 @@ mod kdl_out;
 mod program;
 
 use expand::{Value, Vars};
-use ini::{Ini, Section};
+use ini::{Entry, Ini, Section};
 
 /// Something the import could not carry over, at a line of its file.
 #[derive(Debug, Clone)]
@@ -371,14 +371,8 @@ fn supervisord_section(
 ) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for entry in &section.entries {
-        let (value, notes) = expand::expand(&entry.value, vars);
-        let value = value.trim();
-        let prefix = format!("[supervisord] {} = {}", entry.key, entry.value.trim());
-        warnings.extend(
-            notes
-                .into_iter()
-                .map(|n| Warning::at(entry.line, format!("{prefix}: {n}"))),
-        );
+        let (value, prefix) = expand_daemon_entry("supervisord", entry, vars, &mut warnings);
+        let value = value.as_str();
         match entry.key.as_str() {
             "logfile" if value.eq_ignore_ascii_case("syslog") => warnings.push(Warning::at(
                 entry.line,
@@ -400,6 +394,25 @@ fn supervisord_section(
     warnings
 }
 
+/// Expands one entry of a daemon-level section; the expansion's notes become warnings.
+/// Returns the trimmed value and the `[section] key = value` prefix that every warning
+/// about the entry starts with.
+fn expand_daemon_entry(
+    section: &str,
+    entry: &Entry,
+    vars: &Vars,
+    warnings: &mut Vec<Warning>,
+) -> (String, String) {
+    let (value, notes) = expand::expand(&entry.value, vars);
+    let prefix = format!("[{section}] {} = {}", entry.key, entry.value.trim());
+    warnings.extend(
+        notes
+            .into_iter()
+            .map(|n| Warning::at(entry.line, format!("{prefix}: {n}"))),
+    );
+    (value.trim().to_owned(), prefix)
+}
+
 fn unix_http_server(
     section: &Section,
     vars: &Vars,
@@ -407,14 +420,8 @@ fn unix_http_server(
 ) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for entry in &section.entries {
-        let (value, notes) = expand::expand(&entry.value, vars);
-        let value = value.trim();
-        let prefix = format!("[unix_http_server] {} = {}", entry.key, entry.value.trim());
-        warnings.extend(
-            notes
-                .into_iter()
-                .map(|n| Warning::at(entry.line, format!("{prefix}: {n}"))),
-        );
+        let (value, prefix) = expand_daemon_entry("unix_http_server", entry, vars, &mut warnings);
+        let value = value.as_str();
         match entry.key.as_str() {
             "file" if crate::plan::validate::path_flaw(value).is_none() => {
                 daemon.insert("socket", kdl_out::string(value));
