@@ -91,6 +91,8 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
         "[eventlistener:",
         "stdout_logfile_maxbytes",
         "pidfile",
+        // Daemon-level warnings name their section, key and value.
+        "[supervisord] pidfile = /tmp/supervisord.pid: ",
     ] {
         assert!(stderr.contains(key), "no warning about {key}:\n{stderr}");
     }
