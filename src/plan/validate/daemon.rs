@@ -6,7 +6,7 @@ use kdl::KdlNode;
 use miette::SourceSpan;
 
 use super::fields::{self, cover};
-use super::{Ctx, misplaced, paths, suggest};
+use super::{Ctx, paths, unknown_setting};
 use crate::parse::syntax::{arguments, name_span};
 use crate::plan::codes::Code;
 use crate::plan::model::DaemonSettings;
@@ -38,23 +38,12 @@ pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
     for field in node.children().map_or(&[][..], |c| c.nodes()) {
         let fname = field.name().value();
         let Some((_, ex)) = DAEMON_FIELDS.iter().find(|(n, _)| *n == fname) else {
-            let names: Vec<&str> = DAEMON_FIELDS.iter().map(|(n, _)| *n).collect();
-            let help = if let Some(near) = suggest::closest(fname, &names) {
-                format!("did you mean `{near}`?")
-            } else if let Some(help) = misplaced(fname) {
-                help
-            } else {
-                format!("`taskmaster` takes: {}", names.join(", "))
-            };
-            ctx.push(
-                Problem::new(
-                    Code::UnknownField,
-                    name_span(field),
-                    format!("unknown daemon setting `{fname}`"),
-                    "unknown setting",
-                )
-                .help(help),
-            );
+            ctx.push(unknown_setting(
+                field,
+                DAEMON_FIELDS,
+                "daemon",
+                "`taskmaster` takes",
+            ));
             continue;
         };
         if fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting") {

@@ -114,6 +114,33 @@ fn unknown_node(name: &str, span: SourceSpan) -> Problem {
     .help(help)
 }
 
+/// The error for a setting that a block (`program` or `daemon`, whose settings `table` lists)
+/// does not have, with the most useful help: a near name, the other block when the setting
+/// belongs there, else every setting the block takes (`takes` introduces the list).
+fn unknown_setting(
+    field: &kdl::KdlNode,
+    table: &[(&str, &str)],
+    block: &str,
+    takes: &str,
+) -> Problem {
+    let fname = field.name().value();
+    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+    let help = if let Some(near) = suggest::closest(fname, &names) {
+        format!("did you mean `{near}`?")
+    } else if let Some(help) = misplaced(fname) {
+        help
+    } else {
+        format!("{takes}: {}", names.join(", "))
+    };
+    Problem::new(
+        Code::UnknownField,
+        name_span(field),
+        format!("unknown {block} setting `{fname}`"),
+        "unknown setting",
+    )
+    .help(help)
+}
+
 /// Help for a setting written outside its block: `Some` when `name` is a program or a daemon
 /// setting (the two share no name, so a block's own unknown setting can only be the other's).
 fn misplaced(name: &str) -> Option<String> {

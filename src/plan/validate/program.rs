@@ -6,7 +6,7 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use super::fields::{self, cover};
-use super::{Ctx, misplaced, paths, suggest, values};
+use super::{Ctx, paths, unknown_setting, values};
 use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
 use crate::plan::codes::Code;
 use crate::plan::model::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
@@ -53,7 +53,12 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
     for field in node.children().map_or(&[][..], |c| c.nodes()) {
         let fname = field.name().value();
         if !PROGRAM_FIELDS.iter().any(|(n, _)| *n == fname) {
-            ctx.push(unknown_field(field));
+            ctx.push(unknown_setting(
+                field,
+                PROGRAM_FIELDS,
+                "program",
+                "a program takes",
+            ));
             continue;
         }
         if fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting") {
@@ -78,25 +83,6 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
         name,
         spec: complete.then_some(spec),
     }
-}
-
-fn unknown_field(field: &KdlNode) -> Problem {
-    let fname = field.name().value();
-    let names: Vec<&str> = PROGRAM_FIELDS.iter().map(|(n, _)| *n).collect();
-    let help = if let Some(near) = suggest::closest(fname, &names) {
-        format!("did you mean `{near}`?")
-    } else if let Some(help) = misplaced(fname) {
-        help
-    } else {
-        format!("a program takes: {}", names.join(", "))
-    };
-    Problem::new(
-        Code::UnknownField,
-        name_span(field),
-        format!("unknown program setting `{fname}`"),
-        "unknown setting",
-    )
-    .help(help)
 }
 
 /// The program's name argument, checked; `None` when missing or unusable.
