@@ -267,3 +267,23 @@ fn overhead_over_the_kdl_parse() {
         }
     }
 }
+
+/// `taskmaster check --format json CONFIG | head -c 10`: a reader that goes away ends the
+/// command quietly by SIGPIPE, as with any Unix tool, instead of a panic in `println!`.
+#[test]
+fn check_dies_quietly_when_its_reader_goes_away() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.kdl"), "program a { cmd x }\n").unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+        .args(["check", "--format", "json", "t.kdl"])
+        .current_dir(dir.path())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(nix::libc::SIGPIPE), "{stderr}");
+}

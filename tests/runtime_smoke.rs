@@ -414,6 +414,17 @@ program "ghost" {
     assert_eq!(reply["failed"], json!(["ghost"]), "{reply}");
 }
 
+#[test]
+fn fatal_reason_counts_attempts_in_good_english() {
+    let mut d = Daemon::start(
+        "program \"ghost\" {\n    cmd \"no-such-program-anywhere\"\n    startretries 0\n}\n",
+    );
+    d.wait_until("ghost is FATAL", |d| d.proc("ghost")["state"] == "FATAL");
+    let p = d.proc("ghost");
+    let reason = p["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("gave up after 1 attempt: "), "{p}");
+}
+
 /// An attempt that could not be spawned has no exit code, even when an earlier attempt of
 /// the same start sequence exited with one.
 #[test]
