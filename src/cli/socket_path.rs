@@ -42,13 +42,18 @@ pub fn for_client(explicit: Option<&Path>) -> PathBuf {
 
 /// The socket the daemon listens on. `flag` is `run --socket`.
 pub fn for_daemon(flag: Option<&Path>, plan: &Plan) -> PathBuf {
+    daemon_socket(flag, plan, std::env::var_os("TASKMASTER_SOCKET"))
+}
+
+/// [`for_daemon`]'s rule, with `TASKMASTER_SOCKET`'s value passed in.
+fn daemon_socket(flag: Option<&Path>, plan: &Plan, env: Option<std::ffi::OsString>) -> PathBuf {
     if let Some(path) = flag {
         return path.to_owned();
     }
     if let Some(socket) = &plan.daemon.socket {
         return socket.clone();
     }
-    match std::env::var_os("TASKMASTER_SOCKET") {
+    match env {
         Some(path) if !path.is_empty() => PathBuf::from(path),
         _ => default_socket(),
     }
@@ -82,6 +87,21 @@ fn syntax_socket(config: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn daemon_socket_prefers_flag_then_config_then_variable() {
+        let env = || Some("/env.sock".into());
+        let mut plan = Plan::default();
+        assert_eq!(daemon_socket(None, &plan, env()), Path::new("/env.sock"));
+        assert_eq!(
+            daemon_socket(None, &plan, Some("".into())),
+            default_socket()
+        );
+        plan.daemon.socket = Some("/cfg.sock".into());
+        assert_eq!(daemon_socket(None, &plan, env()), Path::new("/cfg.sock"));
+        let flag = Path::new("/flag.sock");
+        assert_eq!(daemon_socket(Some(flag), &plan, env()), flag);
+    }
 
     #[test]
     fn socket_setting_is_read_from_an_invalid_config() {
