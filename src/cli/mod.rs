@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod check;
 mod client;
 mod diff;
+mod export;
 mod extras;
 mod output;
 mod run;
@@ -123,6 +124,12 @@ pub enum Command {
         /// The supervisord.conf file.
         file: PathBuf,
     },
+    /// Write the config for an engine that runs it beyond one taskmaster: systemd units or
+    /// Kubernetes manifests.
+    Export {
+        #[command(subcommand)]
+        target: export::Target,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +186,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Completions { shell } => extras::completions(shell),
         Command::Man => extras::man(),
         Command::Import { file } => extras::import(&file),
+        Command::Export { target } => export::run(target),
         Command::Shell { socket } => shell::run(&socket),
         client_command => client::run(client_command),
     }
