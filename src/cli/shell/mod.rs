@@ -27,6 +27,10 @@ const PROMPT: &str = "taskmaster> ";
 pub(super) fn complete_names(socket: &SocketArg) -> u8 {
     let socket = super::socket_path::for_client(socket.socket.as_deref());
     let names = complete::live_names(&socket, complete::SCRIPT_NAMES_DEADLINE);
+    if names.programs.is_empty() && names.processes.is_empty() {
+        // No daemon (or no programs): no `all` either.
+        return exit::OK;
+    }
     let words = complete::candidates(&["start"], "", || names);
     let mut text = String::new();
     for word in words {
