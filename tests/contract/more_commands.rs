@@ -326,3 +326,21 @@ fn a_long_stop_shows_progress_only_on_a_terminal() {
     assert!(tty.contains("\r\x1b[K"), "the line is erased: {tty:?}");
     assert!(tty.contains("STOPPED"), "{tty:?}");
 }
+
+/// The pattern the book gives for supervisord's "stop the container" event listeners: the
+/// program ends the daemon when it exits, and `run` exits 0 after stopping the rest.
+#[test]
+fn the_event_listener_replacement_pattern_ends_the_daemon_cleanly() {
+    let d = Daemon::start(&format!(
+        "{}{}",
+        program(
+            "worker",
+            "    cmd \"sh\" \"-c\" \"sleep 2; kill -TERM $PPID\"\n    autorestart #false\n    \
+             starttime 0"
+        ),
+        program("other", "    cmd \"sleep 3600\"\n    starttime 0"),
+    ));
+    let other = d.running_pid("other");
+    assert_eq!(d.wait_exit(LONG), Some(0), "{}", d.daemon_output());
+    assert!(!pid_alive(other), "the other program was stopped first");
+}
