@@ -9,6 +9,7 @@ mod commands;
 mod containment;
 mod daemon;
 mod logs;
+mod more_commands;
 mod reload;
 mod shell;
 mod socket;
