@@ -268,17 +268,22 @@ fn timespans_are_exact() {
 }
 
 #[test]
-fn crash_loop_settings_warn_only_when_set() {
-    let (_, warnings) = unit_of("program \"p\" { cmd \"true\"; }");
+fn crash_loop_settings_map_to_restart_sec_and_start_limits() {
+    let (unit, warnings) = unit_of("program \"p\" { cmd \"true\"; }");
     assert!(
         !warnings
             .iter()
             .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
         "{warnings:?}"
     );
+    assert!(!unit.contains("RestartSec="), "{unit}");
     let (unit, warnings) = unit_of(
-        "program \"p\" { cmd \"true\"; restart-backoff \"1s\" \"1m\"; crash-limit 5 \"60s\"; }",
+        "program \"p\" { cmd \"true\"; autorestart #true; restart-backoff \"1s\" \"1m\"; crash-limit 5 \"60s\"; }",
     );
+    assert_line(section(&unit, "Service"), "RestartSec=1s");
+    assert_line(section(&unit, "Unit"), "StartLimitIntervalSec=60s");
+    assert_line(section(&unit, "Unit"), "StartLimitBurst=6");
+    assert!(!has_line(&unit, "StartLimitIntervalSec=0"), "{unit}");
     assert!(
         warnings
             .iter()
@@ -286,8 +291,7 @@ fn crash_loop_settings_warn_only_when_set() {
         "{warnings:?}"
     );
     assert!(
-        warnings.iter().any(|w| w.contains("crash-limit 5 \"60s\"")),
+        !warnings.iter().any(|w| w.contains("crash-limit")),
         "{warnings:?}"
     );
-    assert!(unit.contains("cannot map crash-limit"), "{unit}");
 }
