@@ -109,7 +109,7 @@ fn suggest(name: &str, programs: &BTreeMap<String, u32>) -> Option<String> {
         Some("*") => format!("{best}:*"),
         Some(tail) => match (programs.get(best), index_in(tail)) {
             (Some(&n), Some(i)) if i < n && n > 1 => format!("{best}:{i}"),
-            (Some(&n), Some(0)) if n == 1 => best.to_owned(),
+            (Some(1), Some(0)) => best.to_owned(),
             // A right program with a wrong index: no nearer name to offer.
             _ if best == stem => return None,
             // The index does not exist there either: name the program.
