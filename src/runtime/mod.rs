@@ -24,6 +24,7 @@
 
 pub mod client;
 pub mod eventlog;
+mod extra_requests;
 pub mod machine;
 mod memory;
 pub mod names;
@@ -32,7 +33,6 @@ pub mod reap;
 mod reload;
 pub mod ring;
 mod server;
-mod signal_pid;
 pub mod socket;
 pub mod spawn;
 pub mod statefile;

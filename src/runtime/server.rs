@@ -207,7 +207,11 @@ impl Supervisor {
         if self.shutdown.is_some()
             && !matches!(
                 request,
-                Request::Status { .. } | Request::Names | Request::Pid { .. } | Request::Shutdown
+                Request::Status { .. }
+                    | Request::Names
+                    | Request::Pid { .. }
+                    | Request::Timings { .. }
+                    | Request::Shutdown
             )
         {
             self.send_error(
@@ -251,6 +255,7 @@ impl Supervisor {
             } => self.logs(cid, &name, stderr, lines, follow),
             Request::Signal { signal, names } => self.signal_request(cid, &signal, &names),
             Request::Pid { names } => self.pid_request(cid, &names),
+            Request::Timings { names } => self.timings_request(cid, &names),
             Request::Names => {
                 let programs = self.programs.keys().cloned().collect();
                 let processes = self

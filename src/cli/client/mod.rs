@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::output::{self, eprint_block};
-use super::progress::Progress;
+use super::progress::{Progress, StopPlan};
 use super::{Command, Format, NamesArgs, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
@@ -181,7 +181,12 @@ fn action(verb: Verb, args: NamesArgs) -> u8 {
             "did not restart",
         ),
     };
-    let progress = Progress::start(progress_label(verb, &names));
+    // Only a stop is told what it waits for; a restart's stop is followed by a start.
+    let plan = match verb {
+        Verb::Stop => StopPlan::fetch(&socket, &names),
+        Verb::Start | Verb::Restart => None,
+    };
+    let progress = Progress::start(progress_label(verb, &names), plan);
     let answer = Connection::call(&socket, request);
     progress.finish();
     let (mut rows, failed) = match answer {
@@ -247,7 +252,8 @@ fn reload(socket: &Path) -> u8 {
 }
 
 fn shutdown(socket: &Path) -> u8 {
-    let progress = Progress::start("shutting down: stopping every program".to_owned());
+    let plan = StopPlan::fetch(socket, &["all".to_owned()]);
+    let progress = Progress::start("shutting down: stopping every program".to_owned(), plan);
     let answer = Connection::call(socket, Request::Shutdown);
     progress.finish();
     match answer {
