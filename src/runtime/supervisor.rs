@@ -176,6 +176,7 @@ pub struct Supervisor {
     draining: BTreeSet<ProcId>,
     /// The record of live groups for the next daemon.
     pub groups: StateFile,
+    groups_unwritable: bool,
 }
 
 impl Supervisor {
@@ -208,6 +209,7 @@ impl Supervisor {
             adopted: HashMap::new(),
             draining: BTreeSet::new(),
             groups,
+            groups_unwritable: false,
         }
     }
 
@@ -496,13 +498,20 @@ impl Supervisor {
         }
     }
 
-    /// Writes the record of live groups if it changed (once per loop iteration).
+    /// Writes the record of live groups if it changed (once per loop iteration). A failure
+    /// is logged once, not at every change, until a write succeeds again.
     pub fn flush_groups(&mut self) {
-        if let Err(e) = self.groups.flush() {
-            self.log.log(format_args!(
-                "cannot write {}: {e}",
-                self.groups.path().display()
-            ));
+        match self.groups.flush() {
+            Ok(()) => self.groups_unwritable = false,
+            Err(e) if !self.groups_unwritable => {
+                self.groups_unwritable = true;
+                self.log.log(format_args!(
+                    "cannot write {}: {e}; a daemon started after this one is killed with \
+                     SIGKILL will not stop what it left",
+                    self.groups.path().display()
+                ));
+            }
+            Err(_) => {}
         }
     }
 
