@@ -413,9 +413,14 @@ impl Supervisor {
         let name = proc.name.clone();
         self.log
             .log(format_args!("{name}: pid {pid} {}", describe_exit(exit)));
-        // Fork into the background: it ended while starting, or "successfully".
-        let forked = proc.machine.state() == ProcessState::Starting
-            || is_expected_exit(exit.code(), &proc.spec.exitcodes);
+        // Fork into the background: it ended while starting, or "successfully" while
+        // running. Not when it was being stopped: a stop of 1,000 processes that exit 0 on
+        // SIGTERM must not scan /proc 1,000 times (their groups are still checked).
+        let forked = match proc.machine.state() {
+            ProcessState::Starting => true,
+            ProcessState::Running => is_expected_exit(exit.code(), &proc.spec.exitcodes),
+            _ => false,
+        };
         let mut leftovers = 0;
         if forked || procfs::group_exists(pid) {
             leftovers = self.adopt_leftovers(id, forked);
