@@ -5,14 +5,21 @@
 //!   (readable when it exits; reaped with `waitpid(pid, WNOHANG)`), at most one timer per
 //!   process (starttime, backoff or stoptime) armed only while needed, a pipe per captured
 //!   output stream (removed at EOF, not at exit: grandchildren may hold it open), the
-//!   control socket and each client, and a signalfd for SIGHUP/SIGTERM/SIGINT. An idle
-//!   daemon makes no system call at all.
+//!   control socket and each client, a signalfd for every catchable signal, and a channel
+//!   from the thread that compiles a config for `reload` or `diff`. An idle daemon makes
+//!   no system call at all.
 //! - **Pure state machine.** [`machine`] decides every transition; [`supervisor`] performs
 //!   its effects (spawn, timers, signals) and feeds the outcomes back.
-//! - **Signals.** SIGHUP/SIGTERM/SIGINT are blocked (for the signalfd) before anything else
-//!   runs; children get an empty mask back in `pre_exec`, since exec keeps the mask.
-//!   SIGHUP reloads; SIGTERM/SIGINT stop every process gracefully, then the daemon exits 0
-//!   (a second one SIGKILLs what is still stopping).
+//! - **Signals.** Every catchable signal but SIGCHLD is blocked (for the signalfd) before
+//!   anything else runs; children get an empty mask and default actions back. SIGHUP
+//!   reloads; SIGTERM/SIGINT/SIGQUIT stop every process gracefully, then the daemon exits 0
+//!   (a second one SIGKILLs what is still stopping); SIGUSR2 reopens the files the daemon
+//!   writes; the rest are noted and ignored (see [`signals`]).
+//! - **Nothing blocks the loop.** Configs compile on a worker thread ([`reload`]); log
+//!   targets are opened non-blocking ([`spawn`], [`eventlog`]); the event log reaches
+//!   stderr through a writer thread.
+//! - **No child outlives a failed loop.** An error returned by the loop, like a panic, kills
+//!   every process group before the daemon exits.
 //! - **No subreaper.** taskmaster does not set `PR_SET_CHILD_SUBREAPER`: orphaned
 //!   grandchildren go to init, which reaps them. Being a subreaper would make the daemon
 //!   reap pids it holds no pidfd for, which needs a `waitpid(-1)` that would race the pidfd
@@ -21,20 +28,23 @@
 
 pub mod client;
 pub mod eventlog;
+pub mod logtarget;
 pub mod machine;
 mod memory;
 pub mod names;
 mod reload;
 pub mod ring;
 mod server;
+pub mod signals;
 pub mod socket;
 pub mod spawn;
 pub mod supervisor;
 
 use std::path::PathBuf;
 
-use calloop::EventLoop;
-use calloop::signals::{Signal, Signals};
+use calloop::generic::Generic;
+use calloop::{EventLoop, Interest, Mode, PostAction};
+use nix::sys::signalfd::SignalFd;
 
 use self::eventlog::EventLog;
 use self::socket::BindError;
@@ -49,22 +59,21 @@ pub enum RunError {
     #[error("cannot open the logfile {}: {source}", path.display())]
     Logfile {
         path: PathBuf,
-        source: std::io::Error,
+        source: logtarget::OpenError,
     },
     #[error("event loop: {0}")]
     Loop(String),
 }
 
-/// Blocks the daemon's signals into a signalfd. Call first thing, before any thread could
-/// exist, so no thread can receive them with their default (fatal) action.
-pub fn block_signals() -> Result<Signals, RunError> {
-    Signals::new(&[Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT])
-        .map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
+/// Takes every signal the daemon handles (see [`signals`]). Call first thing, before any
+/// thread could exist, so no thread can receive one with its default (often fatal) action.
+pub fn block_signals() -> Result<SignalFd, RunError> {
+    signals::take().map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
 }
 
 /// Supervises `plan` until a shutdown. `config_path` (absolute) is what reload reads.
 pub fn run(
-    signals: Signals,
+    signals: SignalFd,
     config_path: PathBuf,
     plan: Plan,
     socket: PathBuf,
@@ -86,26 +95,19 @@ pub fn run(
     );
     let setup = event_loop
         .handle()
-        .insert_source(signals, |event, _, sup: &mut Supervisor| {
-            match event.signal() {
-                Signal::SIGHUP if sup.shutdown.is_some() => {}
-                Signal::SIGHUP => {
-                    sup.log.log(format_args!("SIGHUP: reloading"));
-                    // The outcome (diff or diagnostics) is already in the event log.
-                    let _ = sup.reload();
-                }
-                other => {
-                    if sup.shutdown.is_some() {
-                        sup.kill_everything();
-                    } else {
-                        sup.log.log(format_args!("{other:?}: shutting down"));
-                        sup.begin_shutdown(None);
-                    }
-                }
-            }
-        })
+        .insert_source(
+            Generic::new(signals, Interest::READ, Mode::Level),
+            |_, fd, sup: &mut Supervisor| {
+                sup.signals_ready(fd);
+                Ok(PostAction::Continue)
+            },
+        )
         .map_err(|e| RunError::Loop(e.error.to_string()))
         .and_then(|_| {
+            sup.start_compiler()
+                .map_err(|e| RunError::Loop(e.to_string()))
+        })
+        .and_then(|()| {
             sup.listen(listener)
                 .map_err(|e| RunError::Loop(e.to_string()))
         });
@@ -128,20 +130,26 @@ pub fn run(
     // And what the burst of spawns itself left behind (about 0.5 MiB for 1,000).
     memory::release_free_heap();
     sup.log.flush();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        event_loop.run(None, &mut sup, |sup| sup.log.flush())
-    }));
-    let result = match result {
-        Ok(r) => r.map_err(|e| RunError::Loop(e.to_string())),
-        Err(_) => {
-            // A bug must not leave unsupervised children behind.
-            sup.kill_everything();
-            Err(RunError::Loop(
-                "internal error; every process was killed".into(),
-            ))
-        }
-    };
+    let result = supervise(&mut event_loop, &mut sup);
     sup.socket_file.remove();
     sup.log.flush();
     result
+}
+
+/// Runs the loop until the daemon is done. Whatever ends it early (an error from the loop,
+/// a bug's panic), no child is left unsupervised: every group is killed first.
+fn supervise(
+    event_loop: &mut EventLoop<'static, Supervisor>,
+    sup: &mut Supervisor,
+) -> Result<(), RunError> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        event_loop.run(None, sup, |sup| sup.log.flush())
+    }));
+    let why = match result {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => format!("event loop failed: {e}"),
+        Err(_) => "internal error".to_owned(),
+    };
+    sup.abandon(&why);
+    Err(RunError::Loop(format!("{why}; every process was killed")))
 }

@@ -1,7 +1,8 @@
 //! Spawning one child the way the contract says, and nothing else.
 //!
 //! The child gets: stdin from /dev/null; stdout/stderr as a file opened here (appended, handed
-//! to the child directly so output never passes through the daemon), /dev/null, or a pipe the
+//! to the child directly so output never passes through the daemon; opened without blocking,
+//! so a FIFO without a reader is a failed attempt, see [`logtarget`]), /dev/null, or a pipe the
 //! daemon reads into its ring; its own process group; an empty signal mask (the daemon blocks
 //! SIGHUP/SIGTERM/SIGINT for its signalfd and exec keeps the mask) and every signal's default
 //! action (exec keeps ignored signals ignored too); the program's umask; the
@@ -21,7 +22,7 @@
 
 use std::borrow::Cow;
 use std::ffi::{CString, OsStr, OsString};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd as _, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
@@ -37,6 +38,7 @@ use nix::sys::stat::{Mode, umask};
 use nix::sys::wait::waitpid;
 use rustix::process::{Pid, PidfdFlags, Resource, Rlimit, pidfd_open};
 
+use super::logtarget::{self, OpenError};
 use crate::plan::model::{OutputTarget, ProgramSpec};
 
 /// What every spawn shares, computed once at start-up.
@@ -103,6 +105,8 @@ pub enum SpawnError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error("no reader on FIFO {}", path.display())]
+    NoReader { path: PathBuf },
     #[error("cannot start {program}: {source}")]
     Exec { program: String, source: io::Error },
     #[error("cannot watch the child: {0}")]
@@ -136,16 +140,20 @@ impl Output {
                 Output::Pipe { read, write }
             }
             OutputTarget::Discard => Output::Discard,
-            OutputTarget::File(path) => OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map(Output::File)
-                .map_err(|source| SpawnError::Output {
+            OutputTarget::File(path) => {
+                let output_error = |source| SpawnError::Output {
                     stream,
                     path: path.clone(),
                     source,
-                })?,
+                };
+                let file = logtarget::open(path).map_err(|e| match e {
+                    OpenError::NoReader(path) => SpawnError::NoReader { path },
+                    OpenError::Io(source) => output_error(source),
+                })?;
+                // The child shares this open file description and expects blocking writes.
+                logtarget::set_blocking(&file).map_err(output_error)?;
+                Output::File(file)
+            }
         })
     }
 
