@@ -742,9 +742,16 @@ impl Supervisor {
     /// is the event log's `logfile`; daemon-written program logs belong here too.
     pub fn reopen_logs(&mut self) {
         let path = self.plan.daemon.logfile.clone();
-        if let Err(e) = self.log.set_file(path.as_deref()) {
-            self.log
-                .log(format_args!("cannot reopen the logfile: {e}; keeping the old one"));
+        match self.log.set_file(path.as_deref()) {
+            Ok(()) => {
+                if let Some(path) = path {
+                    self.log
+                        .log(format_args!("logfile {} reopened", path.display()));
+                }
+            }
+            Err(e) => self
+                .log
+                .log(format_args!("cannot reopen the logfile: {e}; keeping the old one")),
         }
     }
 

@@ -328,6 +328,13 @@ impl Daemon {
             // Its own group: a signal the test runner gets does not reach it, and the
             // drop can find what is left of it.
             .process_group(0);
+        Daemon::spawn_command(sb, cmd)
+    }
+
+    /// Launches a daemon from a prepared command (`taskmaster run …`, or a wrapper that
+    /// execs it), in a process group of its own, without waiting for it to answer.
+    pub fn spawn_command(sb: Sandbox, mut cmd: Command) -> Daemon {
+        cmd.env_remove("TASKMASTER_SOCKET").process_group(0);
         let child = cmd.spawn().expect("spawn taskmaster run");
         Daemon {
             sb,

@@ -7,6 +7,7 @@ mod harness;
 mod check;
 mod commands;
 mod daemon;
+mod hardening;
 mod logs;
 mod reload;
 mod shell;
