@@ -61,7 +61,10 @@ mod tests {
         let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let err = open(&fifo).unwrap_err();
-        assert_eq!(err.to_string(), format!("no reader on FIFO {}", fifo.display()));
+        assert_eq!(
+            err.to_string(),
+            format!("no reader on FIFO {}", fifo.display())
+        );
 
         // With a reader it opens, and can be made blocking for a child.
         let _reader = OpenOptions::new()

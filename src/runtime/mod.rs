@@ -153,3 +153,50 @@ fn supervise(
     sup.abandon(&why);
     Err(RunError::Loop(format!("{why}; every process was killed")))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+    use crate::plan::ProgramSpec;
+
+    /// An error from the loop (a source's callback failing) must not leave children behind.
+    #[test]
+    fn a_loop_error_kills_every_child_before_returning() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_listener, socket_file) = socket::bind(&dir.path().join("t.sock")).unwrap();
+        let mut event_loop: EventLoop<'static, Supervisor> = EventLoop::try_new().unwrap();
+        let mut sup = Supervisor::new(
+            event_loop.handle(),
+            event_loop.get_signal(),
+            EventLog::open(None).unwrap(),
+            dir.path().join("taskmaster.kdl"),
+            socket_file,
+        );
+        let mut spec = ProgramSpec::with_defaults("p", vec!["sleep".into(), "3600".into()]);
+        spec.starttime = std::time::Duration::ZERO;
+        sup.add_program(spec);
+        let pid = sup.procs.values().find_map(|p| p.pid).expect("a child");
+
+        let (tx, rx) = UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut &tx, b"x").unwrap();
+        event_loop
+            .handle()
+            .insert_source(Generic::new(rx, Interest::READ, Mode::Level), |_, _, _| {
+                Err(std::io::Error::other("a failing source"))
+            })
+            .unwrap();
+        let result = supervise(&mut event_loop, &mut sup);
+        assert!(matches!(result, Err(RunError::Loop(m)) if m.contains("every process was killed")));
+        let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
+        assert_eq!(
+            status,
+            nix::sys::wait::WaitStatus::Signaled(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+                false
+            )
+        );
+    }
+}

@@ -116,8 +116,9 @@ impl Supervisor {
                 self.queue_compile(super::reload::Job::Reload { client: None });
             }
             Action::Reopen => {
-                self.log
-                    .log(format_args!("{name}: reopening the files the daemon writes"));
+                self.log.log(format_args!(
+                    "{name}: reopening the files the daemon writes"
+                ));
                 self.reopen_logs();
             }
             Action::Shutdown if self.shutdown.is_some() => self.kill_everything(),
@@ -127,8 +128,7 @@ impl Supervisor {
             }
             // A write to a client that went away raises SIGPIPE on the daemon itself; the
             // failed write is handled where it happened.
-            Action::Ignore
-                if signo == Signal::SIGPIPE as i32 && sender == std::process::id() => {}
+            Action::Ignore if signo == Signal::SIGPIPE as i32 && sender == std::process::id() => {}
             Action::Ignore => self
                 .log
                 .log(format_args!("ignored {name} (sent by pid {sender})")),
@@ -146,7 +146,12 @@ mod tests {
         assert_eq!(action(Signal::SIGTERM as i32), Action::Shutdown);
         assert_eq!(action(Signal::SIGHUP as i32), Action::Reload);
         assert_eq!(action(Signal::SIGUSR2 as i32), Action::Reopen);
-        for s in [Signal::SIGUSR1, Signal::SIGALRM, Signal::SIGPIPE, Signal::SIGTSTP] {
+        for s in [
+            Signal::SIGUSR1,
+            Signal::SIGALRM,
+            Signal::SIGPIPE,
+            Signal::SIGTSTP,
+        ] {
             assert_eq!(action(s as i32), Action::Ignore, "{s}");
         }
         assert_eq!(action(nix::libc::SIGRTMIN() + 1), Action::Ignore);

@@ -266,7 +266,8 @@ impl Supervisor {
         } else {
             "stays stopped (autostart is off)"
         };
-        self.log.log(format_args!("{name}: added back while stopping; {then}"));
+        self.log
+            .log(format_args!("{name}: added back while stopping; {then}"));
         if spec.autostart {
             self.feed(id, Event::StartRequested);
         }
@@ -616,8 +617,7 @@ impl Supervisor {
             let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
                 continue;
             };
-            if let Some(ok) = outcome(pending.op, state).or_else(|| restarted(pending.op, before))
-            {
+            if let Some(ok) = outcome(pending.op, state).or_else(|| restarted(pending.op, before)) {
                 pending.waiting.swap_remove(pos);
                 if !ok {
                     pending.failed.push(id);
@@ -749,9 +749,9 @@ impl Supervisor {
                         .log(format_args!("logfile {} reopened", path.display()));
                 }
             }
-            Err(e) => self
-                .log
-                .log(format_args!("cannot reopen the logfile: {e}; keeping the old one")),
+            Err(e) => self.log.log(format_args!(
+                "cannot reopen the logfile: {e}; keeping the old one"
+            )),
         }
     }
 

@@ -57,8 +57,7 @@ fn ctl_within(d: &Daemon, args: &[&str], limit: Duration) -> std::process::Outpu
     if let Some((sub, rest)) = args.split_first() {
         cmd.arg(sub).arg("--socket").arg(d.socket()).args(rest);
     }
-    cmd.current_dir(d.sb.root())
-        .env_remove("TASKMASTER_SOCKET");
+    cmd.current_dir(d.sb.root()).env_remove("TASKMASTER_SOCKET");
     run_bounded(cmd, d.sb.root(), limit, None)
 }
 
@@ -258,7 +257,11 @@ fn a_logfile_fifo_without_a_reader_makes_run_exit_2() {
     let out = run_bounded(cmd, sb.root(), ANSWER, None);
     assert_exit(&out, 2, "run with a logfile FIFO nobody reads");
     let expected = format!("no reader on FIFO {}", sb.path("events.fifo").display());
-    assert!(text(&out.stderr).contains(&expected), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&expected),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -278,7 +281,8 @@ fn character_devices_are_log_targets() {
     d.wait_state("quiet", "RUNNING");
     // The event log went to the daemon's stdout too.
     wait_for("the event log on /dev/stdout", LONG, || {
-        d.sb.read("daemon.out").contains("quiet: STARTING -> RUNNING")
+        d.sb.read("daemon.out")
+            .contains("quiet: STARTING -> RUNNING")
     });
 }
 
@@ -363,7 +367,10 @@ fn sigusr2_reopens_the_logfile() {
         "taskmaster.kdl",
         &format!(
             "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.log\"\n}}\n{}",
-            program("p", "    cmd \"sleep 3600\"\n    starttime 0\n    autostart #false")
+            program(
+                "p",
+                "    cmd \"sleep 3600\"\n    starttime 0\n    autostart #false"
+            )
         ),
     );
     let d = Daemon::start_in(sb, &[]);
@@ -405,7 +412,10 @@ fn exit_statuses_survive_a_daemon_started_with_sigchld_ignored() {
     d.wait_ready();
     let row = d.wait_state("once", "EXITED");
     assert_eq!(row["exit_code"], 3, "{row}");
-    assert_eq!(row["restarts"], 0, "an expected exit is not restarted: {row}");
+    assert_eq!(
+        row["restarts"], 0,
+        "an expected exit is not restarted: {row}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -468,7 +478,11 @@ fn a_scaled_away_process_stays_stopping_and_scaling_back_waits_for_it() {
     d.sb.write_config(&stubborn("web", "\n    numprocs 2"));
     d.ok(&["reload"]);
     let row = rows_named(&d, "web:2");
-    assert_eq!(row.len(), 1, "a scaled-away process still stopping is listed");
+    assert_eq!(
+        row.len(),
+        1,
+        "a scaled-away process still stopping is listed"
+    );
     assert_eq!(row[0]["state"], "STOPPING");
 
     d.sb.write_config(&stubborn("web", "\n    numprocs 3"));
@@ -496,11 +510,19 @@ fn a_stop_is_answered_when_another_clients_start_overtakes_it() {
     let mut stop = ctl_spawn(&d, &["stop", "slowstop"]);
     d.wait_state("slowstop", "STOPPING");
     let start = ctl_within(&d, &["start", "slowstop"], LONG);
-    assert_exit(&start, 0, "start while another client's stop is in progress");
+    assert_exit(
+        &start,
+        0,
+        "start while another client's stop is in progress",
+    );
     let status = wait_some("the stop to be answered", LONG, || {
         stop.try_wait().expect("try_wait")
     });
-    assert_eq!(status.code(), Some(0), "the stop is done: its process was stopped");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the stop is done: its process was stopped"
+    );
     assert!(!pid_alive(old));
     d.wait_state("slowstop", "RUNNING");
 }
