@@ -89,6 +89,47 @@ pub struct FieldChange {
     pub class: FieldClass,
     pub old: String,
     pub new: String,
+    /// For a map of secrets-prone values (`env`): which keys changed, so the diff can say
+    /// so without printing the values (see [`super::render`]). Empty for other fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyChange>,
+}
+
+/// One key of a map field that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChange {
+    pub key: String,
+    pub change: KeyAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAction {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// The keys that differ between two maps, in key order.
+fn key_changes(
+    old: &std::collections::BTreeMap<String, String>,
+    new: &std::collections::BTreeMap<String, String>,
+) -> Vec<KeyChange> {
+    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let change = match (old.get(key), new.get(key)) {
+                (Some(a), Some(b)) if a == b => return None,
+                (Some(_), Some(_)) => KeyAction::Changed,
+                (None, _) => KeyAction::Added,
+                (_, None) => KeyAction::Removed,
+            };
+            Some(KeyChange {
+                key: key.clone(),
+                change,
+            })
+        })
+        .collect()
 }
 
 /// How a reload treats a change to a field.
@@ -116,6 +157,15 @@ struct Field {
 }
 
 macro_rules! field {
+    // A field whose config name is not its Rust name (`restart-backoff`).
+    ($name:ident as $config:literal, $class:ident, $show:expr) => {
+        Field {
+            name: $config,
+            class: FieldClass::$class,
+            same: |a, b| a.$name == b.$name,
+            show: $show,
+        }
+    };
     ($name:ident, $class:ident, $show:expr) => {
         Field {
             name: stringify!($name),
@@ -153,6 +203,12 @@ const PROGRAM_FIELDS: &[Field] = &[
         let pairs: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         format!("{{{}}}", pairs.join("; "))
     }),
+    field!(restart_backoff as "restart-backoff", Supervision, |p| p
+        .restart_backoff
+        .to_string()),
+    field!(crash_limit as "crash-limit", Supervision, |p| p
+        .crash_limit
+        .map_or_else(|| "none".into(), |l| l.to_string())),
 ];
 
 /// The names of every program field (every [`ProgramSpec`] field but `name`), in the order
@@ -196,6 +252,11 @@ fn diff_program(name: &str, old: Option<&ProgramSpec>, new: Option<&ProgramSpec>
             class: f.class,
             old: (f.show)(old),
             new: (f.show)(new),
+            keys: if f.name == "env" {
+                key_changes(&old.env, &new.env)
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     let scale = (old.numprocs != new.numprocs).then_some(Scale {
@@ -242,6 +303,7 @@ fn diff_daemon(old: &DaemonSettings, new: &DaemonSettings) -> Vec<FieldChange> {
         class: FieldClass::Daemon,
         old,
         new,
+        keys: Vec::new(),
     })
     .collect()
 }
@@ -371,6 +433,31 @@ mod tests {
                 ("cmd", r#""sleep 60""#, r#""sh -c 'echo \"hi\"'""#),
                 ("umask", "inherited", "0o022"),
                 ("stderr", "memory", r#""/var/log/a.err""#),
+            ]
+        );
+    }
+
+    #[test]
+    fn crash_settings_apply_in_place() {
+        use crate::plan::model::CrashLimit;
+        let mut b = spec("a");
+        b.restart_backoff.min = std::time::Duration::from_secs(1);
+        b.crash_limit = Some(CrashLimit {
+            restarts: 5,
+            window: std::time::Duration::from_secs(60),
+        });
+        let d = diff(&plan(&[spec("a")]), &plan(&[b]));
+        assert_eq!(action_of(&d, "a"), Action::Update);
+        let shown: Vec<(&str, &str, &str)> = d.programs[0]
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("restart-backoff", r#""100ms" "30s""#, r#""1s" "30s""#),
+                ("crash-limit", "none", r#"5 "60s""#),
             ]
         );
     }

@@ -64,10 +64,11 @@ impl Backlog {
     /// Adds the note about dropped lines once there is room for the lines that follow.
     fn note_drops(&mut self, why: &str) {
         if self.dropped > 0 && self.bytes.len() < MAX_PENDING / 2 {
+            let dropped = std::mem::take(&mut self.dropped);
             let note = format!(
-                "{} [{} event-log line(s) dropped: {why}]\n",
+                "{} [{dropped} event-log line{} dropped: {why}]\n",
                 rfc3339_millis(SystemTime::now()),
-                std::mem::take(&mut self.dropped)
+                if dropped == 1 { "" } else { "s" }
             );
             self.bytes.extend_from_slice(note.as_bytes());
         }

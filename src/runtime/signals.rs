@@ -3,6 +3,7 @@
 //! Only SIGKILL may end the daemon without stopping its programs, so every other signal is
 //! blocked (before any thread exists: the mask is per thread and inherited) and read from a
 //! signalfd on the event loop:
+//! - SIGCHLD: reap (see `reap`);
 //! - SIGTERM, SIGINT, SIGQUIT: graceful shutdown; a second one kills every group;
 //! - SIGHUP: reload; SIGUSR2: reopen every file the daemon writes;
 //! - every other one (SIGUSR1, SIGALRM, SIGPIPE, SIGTSTP, the realtime signals, …) is
@@ -13,10 +14,9 @@
 //! set too: one sent with `kill` is noted and ignored, while a real fault still ends the
 //! process, because the kernel unblocks a fault signal it forces on a thread.
 //!
-//! SIGCHLD is not blocked but set back to its default action: a daemon started with SIGCHLD
-//! ignored (some shells and init scripts do that) would otherwise have its children reaped
-//! by the kernel and lose every exit status. The daemon never needs SIGCHLD itself: each
-//! child's exit is seen through its pidfd.
+//! SIGCHLD is first set back to its default action: a daemon started with SIGCHLD ignored
+//! (some shells and init scripts do that) would otherwise have its children reaped by the
+//! kernel, blocked or not, and lose every exit status.
 //!
 //! Children get an empty mask and every signal's default action back (see `spawn`).
 
@@ -33,6 +33,7 @@ const PER_WAKEUP: usize = 64;
 /// What the daemon does on a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    Reap,
     Shutdown,
     Reload,
     Reopen,
@@ -43,6 +44,7 @@ pub enum Action {
 /// The daemon's response to signal number `signo`.
 pub fn action(signo: i32) -> Action {
     match Signal::try_from(signo) {
+        Ok(Signal::SIGCHLD) => Action::Reap,
         Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => Action::Shutdown,
         Ok(Signal::SIGHUP) => Action::Reload,
         Ok(Signal::SIGUSR2) => Action::Reopen,
@@ -50,19 +52,18 @@ pub fn action(signo: i32) -> Action {
     }
 }
 
-/// Every signal the daemon takes through its signalfd: all but SIGKILL, SIGSTOP (which
-/// cannot be caught) and SIGCHLD. glibc's full set already leaves out the two realtime
-/// signals it reserves for itself.
+/// Every signal the daemon takes through its signalfd: all but SIGKILL and SIGSTOP, which
+/// cannot be caught. glibc's full set already leaves out the two realtime signals it
+/// reserves for itself.
 fn taken() -> SigSet {
     let mut set = SigSet::all();
     set.remove(Signal::SIGKILL);
     set.remove(Signal::SIGSTOP);
-    set.remove(Signal::SIGCHLD);
     set
 }
 
-/// Blocks every signal the daemon handles and opens the signalfd that receives them; sets
-/// SIGCHLD back to its default action. Call first thing, before any thread could exist.
+/// Sets SIGCHLD back to its default action, blocks every signal the daemon handles and
+/// opens the signalfd that receives them. Call first thing, before any thread could exist.
 pub fn take() -> nix::Result<SignalFd> {
     // SAFETY: SIG_DFL installs no handler code.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }?;
@@ -109,6 +110,7 @@ impl Supervisor {
     fn signal_received(&mut self, signo: i32, sender: u32) {
         let name = name(signo);
         match action(signo) {
+            Action::Reap => self.reap(),
             Action::Reload if self.shutdown.is_some() => {}
             Action::Reload => {
                 self.log.log(format_args!("{name}: reloading"));
@@ -158,10 +160,10 @@ mod tests {
     }
 
     #[test]
-    fn the_set_holds_every_catchable_signal_but_sigchld() {
+    fn the_set_holds_every_catchable_signal() {
         let set = taken();
         for s in Signal::iterator() {
-            let expected = !matches!(s, Signal::SIGKILL | Signal::SIGSTOP | Signal::SIGCHLD);
+            let expected = !matches!(s, Signal::SIGKILL | Signal::SIGSTOP);
             assert_eq!(set.contains(s), expected, "{s}");
         }
         // SAFETY: sigismember only reads the set.

@@ -393,22 +393,16 @@ fn exit_statuses_survive_a_daemon_started_with_sigchld_ignored() {
         "once",
         "    cmd \"sh\" \"-c\" \"sleep 0.5; exit 3\"\n    starttime 0\n    exitcodes 3",
     ));
-    let out = fs::File::create(sb.path("daemon.out")).expect("daemon.out");
-    let err = fs::File::create(sb.path("daemon.err")).expect("daemon.err");
-    let mut cmd = Command::new("python3");
-    cmd.arg("-c")
-        .arg(
+    let d = Daemon::spawn_custom(
+        sb,
+        &[
+            "python3",
+            "-c",
             "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); \
              os.execv(sys.argv[1], sys.argv[1:])",
-        )
-        .arg(BIN)
-        .arg("run")
-        .arg(sb.config())
-        .current_dir(sb.root())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
-    let d = Daemon::spawn_command(sb, cmd);
+        ],
+        |_| {},
+    );
     d.wait_ready();
     let row = d.wait_state("once", "EXITED");
     assert_eq!(row["exit_code"], 3, "{row}");
@@ -570,14 +564,9 @@ fn a_terminal_that_stops_draining_does_not_freeze_the_daemon() {
     let sb = Sandbox::new();
     let name = "a".repeat(60);
     sb.write_config(&program(&name, "    cmd \"sleep 3600\"\n    starttime 0"));
-    let mut cmd = Command::new(BIN);
-    cmd.arg("run")
-        .arg(sb.config())
-        .current_dir(sb.root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::from(pty.slave));
-    let d = Daemon::spawn_command(sb, cmd);
+    let d = Daemon::spawn_custom(sb, &[], |cmd| {
+        cmd.stderr(fs::File::from(pty.slave));
+    });
     d.wait_ready();
     // Nobody reads the terminal's other end (a stalled ssh session), and then it is
     // stopped outright, as Ctrl-S does.

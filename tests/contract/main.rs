@@ -6,9 +6,11 @@ mod harness;
 
 mod check;
 mod commands;
+mod containment;
 mod daemon;
 mod hardening;
 mod logs;
+mod more_commands;
 mod reload;
 mod shell;
 mod socket;
