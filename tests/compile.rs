@@ -74,10 +74,13 @@ fn every_code_has_a_fixture() {
             seen.extend(report.problems().iter().map(|p| p.code.name()));
         }
     }
+    // These need more than a fixture's text: a file over 16 MiB, a node over 64 KiB, a
+    // FIFO on disk. Tests below raise each of them for real.
+    const NOT_FROM_TEXT: &[&str] = &["config_too_large", "node_too_large", "fifo_target"];
     let missing: Vec<_> = Code::ALL
         .iter()
         .map(|c| c.name())
-        .filter(|c| !seen.contains(c))
+        .filter(|c| !seen.contains(c) && !NOT_FROM_TEXT.contains(c))
         .collect();
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
 }

@@ -40,8 +40,8 @@ pub struct Cli {
 pub enum Command {
     /// Parse and validate a config; print every problem at once.
     Check {
-        /// The config file.
-        config: PathBuf,
+        /// The config file [default: ./taskmaster.kdl].
+        config: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
@@ -169,7 +169,10 @@ fn restore_sigpipe() {
 /// Runs one parsed command line; returns its exit status.
 pub fn dispatch(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check { config, format } => check::run(&config, format),
+        Command::Check { config, format } => check::run(
+            &config.unwrap_or_else(|| PathBuf::from(socket_path::DEFAULT_CONFIG)),
+            format,
+        ),
         Command::Run { config, socket } => run::run(config, socket),
         Command::Diff {
             configs,
