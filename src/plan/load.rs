@@ -102,15 +102,11 @@ fn syntax_problem(source_name: &str, e: parse::SyntaxError) -> Problem {
 
 /// The report of a config over [`MAX_CONFIG_BYTES`]; `size` when known.
 fn too_large(source_name: &str, size: Option<u64>) -> Report {
-    const MIB: f64 = 1024.0 * 1024.0;
-    let what = size.map_or_else(
-        || "more than 16 MiB".to_owned(),
-        |n| format!("{:.1} MiB", n as f64 / MIB),
-    );
+    let what = size.map_or_else(String::new, |n| format!(" ({n} bytes)"));
     let problem = Problem::new(
         Code::ConfigTooLarge,
         (0, 0).into(),
-        format!("the config is {what}; taskmaster reads configs of 16 MiB at most"),
+        format!("the config is over 16 MiB{what}; taskmaster reads configs of 16 MiB at most"),
         "not read",
     )
     .help("is this the right file? A config of thousands of programs is far smaller");
@@ -496,5 +492,28 @@ mod tests {
             crate::plan::OutputTarget::File(dir.path().join("out/a.log"))
         );
         assert_eq!(c.warnings.problems()[0].code, Code::ParentDirMissing);
+    }
+
+    #[test]
+    fn configs_over_16_mib_are_refused() {
+        let text = " ".repeat(MAX_CONFIG_BYTES as usize + 1);
+        assert_eq!(codes(&text), ["config_too_large"]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.kdl");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_CONFIG_BYTES + 1)
+            .unwrap();
+        let too_large = |p: &Path| match load_file(p) {
+            Err(LoadError::Invalid(r)) => {
+                assert_eq!(r.problems().len(), 1);
+                assert_eq!(r.problems()[0].code, Code::ConfigTooLarge);
+                r.problems()[0].message.clone()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(too_large(&big).contains("(16777217 bytes)"));
+        assert!(too_large(Path::new("/dev/zero")).starts_with("the config is over 16 MiB;"));
     }
 }
