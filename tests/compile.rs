@@ -548,3 +548,112 @@ fn offline_diff_survives_hostile_files() {
         assert!(stderr.contains("taskmaster::"), "{bad}: {stderr:.2000}");
     }
 }
+
+/// `run` compiles through the same loader: a hostile config is an invalid one (exit 1),
+/// before any socket or program exists.
+#[test]
+fn run_refuses_hostile_configs_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("deep.kdl", "a {".repeat(3000)),
+        ("braces.kdl", "}\n".repeat(20_000)),
+        ("syslog.kdl", syslog_lines(7_500)),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .args(["run", name, "--socket", "tm.sock"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr:.2000}");
+        assert!(!dir.path().join("tm.sock").exists());
+    }
+}
+
+/// Issue 7's first case: an online `diff` (and a `reload`) of a 9 KB file aborted the daemon
+/// with a stack overflow, orphaning its children. Now both are rejected and the daemon and
+/// its program live on.
+#[test]
+fn the_daemon_survives_diff_and_reload_of_hostile_configs() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("taskmaster.kdl");
+    std::fs::write(&config, "program sleeper { cmd \"sleep 300\" }\n").unwrap();
+    let socket = dir.path().join("tm.sock");
+    let client = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .args(args)
+            .arg("--socket")
+            .arg(&socket)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    /// Kills what the test started, by pid, also when an assertion fails half-way.
+    struct Guard(std::process::Child, Option<i32>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            use nix::sys::signal::{Signal, kill};
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            if let Some(pid) = self.1 {
+                let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+    let mut daemon = Guard(
+        Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .arg("run")
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        None,
+    );
+    let sleeper_pid = || -> Option<i32> {
+        let (code, out) = client(&["status", "--json"]);
+        let rows: serde_json::Value = serde_json::from_str(&out).ok().filter(|_| code == 0)?;
+        rows[0]["pid"].as_i64().map(|p| p as i32)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pid = loop {
+        if let Some(pid) = sleeper_pid() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the daemon never ran sleeper");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    daemon.1 = Some(pid);
+
+    std::fs::write(dir.path().join("evil.kdl"), "a {".repeat(3000)).unwrap();
+    std::fs::write(dir.path().join("braces.kdl"), "}\n".repeat(20_000)).unwrap();
+    let (code, _) = client(&["diff", "evil.kdl"]);
+    assert_eq!(code, 2, "an invalid config is an error for diff");
+    let (code, _) = client(&["diff", "braces.kdl"]);
+    assert_eq!(code, 2);
+    std::fs::write(&config, syslog_lines(7_500)).unwrap();
+    let (code, _) = client(&["reload"]);
+    assert_eq!(code, 1, "reload rejects an invalid config");
+
+    assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon died");
+    assert_eq!(sleeper_pid(), Some(pid), "sleeper was disturbed");
+
+    let (code, _) = client(&["shutdown"]);
+    assert_eq!(code, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the daemon did not shut down");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
