@@ -18,7 +18,7 @@
 //!   the memory is only reserved, and touched only by hostile input.
 //! - After [`MAX_SYNTAX_ERRORS`] syntax errors the rest of the file is not parsed: one more
 //!   error says where checking stopped. This bounds the time and memory a huge broken file
-//!   costs.
+//!   costs, and the size of its report (each error shows its whole line, up to a piece long).
 //! - A panic inside kdl is caught at the thread's edge and becomes a syntax error.
 //!
 //! A text that fails to parse and looks like an INI file (a supervisord.conf) gives one
@@ -41,7 +41,7 @@ pub use prescan::{CHUNK_BYTES, MAX_DEPTH};
 pub const PARSE_STACK: usize = 128 * 1024 * 1024;
 
 /// Syntax errors reported at most; see the module doc.
-pub const MAX_SYNTAX_ERRORS: usize = 1000;
+pub const MAX_SYNTAX_ERRORS: usize = 100;
 
 /// A document that parsed.
 #[derive(Debug)]
