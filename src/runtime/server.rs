@@ -207,7 +207,11 @@ impl Supervisor {
         if self.shutdown.is_some()
             && !matches!(
                 request,
-                Request::Status { .. } | Request::Names | Request::Shutdown
+                Request::Status { .. }
+                    | Request::Names
+                    | Request::Pid { .. }
+                    | Request::Timings { .. }
+                    | Request::Shutdown
             )
         {
             self.send_error(
@@ -249,6 +253,9 @@ impl Supervisor {
                 lines,
                 follow,
             } => self.logs(cid, &name, stderr, lines, follow),
+            Request::Signal { signal, names } => self.signal_request(cid, &signal, &names),
+            Request::Pid { names } => self.pid_request(cid, &names),
+            Request::Timings { names } => self.timings_request(cid, &names),
             Request::Names => {
                 let programs = self.programs.keys().cloned().collect();
                 let processes = self
@@ -297,7 +304,7 @@ impl Supervisor {
     }
 
     /// Names to live process ids, in program then index order.
-    fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+    pub(super) fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
         let counts = self
             .programs
             .iter()
@@ -308,12 +315,8 @@ impl Supervisor {
                 )
             })
             .collect();
-        let targets = names::resolve(names, &counts).map_err(|bad| {
-            ErrorReply::new(
-                ErrorKind::UnknownName,
-                format!("no such program or process: {bad}"),
-            )
-        })?;
+        let targets = names::resolve(names, &counts)
+            .map_err(|unknown| ErrorReply::new(ErrorKind::UnknownName, unknown.to_string()))?;
         Ok(targets
             .iter()
             .filter_map(|(program, index)| {
@@ -341,8 +344,12 @@ impl Supervisor {
         } else {
             Stream::Stdout
         };
-        // Naming a program (or `all`) follows the whole program, later processes too.
-        let whole = self.programs.contains_key(name) || name == "all";
+        // Naming a program (`web`, `web:*` or `all`) follows the whole program, later
+        // processes too.
+        let whole = name == "all"
+            || self
+                .programs
+                .contains_key(names::program_of(name).unwrap_or(name));
         let mut chunks = Vec::new();
         let mut programs: Vec<(String, Option<u32>)> = Vec::new();
         for id in &ids {

@@ -6,12 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use super::output::{self, eprint_block};
+use super::progress::{Progress, StopPlan};
 use super::{Command, Format, NamesArgs, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
 
 pub(super) mod interrupt;
 mod logs;
+mod signal_and_pid;
 pub(super) mod transport;
 
 use transport::{ClientError, Connection};
@@ -22,9 +24,19 @@ pub(super) fn run(command: Command) -> u8 {
     match command {
         Command::Status {
             names,
-            json,
+            format,
             socket,
-        } => status(&socket_for(&socket), names, json),
+        } => status(&socket_for(&socket), names, format.get()),
+        Command::Signal {
+            signal,
+            names,
+            socket,
+        } => signal_and_pid::signal(&socket_for(&socket), signal, names),
+        Command::Pid {
+            names,
+            format,
+            socket,
+        } => signal_and_pid::pid(&socket_for(&socket), names, format.get()),
         Command::Start(args) => action(Verb::Start, args),
         Command::Stop(args) => action(Verb::Stop, args),
         Command::Restart(args) => action(Verb::Restart, args),
@@ -53,7 +65,12 @@ pub(super) fn run(command: Command) -> u8 {
 }
 
 /// Online `diff`: asks the daemon what `reload` would do with `config` (or its own file).
-pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &SocketArg) -> u8 {
+pub(super) fn online_diff(
+    config: Option<&Path>,
+    format: Format,
+    show_values: bool,
+    socket: &SocketArg,
+) -> u8 {
     // The daemon has its own working directory: send it an absolute path.
     let config = match config.map(std::path::absolute).transpose() {
         Ok(config) => config,
@@ -75,7 +92,7 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
     };
     print_warnings(&warnings);
     // The same output as the offline diff, so both read (and parse) alike.
-    super::diff::print_diff(&diff, format);
+    super::diff::print_diff(&diff, format, show_values);
     if diff.is_empty() {
         exit::OK
     } else {
@@ -84,7 +101,7 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
 }
 
 /// The socket a command talks to: its `--socket`/`TASKMASTER_SOCKET`, else the default rule.
-fn socket_for(arg: &SocketArg) -> PathBuf {
+pub(super) fn socket_for(arg: &SocketArg) -> PathBuf {
     crate::cli::socket_path::for_client(arg.socket.as_deref())
 }
 
@@ -101,14 +118,18 @@ pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
         Command::Reload { .. } => "reload",
         Command::Shutdown { .. } => "shutdown",
         Command::Logs { .. } => "logs",
+        Command::Signal { .. } => "signal",
+        Command::Pid { .. } => "pid",
+        Command::CompleteNames { .. } => "__complete-names",
         Command::Shell { .. } => "shell",
         Command::Completions { .. } => "completions",
-        Command::Man => "man",
+        Command::Man { .. } => "man",
         Command::Import { .. } => "import",
+        Command::Export { .. } => "export",
     }
 }
 
-fn status(socket: &Path, names: Vec<String>, json: bool) -> u8 {
+fn status(socket: &Path, names: Vec<String>, format: Format) -> u8 {
     let mut rows = match Connection::call(socket, Request::Status { names }) {
         Ok(Response::Status { processes }) => processes,
         Ok(Response::Error(error)) => return error_exit(&error),
@@ -116,7 +137,7 @@ fn status(socket: &Path, names: Vec<String>, json: bool) -> u8 {
         Err(e) => return client_error(&e),
     };
     output::sort_rows(&mut rows);
-    if json {
+    if format == Format::Json {
         match serde_json::to_string_pretty(&rows) {
             Ok(text) => output::write_stdout(&(text + "\n")),
             Err(e) => {
@@ -141,11 +162,34 @@ fn action(verb: Verb, args: NamesArgs) -> u8 {
     let socket = socket_for(&args.socket);
     let names = args.names;
     let (request, failed_word) = match verb {
-        Verb::Start => (Request::Start { names }, "did not start"),
-        Verb::Stop => (Request::Stop { names }, "did not stop"),
-        Verb::Restart => (Request::Restart { names }, "did not restart"),
+        Verb::Start => (
+            Request::Start {
+                names: names.clone(),
+            },
+            "did not start",
+        ),
+        Verb::Stop => (
+            Request::Stop {
+                names: names.clone(),
+            },
+            "did not stop",
+        ),
+        Verb::Restart => (
+            Request::Restart {
+                names: names.clone(),
+            },
+            "did not restart",
+        ),
     };
-    let (mut rows, failed) = match Connection::call(&socket, request) {
+    // Only a stop is told what it waits for; a restart's stop is followed by a start.
+    let plan = match verb {
+        Verb::Stop => StopPlan::fetch(&socket, &names),
+        Verb::Start | Verb::Restart => None,
+    };
+    let progress = Progress::start(progress_label(verb, &names), plan);
+    let answer = Connection::call(&socket, request);
+    progress.finish();
+    let (mut rows, failed) = match answer {
         Ok(Response::Done { processes, failed }) => (processes, failed),
         Ok(Response::Error(error)) => return error_exit(&error),
         Ok(other) => return client_error(&unexpected(&socket, &other)),
@@ -167,6 +211,16 @@ fn action(verb: Verb, args: NamesArgs) -> u8 {
         }
     }
     exit::FAILED
+}
+
+/// What the progress line says while `verb` waits: `stopping web, db`.
+fn progress_label(verb: Verb, names: &[String]) -> String {
+    let word = match verb {
+        Verb::Start => "starting",
+        Verb::Stop => "stopping",
+        Verb::Restart => "restarting",
+    };
+    format!("{word} {}", names.join(", "))
 }
 
 /// `" (text)"`, or nothing for an empty text.
@@ -198,7 +252,11 @@ fn reload(socket: &Path) -> u8 {
 }
 
 fn shutdown(socket: &Path) -> u8 {
-    match Connection::call(socket, Request::Shutdown) {
+    let plan = StopPlan::fetch(socket, &["all".to_owned()]);
+    let progress = Progress::start("shutting down: stopping every program".to_owned(), plan);
+    let answer = Connection::call(socket, Request::Shutdown);
+    progress.finish();
+    match answer {
         Ok(Response::ShutDown) => {
             output::write_stdout("shut down\n");
             exit::OK
@@ -225,7 +283,7 @@ fn report_error(error: &ErrorReply) {
 }
 
 /// Prints a daemon error and gives the exit status it means for most commands.
-fn error_exit(error: &ErrorReply) -> u8 {
+pub(super) fn error_exit(error: &ErrorReply) -> u8 {
     report_error(error);
     match error.kind {
         ErrorKind::UnknownName | ErrorKind::InvalidConfig | ErrorKind::BadRequest => exit::FAILED,
@@ -235,13 +293,13 @@ fn error_exit(error: &ErrorReply) -> u8 {
 }
 
 /// Prints a transport failure and gives its exit status.
-fn client_error(error: &ClientError) -> u8 {
+pub(super) fn client_error(error: &ClientError) -> u8 {
     eprintln!("error: {error}");
     error.exit_code()
 }
 
 /// An error for an answer of the wrong kind.
-fn unexpected(socket: &Path, response: &Response) -> ClientError {
+pub(super) fn unexpected(socket: &Path, response: &Response) -> ClientError {
     ClientError::Protocol {
         socket: socket.to_owned(),
         detail: format!("{response:?}"),
