@@ -247,3 +247,24 @@ fn daemon_settings_are_comments_at_the_top_and_warnings() {
     );
     assert_eq!(e.unmapped.iter().filter(|u| u.program.is_none()).count(), 2);
 }
+
+#[test]
+fn crash_loop_settings_warn_only_when_set() {
+    let (_, unmapped) = object_of("program \"p\" { cmd \"true\"; }");
+    assert!(
+        !unmapped
+            .iter()
+            .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
+        "{unmapped:?}"
+    );
+    let (_, unmapped) =
+        object_of("program \"p\" { cmd \"true\"; restart-backoff 0; crash-limit 3 \"10s\"; }");
+    assert!(
+        unmapped.iter().any(|w| w.contains("restart-backoff 0")),
+        "{unmapped:?}"
+    );
+    assert!(
+        unmapped.iter().any(|w| w.contains("crash-limit 3 \"10s\"")),
+        "{unmapped:?}"
+    );
+}
