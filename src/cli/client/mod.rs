@@ -3,10 +3,10 @@
 //! Each command opens its own connection, so the shell simply reconnects for the next
 //! command after the daemon went away. Output formats live in [`super::output`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::output::{self, eprint_block};
-use super::{Command, Format, NamesArgs, SocketArg, exit};
+use super::{Command, Format, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
 
@@ -14,42 +14,48 @@ pub(super) mod interrupt;
 mod logs;
 pub(super) mod transport;
 
-use transport::{ClientError, Connection};
+use transport::{ClientError, Connection, Target, Wait};
 
 /// Runs a client command (`status`, `start`, `stop`, `restart`, `reload`, `shutdown`, `logs`);
 /// returns its exit status.
 pub(super) fn run(command: Command) -> u8 {
-    match command {
+    let target = |arg: &SocketArg| Target::from_arg(arg).map_err(|e| client_error(&e));
+    let outcome = match command {
         Command::Status {
             names,
             json,
             socket,
-        } => status(&socket_for(&socket), names, json),
-        Command::Start(args) => action(Verb::Start, args),
-        Command::Stop(args) => action(Verb::Stop, args),
-        Command::Restart(args) => action(Verb::Restart, args),
-        Command::Reload { socket } => reload(&socket_for(&socket)),
-        Command::Shutdown { socket } => shutdown(&socket_for(&socket)),
+        } => target(&socket).map(|t| status(&t, names, json)),
+        Command::Start(args) => target(&args.socket).map(|t| action(&t, Verb::Start, args.names)),
+        Command::Stop(args) => target(&args.socket).map(|t| action(&t, Verb::Stop, args.names)),
+        Command::Restart(args) => {
+            target(&args.socket).map(|t| action(&t, Verb::Restart, args.names))
+        }
+        Command::Reload { socket } => target(&socket).map(|t| reload(&t)),
+        Command::Shutdown { socket } => target(&socket).map(|t| shutdown(&t)),
         Command::Logs {
             name,
             follow,
             stderr,
             lines,
             socket,
-        } => logs::run(
-            &socket_for(&socket),
-            Request::Logs {
-                name,
-                stderr,
-                lines,
-                follow,
-            },
-        ),
+        } => target(&socket).map(|t| {
+            logs::run(
+                &t,
+                Request::Logs {
+                    name,
+                    stderr,
+                    lines,
+                    follow,
+                },
+            )
+        }),
         other => {
             eprintln!("error: `{}` is not a client command", command_word(&other));
-            exit::USAGE
+            Ok(exit::USAGE)
         }
-    }
+    };
+    outcome.unwrap_or_else(|code| code)
 }
 
 /// Online `diff`: asks the daemon what `reload` would do with `config` (or its own file).
@@ -62,15 +68,23 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
             return exit::USAGE;
         }
     };
-    let socket = socket_for(socket);
-    let (diff, warnings) = match Connection::call(&socket, Request::Diff { config }) {
+    let target = match Target::from_arg(socket) {
+        Ok(target) => target,
+        Err(e) => return client_error(&e),
+    };
+    let socket = &target.socket;
+    let (diff, warnings) = match Connection::call(&target, Wait::Answer, Request::Diff { config })
+    {
         Ok(Response::Diff { diff, warnings }) => (diff, warnings),
         Ok(Response::Error(error)) => {
             report_error(&error);
             // For `diff`, 1 means "changes pending", so every failure is a 2.
-            return exit::USAGE;
+            return match error.kind {
+                ErrorKind::Busy | ErrorKind::ShuttingDown => exit::UNREACHABLE,
+                _ => exit::USAGE,
+            };
         }
-        Ok(other) => return client_error(&unexpected(&socket, &other)),
+        Ok(other) => return client_error(&unexpected(socket, &other)),
         Err(e) => return client_error(&e),
     };
     print_warnings(&warnings);
@@ -81,11 +95,6 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
     } else {
         exit::FAILED
     }
-}
-
-/// The socket a command talks to: its `--socket`/`TASKMASTER_SOCKET`, else the default rule.
-fn socket_for(arg: &SocketArg) -> PathBuf {
-    crate::cli::socket_path::for_client(arg.socket.as_deref())
 }
 
 /// The command word a user typed for `command`.
@@ -108,8 +117,9 @@ pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
     }
 }
 
-fn status(socket: &Path, names: Vec<String>, json: bool) -> u8 {
-    let mut rows = match Connection::call(socket, Request::Status { names }) {
+fn status(target: &Target, names: Vec<String>, json: bool) -> u8 {
+    let socket = &target.socket;
+    let mut rows = match Connection::call(target, Wait::Answer, Request::Status { names }) {
         Ok(Response::Status { processes }) => processes,
         Ok(Response::Error(error)) => return error_exit(&error),
         Ok(other) => return client_error(&unexpected(socket, &other)),
@@ -137,18 +147,17 @@ enum Verb {
     Restart,
 }
 
-fn action(verb: Verb, args: NamesArgs) -> u8 {
-    let socket = socket_for(&args.socket);
-    let names = args.names;
+fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
+    let socket = &target.socket;
     let (request, failed_word) = match verb {
         Verb::Start => (Request::Start { names }, "did not start"),
         Verb::Stop => (Request::Stop { names }, "did not stop"),
         Verb::Restart => (Request::Restart { names }, "did not restart"),
     };
-    let (mut rows, failed) = match Connection::call(&socket, request) {
+    let (mut rows, failed) = match Connection::call(target, Wait::Work, request) {
         Ok(Response::Done { processes, failed }) => (processes, failed),
         Ok(Response::Error(error)) => return error_exit(&error),
-        Ok(other) => return client_error(&unexpected(&socket, &other)),
+        Ok(other) => return client_error(&unexpected(socket, &other)),
         Err(e) => return client_error(&e),
     };
     output::sort_rows(&mut rows);
@@ -178,8 +187,9 @@ fn suffix(text: &str) -> String {
     }
 }
 
-fn reload(socket: &Path) -> u8 {
-    match Connection::call(socket, Request::Reload) {
+fn reload(target: &Target) -> u8 {
+    let socket = &target.socket;
+    match Connection::call(target, Wait::Answer, Request::Reload) {
         Ok(Response::Reloaded { diff, warnings }) => {
             print_warnings(&warnings);
             output::write_stdout(&render_diff(&diff, output::stdout_color()));
@@ -188,7 +198,7 @@ fn reload(socket: &Path) -> u8 {
         Ok(Response::Error(error)) => {
             report_error(&error);
             match error.kind {
-                ErrorKind::ShuttingDown => exit::UNREACHABLE,
+                ErrorKind::ShuttingDown | ErrorKind::Busy => exit::UNREACHABLE,
                 _ => exit::FAILED,
             }
         }
@@ -197,8 +207,9 @@ fn reload(socket: &Path) -> u8 {
     }
 }
 
-fn shutdown(socket: &Path) -> u8 {
-    match Connection::call(socket, Request::Shutdown) {
+fn shutdown(target: &Target) -> u8 {
+    let socket = &target.socket;
+    match Connection::call(target, Wait::Work, Request::Shutdown) {
         Ok(Response::ShutDown) => {
             output::write_stdout("shut down\n");
             exit::OK
@@ -230,7 +241,7 @@ fn error_exit(error: &ErrorReply) -> u8 {
     match error.kind {
         ErrorKind::UnknownName | ErrorKind::InvalidConfig | ErrorKind::BadRequest => exit::FAILED,
         ErrorKind::TooLarge | ErrorKind::Unreadable => exit::USAGE,
-        ErrorKind::ShuttingDown => exit::UNREACHABLE,
+        ErrorKind::ShuttingDown | ErrorKind::Busy => exit::UNREACHABLE,
     }
 }
 
@@ -264,7 +275,8 @@ mod tests {
     fn unreachable_socket_is_exit_3_and_names_the_socket() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("nothing.sock");
-        let err = Connection::call(&socket, Request::Names).unwrap_err();
+        let err = Connection::call(&Target::new(&socket), Wait::Answer, Request::Names)
+            .unwrap_err();
         assert_eq!(err.exit_code(), exit::UNREACHABLE);
         let text = err.to_string();
         assert!(text.contains("nothing.sock"), "{text}");
