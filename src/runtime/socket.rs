@@ -16,7 +16,9 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{
+    DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -256,7 +258,12 @@ pub fn private_folder(folder: &Path) -> Result<(), BindError> {
         why,
     };
     match std::fs::DirBuilder::new().mode(0o700).create(folder) {
-        Ok(()) => {}
+        // Exactly 0700 whatever the umask took away (a umask of 0177 would leave 0600).
+        Ok(()) => std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
+            .map_err(|source| BindError::Io {
+                path: folder.to_owned(),
+                source,
+            })?,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(source) => {
             return Err(BindError::Io {
@@ -298,8 +305,6 @@ pub fn peer_allowed(stream: &UnixStream) -> Result<bool, io::Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt as _;
-
     use super::*;
 
     #[test]
