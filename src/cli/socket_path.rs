@@ -163,10 +163,7 @@ mod tests {
         let config = dir.path().join("c.kdl");
         std::fs::write(&config, "taskmaster { socket \"c.sock\" }\n").unwrap();
         let explicit = Path::new("/x.sock");
-        assert_eq!(
-            for_client(Some(explicit), Some(&config)).unwrap(),
-            explicit
-        );
+        assert_eq!(for_client(Some(explicit), Some(&config)).unwrap(), explicit);
         assert_eq!(
             for_client(None, Some(&config)).unwrap(),
             dir.path().join("c.sock")

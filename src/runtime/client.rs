@@ -23,6 +23,9 @@ use crate::protocol::{
 
 pub type ClientId = u64;
 
+/// A follower that had lines skipped gets lines again once its unsent output is below this.
+const RESUME_BELOW: usize = MAX_UNSENT_BYTES / 2;
+
 /// Which limit a connection's timer enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimerKind {
@@ -158,7 +161,14 @@ impl Client {
     /// Queues a followed log line carrying `text_len` bytes of output, unless the peer is too
     /// far behind: then the output is counted as skipped. A pending skip notice goes first.
     pub fn queue_followed(&mut self, line: &[u8], text_len: usize) {
-        if self.outbuf.len() + line.len() > MAX_UNSENT_BYTES {
+        // Once skipping, go on until the reader has caught up by half the limit: one notice
+        // per gap, not one per line that happens to fit.
+        let limit = if self.skipped > 0 {
+            RESUME_BELOW
+        } else {
+            MAX_UNSENT_BYTES
+        };
+        if self.outbuf.len() + line.len() > limit {
             self.skipped += text_len as u64;
             return;
         }
@@ -176,7 +186,7 @@ impl Client {
             return;
         }
         let notice = skip_notice(self.skipped);
-        if self.outbuf.len() + notice.len() <= MAX_UNSENT_BYTES {
+        if self.outbuf.len() + notice.len() <= RESUME_BELOW {
             self.queue(&notice);
             self.skipped = 0;
         }
@@ -319,6 +329,11 @@ mod tests {
         assert!(c.outbuf.capacity() <= MAX_UNSENT_BYTES);
         let kept = c.outbuf.len() / 1000;
         assert_eq!(c.skipped, (2000 - kept as u64) * 900);
+        // Not before the reader caught up by half the limit.
+        let before = c.skipped;
+        c.outbuf.truncate(MAX_UNSENT_BYTES - 2000);
+        c.queue_followed(&line, 900);
+        assert_eq!(c.skipped, before + 900);
         // Room again: the notice goes first, then lines flow.
         c.outbuf.clear();
         let skipped = c.skipped;
@@ -352,6 +367,10 @@ mod tests {
             assert_eq!(err.kind, ErrorKind::BadRequest);
         }
         let err = parse_request(br#"{"version":"1","command":"status"}"#).unwrap_err();
-        assert!(err.message.contains("must be an integer"), "{}", err.message);
+        assert!(
+            err.message.contains("must be an integer"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -33,8 +33,7 @@ use super::machine::Event;
 use super::names;
 use super::supervisor::{Follower, Op, ProcId, Stream, Supervisor};
 use crate::protocol::{
-    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT,
-    Request, Response,
+    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
 };
 
 /// Input a client may queue while a reply is pending, before it is dropped.

@@ -17,7 +17,8 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{
-    DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _,
+    DirBuilderExt as _, FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _,
+    PermissionsExt as _,
 };
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -191,7 +192,10 @@ fn group_is_private(gid: u32) -> bool {
     if gid != Gid::effective().as_raw() {
         return false;
     }
-    let me = User::from_uid(Uid::effective()).ok().flatten().map(|u| u.name);
+    let me = User::from_uid(Uid::effective())
+        .ok()
+        .flatten()
+        .map(|u| u.name);
     match Group::from_gid(Gid::from_raw(gid)) {
         Ok(Some(group)) => group.mem.iter().all(|m| Some(m) == me.as_ref()),
         _ => false,
@@ -277,7 +281,10 @@ pub fn private_folder(folder: &Path) -> Result<(), BindError> {
         source,
     })?;
     if !meta.file_type().is_dir() {
-        return Err(unsafe_folder(format!("{} is not a folder", folder.display())));
+        return Err(unsafe_folder(format!(
+            "{} is not a folder",
+            folder.display()
+        )));
     }
     if meta.uid() != Uid::effective().as_raw() {
         return Err(unsafe_folder(format!(

@@ -11,5 +11,6 @@ mod logs;
 mod reload;
 mod shell;
 mod socket;
+mod socket_limits;
 mod spawn;
 mod states;

@@ -4,11 +4,11 @@
 //! client then starts every line with `web:0 | `, keeping track of where lines begin so a
 //! chunk that ends mid-line does not get a prefix in the middle of a line.
 
-use std::collections::HashMap;
 use super::transport::{ClientError, Connection, Target, Wait};
 use super::{client_error, error_exit, unexpected};
 use crate::cli::{exit, output};
 use crate::protocol::{Request, Response};
+use std::collections::HashMap;
 
 /// Sends a `logs` request and copies the answer to stdout.
 pub(super) fn run(target: &Target, request: Request) -> u8 {

@@ -73,8 +73,7 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
         Err(e) => return client_error(&e),
     };
     let socket = &target.socket;
-    let (diff, warnings) = match Connection::call(&target, Wait::Answer, Request::Diff { config })
-    {
+    let (diff, warnings) = match Connection::call(&target, Wait::Answer, Request::Diff { config }) {
         Ok(Response::Diff { diff, warnings }) => (diff, warnings),
         Ok(Response::Error(error)) => {
             report_error(&error);
@@ -275,8 +274,8 @@ mod tests {
     fn unreachable_socket_is_exit_3_and_names_the_socket() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("nothing.sock");
-        let err = Connection::call(&Target::new(&socket), Wait::Answer, Request::Names)
-            .unwrap_err();
+        let err =
+            Connection::call(&Target::new(&socket), Wait::Answer, Request::Names).unwrap_err();
         assert_eq!(err.exit_code(), exit::UNREACHABLE);
         let text = err.to_string();
         assert!(text.contains("nothing.sock"), "{text}");

@@ -23,16 +23,14 @@ use line::Outcome;
 const PROMPT: &str = "taskmaster> ";
 
 pub(super) fn run(socket: &SocketArg) -> u8 {
-    let socket = match super::socket_path::for_client(
-        socket.socket.as_deref(),
-        socket.config.as_deref(),
-    ) {
-        Ok(socket) => socket,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return super::exit::USAGE;
-        }
-    };
+    let socket =
+        match super::socket_path::for_client(socket.socket.as_deref(), socket.config.as_deref()) {
+            Ok(socket) => socket,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return super::exit::USAGE;
+            }
+        };
     if std::io::stdin().is_terminal() {
         interactive(socket)
     } else {
