@@ -66,11 +66,77 @@ fn spawn_change_restarts() {
             "    cmd: \"python3 -m http.server 8080 --bind 127.0.0.1\" → ",
             "\"python3 -m http.server 8081 --bind 127.0.0.1\"\n",
             "    stderr: memory → \"discard\"\n",
-            "    env: {GREETING=\"hello\"} → {GREETING=\"hello\"; PORT=\"8081\"}\n",
+            "    env: PORT added (values hidden; --show-values prints them)\n",
             "0 to add, 1 to restart, 0 to update, 0 to remove, 1 unchanged\n",
         )
     );
     assert_eq!(code, 1);
+}
+
+/// `env` values are secrets more often than not: the diff names the keys, and prints the
+/// values only with `--show-values`, in the text and in the JSON.
+#[test]
+fn env_values_are_shown_only_when_asked() {
+    let case = fixtures().join("restart");
+    let (old, new) = (case.join("old.kdl"), case.join("new.kdl"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_taskmaster"));
+    let out = cmd
+        .args(["diff", "--show-values"])
+        .args([&old, &new])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("    env: {GREETING=\"hello\"} → {GREETING=\"hello\"; PORT=\"8081\"}\n"),
+        "{text}"
+    );
+    let hidden = run(&[&old, &new], true);
+    let json: serde_json::Value = serde_json::from_slice(&hidden.stdout).expect("JSON");
+    let env = json["programs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["name"] == "web")
+        .flat_map(|p| p["changes"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["field"] == "env")
+        .unwrap_or_else(|| panic!("no env change in {json:#}"));
+    assert_eq!(env["old"], "(hidden)");
+    assert_eq!(env["new"], "(hidden)");
+    assert_eq!(
+        env["keys"],
+        serde_json::json!([{"key": "PORT", "change": "added"}])
+    );
+    assert!(!String::from_utf8_lossy(&hidden.stdout).contains("PORT=\\\"8081"));
+}
+
+/// `--json` is `--format json` for every command that prints JSON.
+#[test]
+fn json_is_accepted_in_both_spellings() {
+    let case = fixtures().join("restart");
+    let (old, new) = (case.join("old.kdl"), case.join("new.kdl"));
+    let long = run(&[&old, &new], true);
+    let short = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+        .args(["diff", "--json"])
+        .args([&old, &new])
+        .output()
+        .expect("runs");
+    assert_eq!(long.stdout, short.stdout);
+    assert_eq!(short.status.code(), Some(1));
+    let check_json = |flag: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .arg("check")
+            .args(flag)
+            .arg(&new)
+            .output()
+            .expect("runs")
+    };
+    let a = check_json(&["--json"]);
+    let b = check_json(&["--format", "json"]);
+    assert_eq!(a.stdout, b.stdout);
+    assert!(serde_json::from_slice::<serde_json::Value>(&a.stdout).is_ok());
+    // Both at once, disagreeing, is a usage error.
+    let both = check_json(&["--json", "--format", "human"]);
+    assert_eq!(both.status.code(), Some(2));
 }
 
 #[test]

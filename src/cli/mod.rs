@@ -12,7 +12,9 @@ mod check;
 mod client;
 mod diff;
 mod extras;
+mod habits;
 mod output;
+mod progress;
 mod run;
 mod shell;
 pub mod socket_path;
@@ -42,8 +44,8 @@ pub enum Command {
     Check {
         /// The config file.
         config: PathBuf,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[command(flatten)]
+        format: FormatArg,
     },
     /// Supervise the config's programs in the foreground.
     Run {
@@ -59,8 +61,11 @@ pub enum Command {
         /// OLD NEW for an offline diff; one CONFIG (or none) for an online one.
         #[arg(num_args = 0..=2)]
         configs: Vec<PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[command(flatten)]
+        format: FormatArg,
+        /// Print `env` values; by default a changed key is named but its value is hidden.
+        #[arg(long)]
+        show_values: bool,
         #[command(flatten)]
         socket: SocketArg,
     },
@@ -68,9 +73,9 @@ pub enum Command {
     Status {
         /// Programs or processes to show [default: all].
         names: Vec<String>,
-        /// Print a JSON array instead of a table.
-        #[arg(long)]
-        json: bool,
+        /// `--json` (or `--format json`): a JSON array instead of a table.
+        #[command(flatten)]
+        format: FormatArg,
         #[command(flatten)]
         socket: SocketArg,
     },
@@ -106,6 +111,25 @@ pub enum Command {
         #[command(flatten)]
         socket: SocketArg,
     },
+    /// Send a signal (`HUP`, `SIGUSR1`, `10`) to the process group of each named process.
+    Signal {
+        /// The signal: a name, with or without `SIG`, or a number.
+        signal: String,
+        /// Programs, processes (`web:1`, `web:*`) or `all`.
+        #[arg(required = true)]
+        names: Vec<String>,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+    /// Print the daemon's pid, or the pid of each named process, one a line.
+    Pid {
+        /// Programs, processes (`web:1`, `web:*`) or `all` [default: the daemon itself].
+        names: Vec<String>,
+        #[command(flatten)]
+        format: FormatArg,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// An interactive control shell taking the client commands as lines.
     Shell {
         #[command(flatten)]
@@ -116,18 +140,31 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff), or one command's page; `--dir` writes every page.
+    Man {
+        /// A command whose page to print (`status` prints taskmaster-status(1)).
+        command: Option<String>,
+        /// Write taskmaster.1 and every taskmaster-COMMAND.1 into DIR instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "command")]
+        dir: Option<PathBuf>,
+    },
     /// Convert a supervisord config into a taskmaster config (printed on stdout).
     Import {
         /// The supervisord.conf file.
         file: PathBuf,
     },
+    /// For completion scripts: the daemon's program and process names, one a line (nothing
+    /// when it does not answer within a second).
+    #[command(name = "__complete-names", hide = true)]
+    CompleteNames {
+        #[command(flatten)]
+        socket: SocketArg,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct NamesArgs {
-    /// Programs, processes (`web:1`) or `all`.
+    /// Programs, processes (`web:1`, `web:*`) or `all`.
     #[arg(required = true)]
     pub names: Vec<String>,
     #[command(flatten)]
@@ -164,8 +201,38 @@ pub enum Format {
     Json,
 }
 
+/// How a command that can print JSON prints: `--format json` and `--json` are the same, so
+/// scripts need not remember which command took which spelling.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FormatArg {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+}
+
+impl FormatArg {
+    /// The format asked for.
+    pub fn get(self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+
+    /// `--format json`, as the shell and tests build it.
+    pub fn json() -> Self {
+        FormatArg {
+            format: Format::Json,
+            json: false,
+        }
+    }
+}
+
 /// Parses the arguments, runs the command, and turns its outcome into an exit status.
 pub fn main() -> ExitCode {
+    if let Some(status) = habits::intercept(std::env::args_os().skip(1)) {
+        return ExitCode::from(status);
+    }
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Run { .. }) {
         restore_sigpipe();
@@ -186,17 +253,19 @@ fn restore_sigpipe() {
 /// Runs one parsed command line; returns its exit status.
 pub fn dispatch(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check { config, format } => check::run(&config, format),
+        Command::Check { config, format } => check::run(&config, format.get()),
         Command::Run { config, socket } => run::run(config, socket),
         Command::Diff {
             configs,
             format,
+            show_values,
             socket,
-        } => diff::run(&configs, format, &socket),
+        } => diff::run(&configs, format.get(), show_values, &socket),
         Command::Completions { shell } => extras::completions(shell),
-        Command::Man => extras::man(),
+        Command::Man { command, dir } => extras::man(command.as_deref(), dir.as_deref()),
         Command::Import { file } => extras::import(&file),
         Command::Shell { socket } => shell::run(&socket),
+        Command::CompleteNames { socket } => shell::complete_names(&socket),
         client_command => client::run(client_command),
     }
 }

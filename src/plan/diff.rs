@@ -89,6 +89,47 @@ pub struct FieldChange {
     pub class: FieldClass,
     pub old: String,
     pub new: String,
+    /// For a map of secrets-prone values (`env`): which keys changed, so the diff can say
+    /// so without printing the values (see [`super::render`]). Empty for other fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyChange>,
+}
+
+/// One key of a map field that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyChange {
+    pub key: String,
+    pub change: KeyAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyAction {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// The keys that differ between two maps, in key order.
+fn key_changes(
+    old: &std::collections::BTreeMap<String, String>,
+    new: &std::collections::BTreeMap<String, String>,
+) -> Vec<KeyChange> {
+    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let change = match (old.get(key), new.get(key)) {
+                (Some(a), Some(b)) if a == b => return None,
+                (Some(_), Some(_)) => KeyAction::Changed,
+                (None, _) => KeyAction::Added,
+                (_, None) => KeyAction::Removed,
+            };
+            Some(KeyChange {
+                key: key.clone(),
+                change,
+            })
+        })
+        .collect()
 }
 
 /// How a reload treats a change to a field.
@@ -196,6 +237,11 @@ fn diff_program(name: &str, old: Option<&ProgramSpec>, new: Option<&ProgramSpec>
             class: f.class,
             old: (f.show)(old),
             new: (f.show)(new),
+            keys: if f.name == "env" {
+                key_changes(&old.env, &new.env)
+            } else {
+                Vec::new()
+            },
         })
         .collect();
     let scale = (old.numprocs != new.numprocs).then_some(Scale {
@@ -242,6 +288,7 @@ fn diff_daemon(old: &DaemonSettings, new: &DaemonSettings) -> Vec<FieldChange> {
         class: FieldClass::Daemon,
         old,
         new,
+        keys: Vec::new(),
     })
     .collect()
 }

@@ -16,10 +16,14 @@
 //! Programs come in name order; unchanged ones only count in the summary. A `numprocs` line
 //! names the processes a scale starts or stops (the highest numbers go first) and the rename
 //! that keeps a pid when the count crosses 1 (`web` ↔ `web:0`).
+//!
+//! `env` values often hold secrets and diffs end up in CI logs, so by default an `env` change
+//! names the keys that were added, removed or changed and hides every value, in the text
+//! and in the JSON alike; `--show-values` (`show_values`) prints them.
 
 use std::fmt::Write as _;
 
-use super::diff::{Action, FieldChange, PlanDiff, ProgramDiff, Scale};
+use super::diff::{Action, FieldChange, KeyAction, PlanDiff, ProgramDiff, Scale};
 use super::model::process_name;
 
 const GREEN: &str = "\x1b[32m";
@@ -28,9 +32,23 @@ const YELLOW: &str = "\x1b[33m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
-/// Renders a diff for people; ANSI colour (green add, red remove, yellow change) only when
-/// `color` is true. Every line ends with a newline; the last one is the summary.
+/// What a hidden value shows instead.
+pub const HIDDEN: &str = "(hidden)";
+
+/// Renders a diff for people, `env` values hidden; see [`render_diff_with`].
 pub fn render_diff(diff: &PlanDiff, color: bool) -> String {
+    render_diff_with(diff, color, false)
+}
+
+/// Renders a diff for people; ANSI colour (green add, red remove, yellow change) only when
+/// `color` is true; `env` values only when `show_values`. Every line ends with a newline;
+/// the last one is the summary.
+pub fn render_diff_with(diff: &PlanDiff, color: bool, show_values: bool) -> String {
+    let diff = &if show_values {
+        diff.clone()
+    } else {
+        hide_values(diff)
+    };
     let paint = Paint(color);
     let mut out = String::new();
     if !diff.daemon.is_empty() {
@@ -63,7 +81,15 @@ pub fn render_diff(diff: &PlanDiff, color: bool) -> String {
 /// FieldChange = { "field": "cmd", "class": "spawn" | "supervision" | "scale" | "daemon",
 ///                 "old": "\"sleep 1\"", "new": "\"sleep 2\"" }  // values as a config writes them
 /// ```
-pub fn diff_json(diff: &PlanDiff) -> serde_json::Value {
+///
+/// An `env` change also has `"keys": [{"key": "PORT", "change": "added" | "removed" |
+/// "changed"}]`, and its `old`/`new` are `"(hidden)"` unless `show_values`.
+pub fn diff_json(diff: &PlanDiff, show_values: bool) -> serde_json::Value {
+    let diff = &if show_values {
+        diff.clone()
+    } else {
+        hide_values(diff)
+    };
     serde_json::json!({
         "changed": !diff.is_empty(),
         "daemon": diff.daemon,
@@ -120,7 +146,42 @@ fn render_program(out: &mut String, program: &ProgramDiff, paint: Paint) {
     }
 }
 
+/// The diff with the values of key-tracked fields (`env`) replaced by [`HIDDEN`].
+fn hide_values(diff: &PlanDiff) -> PlanDiff {
+    let mut diff = diff.clone();
+    let changes = diff
+        .daemon
+        .iter_mut()
+        .chain(diff.programs.iter_mut().flat_map(|p| p.changes.iter_mut()));
+    for change in changes.filter(|c| !c.keys.is_empty()) {
+        change.old = HIDDEN.to_owned();
+        change.new = HIDDEN.to_owned();
+    }
+    diff
+}
+
 fn field_line(out: &mut String, change: &FieldChange, note: &str) {
+    if change.old == HIDDEN && !change.keys.is_empty() {
+        let keys: Vec<String> = change
+            .keys
+            .iter()
+            .map(|k| {
+                let what = match k.change {
+                    KeyAction::Added => "added",
+                    KeyAction::Removed => "removed",
+                    KeyAction::Changed => "changed",
+                };
+                format!("{} {what}", k.key)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "    {}: {} (values hidden; --show-values prints them){note}",
+            change.field,
+            keys.join(", ")
+        );
+        return;
+    }
     // Writing to a String cannot fail.
     let _ = writeln!(
         out,
@@ -296,7 +357,7 @@ mod tests {
     fn json_has_changed_daemon_and_programs() {
         let old = plan(&[spec("a", "sleep 1")]);
         let new = plan(&[with_numprocs(spec("a", "sleep 1"), 2)]);
-        let json = diff_json(&diff(&old, &new));
+        let json = diff_json(&diff(&old, &new), false);
         assert_eq!(
             json,
             serde_json::json!({
@@ -310,7 +371,43 @@ mod tests {
                 }],
             })
         );
-        assert_eq!(diff_json(&diff(&old, &old))["changed"], false);
+        assert_eq!(diff_json(&diff(&old, &old), false)["changed"], false);
+    }
+
+    fn with_env(mut s: ProgramSpec, pairs: &[(&str, &str)]) -> ProgramSpec {
+        s.env = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        s
+    }
+
+    #[test]
+    fn env_values_are_hidden_unless_asked() {
+        let old = plan(&[with_env(
+            spec("web", "sleep 1"),
+            &[("TOKEN", "s3cret"), ("OLD", "x"), ("SAME", "y")],
+        )]);
+        let new = plan(&[with_env(
+            spec("web", "sleep 1"),
+            &[("TOKEN", "n3w-s3cret"), ("PORT", "8080"), ("SAME", "y")],
+        )]);
+        let d = diff(&old, &new);
+        let hidden = render_diff(&d, false);
+        assert_snapshot!(hidden, @r"
+        ~ web: restart
+            env: OLD removed, PORT added, TOKEN changed (values hidden; --show-values prints them)
+        0 to add, 1 to restart, 0 to update, 0 to remove, 0 unchanged
+        ");
+        let json = diff_json(&d, false).to_string();
+        assert!(!json.contains("s3cret") && !json.contains("8080"), "{json}");
+        assert!(
+            json.contains(r#"{"change":"changed","key":"TOKEN"}"#),
+            "{json}"
+        );
+        let shown = render_diff_with(&d, false, true);
+        assert!(shown.contains(r#"TOKEN="n3w-s3cret""#), "{shown}");
+        assert!(diff_json(&d, true).to_string().contains("n3w-s3cret"));
     }
 
     #[test]

@@ -94,6 +94,15 @@ pub enum Request {
     },
     /// Program and process names, for the shell's tab completion.
     Names,
+    /// Send `signal` (a name such as `HUP`/`SIGHUP`, or a number) to the process group of
+    /// every named process that has one; answered with [`Response::Signalled`].
+    Signal { signal: String, names: Vec<String> },
+    /// The daemon's pid, and the pid of every named process (`names` empty: none);
+    /// answered with [`Response::Pids`].
+    Pid {
+        #[serde(default)]
+        names: Vec<String>,
+    },
     /// Whether the daemon still answers: a waiting client asks this on a second connection
     /// when its own has been silent for a while. Answered with [`Response::Pong`], also
     /// while shutting down.
@@ -132,8 +141,25 @@ pub enum Response {
         programs: Vec<String>,
         processes: Vec<String>,
     },
+    /// For `signal`: the processes whose group got the signal, and those that had no pid.
+    Signalled {
+        signalled: Vec<ProcessPid>,
+        not_running: Vec<String>,
+    },
+    /// For `pid`: the daemon's own pid and one entry per named process.
+    Pids {
+        daemon: u32,
+        processes: Vec<ProcessPid>,
+    },
     /// Any request can fail.
     Error(ErrorReply),
+}
+
+/// A process's name and pid (null when it has none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessPid {
+    pub name: String,
+    pub pid: Option<u32>,
 }
 
 /// Why a request failed, and what the client should print.
@@ -257,6 +283,23 @@ mod tests {
         assert_eq!(r.request, Request::Reload);
         let r: RequestLine = serde_json::from_str(r#"{"version":1,"command":"status"}"#).unwrap();
         assert_eq!(r.request, Request::Status { names: vec![] });
+    }
+
+    #[test]
+    fn signal_and_pid_requests() {
+        let r: RequestLine = serde_json::from_str(
+            r#"{"version":1,"command":"signal","signal":"HUP","names":["web:*"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.request,
+            Request::Signal {
+                signal: "HUP".into(),
+                names: vec!["web:*".into()]
+            }
+        );
+        let r: RequestLine = serde_json::from_str(r#"{"version":1,"command":"pid"}"#).unwrap();
+        assert_eq!(r.request, Request::Pid { names: vec![] });
     }
 
     #[test]

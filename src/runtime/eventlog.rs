@@ -72,10 +72,11 @@ impl EventLog {
             let _ = file.flush();
         }
         if self.dropped > 0 && self.pending.len() < MAX_PENDING / 2 {
+            let dropped = std::mem::take(&mut self.dropped);
             let note = format!(
-                "{} [{} event-log line(s) dropped: stderr was not being read]\n",
+                "{} [{dropped} event-log line{} dropped: stderr was not being read]\n",
                 rfc3339_millis(SystemTime::now()),
-                std::mem::take(&mut self.dropped)
+                if dropped == 1 { "" } else { "s" }
             );
             self.pending.extend_from_slice(note.as_bytes());
         }

@@ -27,6 +27,7 @@ pub mod names;
 mod reload;
 pub mod ring;
 mod server;
+mod signal_pid;
 pub mod socket;
 pub mod spawn;
 pub mod supervisor;
@@ -113,12 +114,13 @@ pub fn run(
         sup.socket_file.remove();
         return Err(e);
     }
+    let (programs, processes) = (plan.programs.len(), plan.process_count());
     sup.log.log(format_args!(
-        "taskmaster {} started (pid {}): {} program(s), {} process(es); listening on {}",
+        "taskmaster {} started (pid {}): {programs} program{}, {processes} process{}; listening on {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
-        plan.programs.len(),
-        plan.process_count(),
+        if programs == 1 { "" } else { "s" },
+        if processes == 1 { "" } else { "es" },
         socket.display()
     ));
     // The compiled config's KDL document is garbage by now; don't keep its pages, and

@@ -43,7 +43,7 @@ impl Supervisor {
             Err(e) => {
                 let reply = load_error_reply(e);
                 self.log.log(format_args!(
-                    "reload rejected, nothing changed: {}{}",
+                    "reload rejected: {}{}",
                     reply.message,
                     reply
                         .diagnostics
@@ -84,7 +84,7 @@ impl Supervisor {
     pub fn apply_diff(&mut self, new: Plan, diff: &PlanDiff) -> Option<String> {
         let changed = diff.changed().count();
         self.log
-            .log(format_args!("reload: {changed} program(s) changed"));
+            .log(format_args!("reload: {}", programs_changed(changed)));
         for pd in diff.changed() {
             let name = pd.name.as_str();
             self.log.log(format_args!("reload: {name}: {}", pd.action));
@@ -225,6 +225,12 @@ fn load_config(path: &Path) -> Result<Compiled, LoadError> {
         });
     }
     load_file(path)
+}
+
+/// `1 program changed`, `2 programs changed`.
+fn programs_changed(n: usize) -> String {
+    let noun = if n == 1 { "program" } else { "programs" };
+    format!("{n} {noun} changed")
 }
 
 fn load_error_reply(e: LoadError) -> ErrorReply {

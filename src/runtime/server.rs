@@ -231,7 +231,11 @@ impl Supervisor {
         if self.shutdown.is_some()
             && !matches!(
                 request,
-                Request::Status { .. } | Request::Names | Request::Shutdown | Request::Ping
+                Request::Status { .. }
+                    | Request::Names
+                    | Request::Pid { .. }
+                    | Request::Shutdown
+                    | Request::Ping
             )
         {
             self.send_error(
@@ -273,6 +277,8 @@ impl Supervisor {
                 lines,
                 follow,
             } => self.logs(cid, &name, stderr, lines, follow),
+            Request::Signal { signal, names } => self.signal_request(cid, &signal, &names),
+            Request::Pid { names } => self.pid_request(cid, &names),
             Request::Ping => self.send(cid, &Response::Pong),
             Request::Names => {
                 let programs = self.programs.keys().cloned().collect();
@@ -322,7 +328,7 @@ impl Supervisor {
     }
 
     /// Names to live process ids, in program then index order.
-    fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+    pub(super) fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
         let counts = self
             .programs
             .iter()
@@ -333,12 +339,8 @@ impl Supervisor {
                 )
             })
             .collect();
-        let targets = names::resolve(names, &counts).map_err(|bad| {
-            ErrorReply::new(
-                ErrorKind::UnknownName,
-                format!("no such program or process: {bad}"),
-            )
-        })?;
+        let targets = names::resolve(names, &counts)
+            .map_err(|unknown| ErrorReply::new(ErrorKind::UnknownName, unknown.to_string()))?;
         Ok(targets
             .iter()
             .filter_map(|(program, index)| {
@@ -366,8 +368,12 @@ impl Supervisor {
         } else {
             Stream::Stdout
         };
-        // Naming a program (or `all`) follows the whole program, later processes too.
-        let whole = self.programs.contains_key(name) || name == "all";
+        // Naming a program (`web`, `web:*` or `all`) follows the whole program, later
+        // processes too.
+        let whole = name == "all"
+            || self
+                .programs
+                .contains_key(names::program_of(name).unwrap_or(name));
         let mut programs: Vec<(String, Option<u32>)> = Vec::new();
         for id in &ids {
             let Some(proc) = self.procs.get(id) else {

@@ -8,6 +8,7 @@ mod check;
 mod commands;
 mod daemon;
 mod logs;
+mod more_commands;
 mod reload;
 mod shell;
 mod socket;

@@ -218,6 +218,33 @@ fn logs_of_a_program_with_many_processes_is_streamed_in_full() {
         let out = d.ctl(&["logs", "many", "-n", "1"]);
         out.status.code() == Some(0) && text(&out.stdout).matches("the-end").count() == 140
     });
+    // A reader that only starts reading once the daemon has dealt with its request gets it
+    // all the same: the answer waits for it rather than piling up (or being dropped).
+    let mut s = d.connect();
+    s.write_all(b"{\"version\":1,\"command\":\"logs\",\"name\":\"many\"}\n")
+        .expect("write");
+    d.ok(&["status"]);
+    s.set_read_timeout(Some(LONG)).expect("timeout");
+    let mut reader = BufReader::new(s);
+    let mut ends = 0;
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "the daemon closed the connection before the end of the answer"
+        );
+        let v: Value = serde_json::from_str(&line).expect("a protocol line");
+        if v["type"] == "log_end" {
+            break;
+        }
+        assert_eq!(v["type"], "log", "{v}");
+        ends += v["text"]
+            .as_str()
+            .unwrap_or_default()
+            .matches("the-end\n")
+            .count();
+    }
+    assert_eq!(ends, 140);
     let out = d.ctl(&["logs", "many"]);
     assert_exit(&out, 0, "logs of 140 processes");
     let stdout = text(&out.stdout);

@@ -6,12 +6,14 @@
 use std::path::Path;
 
 use super::output::{self, eprint_block};
+use super::progress::Progress;
 use super::{Command, Format, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
 
 pub(super) mod interrupt;
 mod logs;
+mod signal_and_pid;
 pub(super) mod transport;
 
 use transport::{ClientError, Connection, Target, Wait};
@@ -23,9 +25,19 @@ pub(super) fn run(command: Command) -> u8 {
     let outcome = match command {
         Command::Status {
             names,
-            json,
+            format,
             socket,
-        } => target(&socket).map(|t| status(&t, names, json)),
+        } => target(&socket).map(|t| status(&t, names, format.get())),
+        Command::Signal {
+            signal,
+            names,
+            socket,
+        } => target(&socket).map(|t| signal_and_pid::signal(&t, signal, names)),
+        Command::Pid {
+            names,
+            format,
+            socket,
+        } => target(&socket).map(|t| signal_and_pid::pid(&t, names, format.get())),
         Command::Start(args) => target(&args.socket).map(|t| action(&t, Verb::Start, args.names)),
         Command::Stop(args) => target(&args.socket).map(|t| action(&t, Verb::Stop, args.names)),
         Command::Restart(args) => {
@@ -59,7 +71,12 @@ pub(super) fn run(command: Command) -> u8 {
 }
 
 /// Online `diff`: asks the daemon what `reload` would do with `config` (or its own file).
-pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &SocketArg) -> u8 {
+pub(super) fn online_diff(
+    config: Option<&Path>,
+    format: Format,
+    show_values: bool,
+    socket: &SocketArg,
+) -> u8 {
     // The daemon has its own working directory: send it an absolute path.
     let config = match config.map(std::path::absolute).transpose() {
         Ok(config) => config,
@@ -88,7 +105,7 @@ pub(super) fn online_diff(config: Option<&Path>, format: Format, socket: &Socket
     };
     print_warnings(&warnings);
     // The same output as the offline diff, so both read (and parse) alike.
-    super::diff::print_diff(&diff, format);
+    super::diff::print_diff(&diff, format, show_values);
     if diff.is_empty() {
         exit::OK
     } else {
@@ -109,14 +126,17 @@ pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
         Command::Reload { .. } => "reload",
         Command::Shutdown { .. } => "shutdown",
         Command::Logs { .. } => "logs",
+        Command::Signal { .. } => "signal",
+        Command::Pid { .. } => "pid",
+        Command::CompleteNames { .. } => "__complete-names",
         Command::Shell { .. } => "shell",
         Command::Completions { .. } => "completions",
-        Command::Man => "man",
+        Command::Man { .. } => "man",
         Command::Import { .. } => "import",
     }
 }
 
-fn status(target: &Target, names: Vec<String>, json: bool) -> u8 {
+fn status(target: &Target, names: Vec<String>, format: Format) -> u8 {
     let socket = &target.socket;
     let mut rows = match Connection::call(target, Wait::Answer, Request::Status { names }) {
         Ok(Response::Status { processes }) => processes,
@@ -125,7 +145,7 @@ fn status(target: &Target, names: Vec<String>, json: bool) -> u8 {
         Err(e) => return client_error(&e),
     };
     output::sort_rows(&mut rows);
-    if json {
+    if format == Format::Json {
         match serde_json::to_string_pretty(&rows) {
             Ok(text) => output::write_stdout(&(text + "\n")),
             Err(e) => {
@@ -149,11 +169,29 @@ enum Verb {
 fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
     let socket = &target.socket;
     let (request, failed_word) = match verb {
-        Verb::Start => (Request::Start { names }, "did not start"),
-        Verb::Stop => (Request::Stop { names }, "did not stop"),
-        Verb::Restart => (Request::Restart { names }, "did not restart"),
+        Verb::Start => (
+            Request::Start {
+                names: names.clone(),
+            },
+            "did not start",
+        ),
+        Verb::Stop => (
+            Request::Stop {
+                names: names.clone(),
+            },
+            "did not stop",
+        ),
+        Verb::Restart => (
+            Request::Restart {
+                names: names.clone(),
+            },
+            "did not restart",
+        ),
     };
-    let (mut rows, failed) = match Connection::call(target, Wait::Work, request) {
+    let progress = Progress::start(progress_label(verb, &names));
+    let answer = Connection::call(target, Wait::Work, request);
+    progress.finish();
+    let (mut rows, failed) = match answer {
         Ok(Response::Done { processes, failed }) => (processes, failed),
         Ok(Response::Error(error)) => return error_exit(&error),
         Ok(other) => return client_error(&unexpected(socket, &other)),
@@ -175,6 +213,16 @@ fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
         }
     }
     exit::FAILED
+}
+
+/// What the progress line says while `verb` waits: `stopping web, db`.
+fn progress_label(verb: Verb, names: &[String]) -> String {
+    let word = match verb {
+        Verb::Start => "starting",
+        Verb::Stop => "stopping",
+        Verb::Restart => "restarting",
+    };
+    format!("{word} {}", names.join(", "))
 }
 
 /// `" (text)"`, or nothing for an empty text.
@@ -208,7 +256,10 @@ fn reload(target: &Target) -> u8 {
 
 fn shutdown(target: &Target) -> u8 {
     let socket = &target.socket;
-    match Connection::call(target, Wait::Work, Request::Shutdown) {
+    let progress = Progress::start("shutting down: stopping every program".to_owned());
+    let answer = Connection::call(target, Wait::Work, Request::Shutdown);
+    progress.finish();
+    match answer {
         Ok(Response::ShutDown) => {
             output::write_stdout("shut down\n");
             exit::OK
@@ -235,7 +286,7 @@ fn report_error(error: &ErrorReply) {
 }
 
 /// Prints a daemon error and gives the exit status it means for most commands.
-fn error_exit(error: &ErrorReply) -> u8 {
+pub(super) fn error_exit(error: &ErrorReply) -> u8 {
     report_error(error);
     match error.kind {
         ErrorKind::UnknownName | ErrorKind::InvalidConfig | ErrorKind::BadRequest => exit::FAILED,
@@ -245,13 +296,13 @@ fn error_exit(error: &ErrorReply) -> u8 {
 }
 
 /// Prints a transport failure and gives its exit status.
-fn client_error(error: &ClientError) -> u8 {
+pub(super) fn client_error(error: &ClientError) -> u8 {
     eprintln!("error: {error}");
     error.exit_code()
 }
 
 /// An error for an answer of the wrong kind.
-fn unexpected(socket: &Path, response: &Response) -> ClientError {
+pub(super) fn unexpected(socket: &Path, response: &Response) -> ClientError {
     ClientError::Protocol {
         socket: socket.to_owned(),
         detail: format!("{response:?}"),

@@ -60,6 +60,8 @@ impl Target {
         })
     }
 
+    /// `socket` with the default timeout.
+    #[cfg(test)]
     pub fn new(socket: &Path) -> Target {
         Target {
             socket: socket.to_owned(),
@@ -158,11 +160,6 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to the daemon's socket and checks who serves it.
-    pub fn connect(socket: &Path) -> Result<Connection, ClientError> {
-        Connection::open(&Target::new(socket), Wait::Answer)
-    }
-
     /// Connects to `target`'s socket, waiting for answers the `wait` way.
     pub fn open(target: &Target, wait: Wait) -> Result<Connection, ClientError> {
         let socket = &target.socket;
@@ -185,7 +182,7 @@ impl Connection {
         })?;
         let cred = getsockopt(&stream, PeerCredentials)
             .map_err(|e| unreachable(format!("cannot check who serves it: {e}")))?;
-        let uid = u32::try_from(cred.uid()).unwrap_or(u32::MAX);
+        let uid = cred.uid();
         if uid != nix::unistd::geteuid().as_raw() && uid != 0 {
             return Err(ClientError::ForeignServer {
                 socket: socket.to_owned(),

@@ -14,12 +14,16 @@ use rustyline::{Context, Helper};
 
 use super::line::SHELL_COMMANDS;
 use crate::cli::Cli;
-use crate::cli::client::transport::Connection;
+use crate::cli::client::transport::{Connection, Target, Wait};
 use crate::cli::output::natural_cmp;
 use crate::protocol::{Request, Response};
 
-/// How long completion waits for the daemon's names before offering none.
+/// How long the shell's completion waits for the daemon's names before offering none.
 const NAMES_DEADLINE: Duration = Duration::from_secs(2);
+
+/// The same for `__complete-names`, which bash, zsh and fish run on every Tab: shorter,
+/// since a shell prompt waits for it.
+pub const SCRIPT_NAMES_DEADLINE: Duration = Duration::from_secs(1);
 
 /// The rustyline helper: completion only; no hints, highlighting or validation.
 pub struct ShellHelper {
@@ -37,23 +41,33 @@ impl ShellHelper {
 
     /// Every program and process name the daemon knows; none when it cannot be asked.
     fn names(&self) -> Names {
-        let fetch = || -> Option<Names> {
-            let mut conn = Connection::connect(&self.socket).ok()?;
-            conn.set_deadline(Instant::now() + NAMES_DEADLINE);
-            conn.send(Request::Names).ok()?;
-            match conn.expect().ok()? {
-                Response::Names {
-                    programs,
-                    processes,
-                } => Some(Names {
-                    programs,
-                    processes,
-                }),
-                _ => None,
-            }
-        };
-        fetch().unwrap_or_default()
+        live_names(&self.socket, NAMES_DEADLINE)
     }
+}
+
+/// Every program and process name the daemon at `socket` knows; none when it does not
+/// answer within `deadline`.
+pub fn live_names(socket: &std::path::Path, deadline: Duration) -> Names {
+    let fetch = || -> Option<Names> {
+        let target = Target {
+            socket: socket.to_owned(),
+            timeout: deadline,
+        };
+        let mut conn = Connection::open(&target, Wait::Answer).ok()?;
+        conn.set_deadline(Instant::now() + deadline);
+        conn.send(Request::Names).ok()?;
+        match conn.expect().ok()? {
+            Response::Names {
+                programs,
+                processes,
+            } => Some(Names {
+                programs,
+                processes,
+            }),
+            _ => None,
+        }
+    };
+    fetch().unwrap_or_default()
 }
 
 /// Names of the daemon's programs and processes.
@@ -101,12 +115,14 @@ pub fn candidates(previous: &[&str], word: &str, names: impl FnOnce() -> Names) 
     let mut out: Vec<String> = match previous {
         [] | ["help"] => SHELL_COMMANDS.iter().map(|s| (*s).to_owned()).collect(),
         [command, ..] if word.starts_with('-') => flags(command),
+        ["signal"] => SIGNALS.iter().map(|s| (*s).to_owned()).collect(),
         [command, rest @ ..] => match *command {
-            "status" | "start" | "stop" | "restart" | "logs" => {
+            "status" | "start" | "stop" | "restart" | "logs" | "signal" | "pid" => {
                 let names = names();
-                let mut all = names.programs;
+                let mut all = names.programs.clone();
+                all.extend(names.programs.iter().map(|p| format!("{p}:*")));
                 all.extend(names.processes);
-                if *command != "status" && *command != "logs" {
+                if *command != "logs" {
                     all.push("all".to_owned());
                 }
                 // A name already given is not offered again; `logs` takes only one.
@@ -124,6 +140,11 @@ pub fn candidates(previous: &[&str], word: &str, names: impl FnOnce() -> Names) 
     out.dedup();
     out
 }
+
+/// The signals `signal` offers first; any other name or number works too.
+const SIGNALS: &[&str] = &[
+    "HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "CONT", "STOP", "TSTP", "WINCH",
+];
 
 /// How many of `words` are positional arguments (not flags, nor a flag's value).
 fn positionals(words: &[&str]) -> usize {
@@ -200,15 +221,30 @@ mod tests {
     fn names_complete_from_the_daemon() {
         assert_eq!(
             candidates(&["start"], "w", live),
-            ["web", "web:0", "web:2", "web:10", "worker"]
+            [
+                "web", "web:0", "web:2", "web:10", "web:*", "worker", "worker:*"
+            ]
         );
         assert_eq!(candidates(&["stop"], "a", live), ["all"]);
-        assert_eq!(candidates(&["status"], "a", live), Vec::<String>::new());
+        assert_eq!(candidates(&["status"], "a", live), ["all"]);
+        assert_eq!(candidates(&["logs"], "a", live), Vec::<String>::new());
+        assert_eq!(candidates(&["signal"], "U", no_daemon), ["USR1", "USR2"]);
+        assert_eq!(
+            candidates(&["signal", "HUP"], "wo", live),
+            ["worker", "worker:*"]
+        );
+        assert_eq!(
+            candidates(&["pid"], "web:", live),
+            ["web:0", "web:2", "web:10", "web:*"]
+        );
         assert_eq!(
             candidates(&["stop", "web"], "web", live),
-            ["web:0", "web:2", "web:10"]
+            ["web:0", "web:2", "web:10", "web:*"]
         );
-        assert_eq!(candidates(&["logs", "-n", "5"], "wo", live), ["worker"]);
+        assert_eq!(
+            candidates(&["logs", "-n", "5"], "wo", live),
+            ["worker", "worker:*"]
+        );
         assert!(candidates(&["logs", "web"], "", live).is_empty());
     }
 

@@ -19,8 +19,8 @@ pub enum Outcome {
 
 /// The command words the shell offers, in the order `help` lists them.
 pub const SHELL_COMMANDS: &[&str] = &[
-    "status", "start", "stop", "restart", "reload", "shutdown", "logs", "diff", "check", "help",
-    "exit", "quit",
+    "status", "start", "stop", "restart", "signal", "pid", "reload", "shutdown", "logs", "diff",
+    "check", "help", "exit", "quit",
 ];
 
 /// Runs one line of shell input.
@@ -37,7 +37,13 @@ pub fn execute(text: &str, socket: &Path) -> Outcome {
         None => Outcome::Done(exit::OK),
         Some("exit" | "quit") => Outcome::Quit,
         Some("help") => Outcome::Done(help(&words[1..])),
-        Some(_) => Outcome::Done(run_words(&words, socket)),
+        Some(_) => match crate::cli::habits::advice(&words, "") {
+            Some(text) => {
+                eprintln!("{text}");
+                Outcome::Done(exit::USAGE)
+            }
+            None => Outcome::Done(run_words(&words, socket)),
+        },
     }
 }
 
@@ -105,6 +111,9 @@ fn socket_arg_mut(command: &mut Command) -> Option<&mut SocketArg> {
         | Command::Reload { socket }
         | Command::Shutdown { socket }
         | Command::Logs { socket, .. }
+        | Command::Signal { socket, .. }
+        | Command::Pid { socket, .. }
+        | Command::CompleteNames { socket }
         | Command::Shell { socket } => Some(socket),
         Command::Start(args) | Command::Stop(args) | Command::Restart(args) => {
             Some(&mut args.socket)
@@ -112,7 +121,7 @@ fn socket_arg_mut(command: &mut Command) -> Option<&mut SocketArg> {
         Command::Check { .. }
         | Command::Run { .. }
         | Command::Completions { .. }
-        | Command::Man
+        | Command::Man { .. }
         | Command::Import { .. } => None,
     }
 }
@@ -230,6 +239,24 @@ mod tests {
             execute("shell", socket),
             Outcome::Done(exit::USAGE)
         ));
+    }
+
+    #[test]
+    fn supervisorctl_habits_get_advice_with_status_2() {
+        let socket = Path::new("/nonexistent/taskmaster.sock");
+        for line in [
+            "tail -f web",
+            "reread",
+            "update",
+            "avail",
+            "clear web",
+            "fg web",
+        ] {
+            assert!(
+                matches!(execute(line, socket), Outcome::Done(exit::USAGE)),
+                "{line}"
+            );
+        }
     }
 
     #[test]

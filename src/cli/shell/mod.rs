@@ -22,6 +22,29 @@ use line::Outcome;
 
 const PROMPT: &str = "taskmaster> ";
 
+/// `taskmaster __complete-names`: what the bash, zsh and fish completion scripts offer
+/// after a command that takes names. Always exit 0; an unreachable daemon gives no names.
+pub(super) fn complete_names(socket: &SocketArg) -> u8 {
+    let Ok(socket) =
+        super::socket_path::for_client(socket.socket.as_deref(), socket.config.as_deref())
+    else {
+        return exit::OK;
+    };
+    let names = complete::live_names(&socket, complete::SCRIPT_NAMES_DEADLINE);
+    if names.programs.is_empty() && names.processes.is_empty() {
+        // No daemon (or no programs): no `all` either.
+        return exit::OK;
+    }
+    let words = complete::candidates(&["start"], "", || names);
+    let mut text = String::new();
+    for word in words {
+        text.push_str(&word);
+        text.push('\n');
+    }
+    super::output::write_stdout(&text);
+    exit::OK
+}
+
 pub(super) fn run(socket: &SocketArg) -> u8 {
     let socket =
         match super::socket_path::for_client(socket.socket.as_deref(), socket.config.as_deref()) {

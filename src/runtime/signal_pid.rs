@@ -1,0 +1,102 @@
+//! The `signal` and `pid` requests: sending a signal to named processes' groups, and
+//! reporting pids. Both only read the supervisor's state (a signal's consequences, such as a
+//! process dying, come back through the usual reaping path).
+
+use nix::sys::signal::killpg;
+use nix::unistd::Pid;
+
+use super::client::ClientId;
+use super::supervisor::Supervisor;
+use crate::plan::validate::values::signal_name;
+use crate::protocol::{ErrorKind, ErrorReply, ProcessPid, Response};
+
+impl Supervisor {
+    /// `signal SIG NAME…`: every name is resolved first (one unknown name sends nothing),
+    /// then each named process that has a pid gets `SIG` on its process group. Those without
+    /// one are listed in `not_running`.
+    pub(super) fn signal_request(&mut self, cid: ClientId, signal: &str, names: &[String]) {
+        let sig = match signal_name(signal) {
+            Ok(sig) => sig,
+            Err(e) => {
+                return self.send_error(cid, ErrorReply::new(ErrorKind::BadRequest, e));
+            }
+        };
+        if names.is_empty() {
+            return self.send_error(
+                cid,
+                ErrorReply::new(ErrorKind::BadRequest, "signal: no names given"),
+            );
+        }
+        let ids = match self.resolve(names) {
+            Ok(ids) => ids,
+            Err(e) => return self.send_error(cid, e),
+        };
+        self.log.log(format_args!(
+            "request: signal {} {}",
+            sig.as_str(),
+            names.join(" ")
+        ));
+        let mut signalled = Vec::new();
+        let mut not_running = Vec::new();
+        for id in ids {
+            let Some(proc) = self.procs.get(&id) else {
+                continue;
+            };
+            let Some(pid) = proc.pid else {
+                not_running.push(proc.name.clone());
+                continue;
+            };
+            let name = proc.name.clone();
+            // Each child leads its own group (pgid = pid), as `stop` relies on too.
+            match killpg(Pid::from_raw(pid), sig) {
+                Ok(()) => signalled.push(ProcessPid {
+                    name,
+                    pid: u32::try_from(pid).ok(),
+                }),
+                // The group emptied meanwhile: reaping will tell; for now it is not running.
+                Err(e) => {
+                    self.log.log(format_args!(
+                        "{name}: cannot send {} to group {pid}: {e}",
+                        sig.as_str()
+                    ));
+                    not_running.push(name);
+                }
+            }
+        }
+        self.send(
+            cid,
+            &Response::Signalled {
+                signalled,
+                not_running,
+            },
+        );
+    }
+
+    /// `pid [NAME…]`: the daemon's pid and, for each named process, its pid (null when it
+    /// has none).
+    pub(super) fn pid_request(&mut self, cid: ClientId, names: &[String]) {
+        let ids = if names.is_empty() {
+            Vec::new()
+        } else {
+            match self.resolve(names) {
+                Ok(ids) => ids,
+                Err(e) => return self.send_error(cid, e),
+            }
+        };
+        let processes = ids
+            .iter()
+            .filter_map(|id| self.procs.get(id))
+            .map(|p| ProcessPid {
+                name: p.name.clone(),
+                pid: p.pid.and_then(|pid| u32::try_from(pid).ok()),
+            })
+            .collect();
+        self.send(
+            cid,
+            &Response::Pids {
+                daemon: std::process::id(),
+                processes,
+            },
+        );
+    }
+}
