@@ -450,3 +450,91 @@ fn the_client_refuses_a_daemon_of_another_uid() {
     assert!(!text(&status.stdout).contains("forged"));
     assert_exit(&shutdown, 3, "shutdown against a daemon of uid 65534");
 }
+
+/// Hostile request lines for the protocol fuzz test: random bytes, and requests with a
+/// random `version`, command and fields. Commands that change anything are never formed
+/// whole (no `stop`, `shutdown`, …): the daemon must survive the rest, not obey it.
+fn hostile_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let json_value = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(|f| serde_json::json!(f)),
+        ".{0,40}".prop_map(serde_json::Value::from),
+        prop::collection::vec(".{0,8}", 0..5).prop_map(|v| serde_json::json!(v)),
+        Just(serde_json::json!({"a": [[[[]]]]})),
+    ];
+    let command = prop_oneof![
+        Just("status".to_owned()),
+        Just("names".to_owned()),
+        Just("ping".to_owned()),
+        Just("pid".to_owned()),
+        Just("diff".to_owned()),
+        Just("logs".to_owned()),
+        "[a-z_]{0,12}".prop_filter("no command that acts", |c| !matches!(
+            c.as_str(),
+            "start" | "stop" | "restart" | "shutdown" | "reload" | "signal"
+        )),
+    ];
+    let request = (
+        json_value.clone(),
+        command,
+        prop::collection::vec(("[a-z_]{1,8}", json_value), 0..4),
+    )
+        .prop_map(|(version, command, fields)| {
+            let mut object = serde_json::Map::new();
+            object.insert("version".into(), version);
+            object.insert("command".into(), command.into());
+            for (k, v) in fields {
+                // Never follow: that answer has no end to wait for.
+                if k != "follow" {
+                    object.insert(k, v);
+                }
+            }
+            serde_json::to_vec(&object).unwrap_or_default()
+        });
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        request.clone(),
+        request.prop_map(|mut line| {
+            line.truncate(line.len() / 2);
+            line
+        }),
+    ]
+}
+
+#[test]
+fn random_request_lines_never_hurt_the_daemon() {
+    use proptest::test_runner::{Config, TestRunner};
+    let d = sleeper();
+    let pid = d.running_pid("a");
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&hostile_line(), |mut line| {
+        line.retain(|&b| b != b'\n');
+        line.push(b'\n');
+        let mut s = d.connect();
+        s.write_all(&line).expect("write");
+        s.set_read_timeout(Some(Duration::from_secs(15)))
+            .expect("timeout");
+        let mut reply = String::new();
+        // A line of only whitespace is skipped, not answered: the connection then idles.
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        BufReader::new(&s)
+            .read_line(&mut reply)
+            .expect("an answer, not a hang");
+        let v: Value = serde_json::from_str(&reply).expect("a protocol line");
+        assert!(v["type"].is_string(), "{reply}");
+        Ok(())
+    });
+    result.expect("every hostile line got an answer");
+    assert!(crate::harness::pid_alive(d.pid()), "{}", d.daemon_output());
+    assert_eq!(d.pid_of("a"), pid);
+    d.ok(&["status"]);
+}

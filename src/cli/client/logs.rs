@@ -13,7 +13,7 @@ use std::collections::HashMap;
 /// Sends a `logs` request and copies the answer to stdout.
 pub(super) fn run(target: &Target, request: Request) -> u8 {
     let follow = matches!(request, Request::Logs { follow: true, .. });
-    let wait = if follow { Wait::Work } else { Wait::Answer };
+    let wait = if follow { Wait::Endless } else { Wait::Answer };
     let mut conn = match Connection::open(target, wait) {
         Ok(conn) => conn,
         Err(e) => return client_error(&e),

@@ -8,11 +8,12 @@
 //!   is retried until the timeout, then it is unreachable.
 //! - **Answers** ([`Wait`]): a command that does not wait for processes gives up when the
 //!   daemon sends nothing for its timeout (10 s, `--timeout D`). A command that waits for
-//!   work (`start`, `stop`, `restart`, `shutdown`, `logs -f`) may wait as long as the work
+//!   work (`start`, `stop`, `restart`, `shutdown`) may wait as long as the work
 //!   takes, so silence alone proves nothing; instead, after every [`PROBE_EVERY`] of silence
 //!   the client opens a second connection and sends `ping`: a daemon that does not answer it
 //!   within the timeout has stopped answering (exit 3). The connection closing, or the daemon
-//!   process dying (which closes it), ends the wait at once.
+//!   process dying (which closes it), ends the wait at once. `logs -f` waits without end,
+//!   by design, and checks nothing.
 //! - Reads wake up a few times a second to notice [`super::interrupt`] (Ctrl-C in the shell)
 //!   and the limits above; the client is allowed to poll, the daemon is not.
 
@@ -75,9 +76,13 @@ impl Target {
 pub enum Wait {
     /// `status`, `logs`, `diff`, `reload`: silence longer than the timeout is a failure.
     Answer,
-    /// `start`, `stop`, `restart`, `shutdown`, `logs -f`: wait for the work, pinging the
-    /// daemon after every [`PROBE_EVERY`] of silence.
+    /// `start`, `stop`, `restart`, `shutdown`: wait for the work, pinging the daemon after
+    /// every [`PROBE_EVERY`] of silence.
     Work,
+    /// `logs -f`: silence is normal and the wait has no end but Ctrl-C or the daemon
+    /// closing the connection, so nothing is checked (and the daemon is not woken up
+    /// every few seconds for as long as someone follows).
+    Endless,
 }
 
 /// Why a conversation with the daemon failed.
@@ -290,7 +295,7 @@ impl Connection {
                 self.heard = Instant::now();
                 Ok(())
             }
-            _ => Ok(()),
+            Wait::Answer | Wait::Work | Wait::Endless => Ok(()),
         }
     }
 
