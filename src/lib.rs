@@ -9,6 +9,7 @@
 //! and [`cli`] is the command-line front end.
 
 pub mod cli;
+pub mod export;
 pub mod parse;
 pub mod plan;
 pub mod protocol;

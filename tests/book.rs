@@ -482,7 +482,9 @@ fn every_command_and_option_is_documented() {
         if !index.contains(&format!("`{name}")) {
             failures.push(format!("cli/index.md does not list `{name}`"));
         }
-        for arg in sub.get_arguments() {
+        // `export systemd --dir`: options of nested subcommands count too.
+        let nested = sub.get_subcommands().flat_map(|s| s.get_arguments());
+        for arg in sub.get_arguments().chain(nested) {
             if let Some(long) = arg.get_long()
                 && !text.contains(&format!("--{long}"))
             {

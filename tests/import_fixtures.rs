@@ -159,3 +159,105 @@ fn out_of_range_values_are_bounded_with_warnings() {
         assert!(kdl.contains(expected), "{expected} missing:\n{kdl}");
     }
 }
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/supervisord")
+        .join(rel)
+}
+
+/// `%(ENV_X)s` takes `[supervisord] environment=` before the importing shell's variable.
+#[test]
+fn env_expansions_look_in_the_supervisord_environment_first() {
+    let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+        .arg("import")
+        .arg(fixture("env_from_supervisord.conf"))
+        .env("SHOP_HOME", "/from/the/shell")
+        .output()
+        .expect("run taskmaster import");
+    let (kdl, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        kdl.contains("cmd \"/opt/shop/bin/orders --log-dir /var/log/shop\""),
+        "{kdl}"
+    );
+    assert!(kdl.contains("workingdir \"/opt/shop\""), "{kdl}");
+    assert!(!kdl.contains("/from/the/shell"), "{kdl}");
+    // Values that come from the file itself are exact: no warning about them.
+    assert!(!stderr.contains("ENV_SHOP"), "{stderr}");
+}
+
+/// What supervisord refuses to start with, import refuses too, naming the file and line,
+/// and prints no config.
+#[test]
+fn what_supervisord_rejects_is_rejected_with_file_and_line() {
+    for (file, line, wanted) in [
+        ("rejected/percent_home.conf", 4, "directory = %HOME%"),
+        (
+            "rejected/semicolon_env.conf",
+            3,
+            "separated by `,`, not `;`",
+        ),
+        (
+            "rejected/include_without_files.conf",
+            4,
+            "[include] has no `files =`",
+        ),
+    ] {
+        let path = fixture(file);
+        let (kdl, stderr, code) = import(&path);
+        assert_eq!(code, 1, "{file}: {stderr}");
+        assert!(kdl.is_empty(), "{file}: no output when refused: {kdl}");
+        let location = format!("{}:{line}: ", path.display());
+        assert!(
+            stderr.contains(&location) && stderr.contains(wanted),
+            "{file}: wanted `{location}` and `{wanted}` in:\n{stderr}"
+        );
+        assert!(stderr.contains("supervisord would not start"), "{stderr}");
+    }
+}
+
+/// `redirect_stderr=true` makes supervisord ignore `stderr_logfile`: import says so instead
+/// of dropping the line silently, and stderr follows stdout.
+#[test]
+fn stderr_logfile_ignored_under_redirect_stderr_is_a_warning() {
+    let (kdl, stderr, code) = import(&fixture("container.conf"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(kdl.contains("stdout \"/dev/stdout\""), "{kdl}");
+    assert!(kdl.contains("stderr \"/dev/stdout\""), "{kdl}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("stderr_logfile = /dev/stderr") && l.contains("redirect_stderr")),
+        "{stderr}"
+    );
+}
+
+/// `[supervisord] user=` is about who runs the daemon: the advice says how to start it as
+/// that user, not something about umask.
+#[test]
+fn supervisord_user_warning_says_how_to_run_as_that_user() {
+    let (_, stderr, _) = import(&fixture("container.conf"));
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("[supervisord] user = app"))
+        .unwrap_or_else(|| panic!("no warning about user:\n{stderr}"));
+    assert!(line.contains("sudo -u USER taskmaster run"), "{line}");
+    assert!(!line.contains("umask"), "{line}");
+}
+
+/// An `[eventlistener:x]` is not imported, and the warning says what to do instead.
+#[test]
+fn eventlistener_warning_offers_the_documented_pattern() {
+    let (kdl, stderr, _) = import(&fixture("container.conf"));
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("[eventlistener:halt-on-fatal]"))
+        .unwrap_or_else(|| panic!("no warning about the listener:\n{stderr}"));
+    assert!(line.contains("kill -TERM $PPID"), "{line}");
+    assert!(line.contains("event listeners"), "{line}");
+    assert!(!kdl.contains("program \"halt-on-fatal\""), "{kdl}");
+}

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 mod check;
 mod client;
 mod diff;
+mod export;
 mod extras;
 mod habits;
 mod output;
@@ -153,6 +154,12 @@ pub enum Command {
         /// The supervisord.conf file.
         file: PathBuf,
     },
+    /// Write the config for an engine that runs it beyond one taskmaster: systemd units or
+    /// Kubernetes manifests.
+    Export {
+        #[command(subcommand)]
+        target: export::Target,
+    },
     /// For completion scripts: the daemon's program and process names, one a line (nothing
     /// when it does not answer within a second).
     #[command(name = "__complete-names", hide = true)]
@@ -264,6 +271,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         Command::Completions { shell } => extras::completions(shell),
         Command::Man { command, dir } => extras::man(command.as_deref(), dir.as_deref()),
         Command::Import { file } => extras::import(&file),
+        Command::Export { target } => export::run(target),
         Command::Shell { socket } => shell::run(&socket),
         Command::CompleteNames { socket } => shell::complete_names(&socket),
         client_command => client::run(client_command),

@@ -326,3 +326,85 @@ fn a_long_stop_shows_progress_only_on_a_terminal() {
     assert!(tty.contains("\r\x1b[K"), "the line is erased: {tty:?}");
     assert!(tty.contains("STOPPED"), "{tty:?}");
 }
+
+/// The pattern the book gives for supervisord's "stop the container" event listeners: the
+/// program ends the daemon when it exits, and `run` exits 0 after stopping the rest.
+#[test]
+fn the_event_listener_replacement_pattern_ends_the_daemon_cleanly() {
+    let d = Daemon::start(&format!(
+        "{}{}",
+        program(
+            "worker",
+            "    cmd \"sh\" \"-c\" \"sleep 2; kill -TERM $PPID\"\n    autorestart #false\n    \
+             starttime 0"
+        ),
+        program("other", "    cmd \"sleep 3600\"\n    starttime 0"),
+    ));
+    let other = d.running_pid("other");
+    assert_eq!(d.wait_exit(LONG), Some(0), "{}", d.daemon_output());
+    assert!(!pid_alive(other), "the other program was stopped first");
+}
+
+/// The event log says `1 program`, `2 programs` (not `program(s)`), and a rejected reload
+/// says "nothing was changed" once.
+#[test]
+fn event_log_wording_has_plurals_and_no_repeated_phrase() {
+    let d = Daemon::start(&program("web", "    cmd \"sleep 3600\"\n    starttime 0"));
+    d.running_pid("web");
+    let log = d.sb.read("daemon.err");
+    assert!(
+        log.contains(": 1 program, 1 process; listening on"),
+        "{log}"
+    );
+    assert!(!log.contains("(s)") && !log.contains("(es)"), "{log}");
+    d.sb.write_config(&format!(
+        "{}{}",
+        program("web", "    cmd \"sleep 3600\"\n    starttime 0"),
+        program("api", "    cmd \"sleep 3600\"\n    starttime 0"),
+    ));
+    d.ok(&["reload"]);
+    wait_for("the reload in the event log", LONG, || {
+        d.sb.read("daemon.err")
+            .contains("reload: 1 program changed")
+    });
+    d.sb.write_config("program \"web\" {\n    cmd 42\n}\n");
+    let out = d.ctl(&["reload"]);
+    assert_exit(&out, 1, "reload of an invalid config");
+    wait_for("the rejection in the event log", LONG, || {
+        d.sb.read("daemon.err").contains("reload rejected")
+    });
+    let log = d.sb.read("daemon.err");
+    let line = log
+        .lines()
+        .find(|l| l.contains("reload rejected"))
+        .expect("rejection line");
+    assert_eq!(
+        line.matches("nothing").count(),
+        1,
+        "the phrase is said once: {line}"
+    );
+}
+
+/// The troubleshooting page quotes what `run` really prints when the socket is taken.
+#[test]
+fn troubleshooting_quotes_the_socket_in_use_message_as_printed() {
+    let d = Daemon::start(&program("web", "    cmd \"sleep 3600\"\n    starttime 0"));
+    d.running_pid("web");
+    let out = d.sb.taskmaster(&["run", "taskmaster.kdl"]);
+    assert_exit(&out, 2, "a second run on the same socket");
+    let printed = text(&out.stderr);
+    let socket = d.socket().display().to_string();
+    let first = printed
+        .lines()
+        .find(|l| l.contains(&socket))
+        .unwrap_or_else(|| panic!("no line names the socket:\n{printed}"));
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/troubleshooting.md"),
+    )
+    .expect("troubleshooting page");
+    let pattern = first.replace(&socket, "/run/user/1000/taskmaster.sock");
+    assert!(
+        page.contains(&pattern),
+        "troubleshooting.md should quote `{pattern}`"
+    );
+}

@@ -133,6 +133,7 @@ pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
         Command::Completions { .. } => "completions",
         Command::Man { .. } => "man",
         Command::Import { .. } => "import",
+        Command::Export { .. } => "export",
     }
 }
 

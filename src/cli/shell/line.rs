@@ -122,7 +122,8 @@ fn socket_arg_mut(command: &mut Command) -> Option<&mut SocketArg> {
         | Command::Run { .. }
         | Command::Completions { .. }
         | Command::Man { .. }
-        | Command::Import { .. } => None,
+        | Command::Import { .. }
+        | Command::Export { .. } => None,
     }
 }
 

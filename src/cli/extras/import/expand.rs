@@ -4,7 +4,9 @@
 //! static ones (`here`, `program_name`, `group_name`, `numprocs`, and `process_num` /
 //! `process_name` for a single process) silently, the others with a warning that says what
 //! was frozen (`ENV_X` from the importer's environment, `host_node_name` from this host,
-//! `process_num` of a multi-process program as its first process's number).
+//! `process_num` of a multi-process program as its first process's number). `ENV_X` is
+//! first looked up in `[supervisord] environment=`, which supervisord adds to its own
+//! environment before it reads the programs, and is then exact (no warning).
 //! Python's format specs after the name (`%(process_num)02d`) are honoured; `%%` is `%`.
 
 use std::collections::BTreeMap;
@@ -32,6 +34,9 @@ pub struct Vars {
     pub fixed: BTreeMap<String, Value>,
     /// Expanded with a warning saying why the value is only approximately right.
     pub frozen: BTreeMap<String, (Value, String)>,
+    /// `[supervisord] environment=`: where `%(ENV_X)s` looks before the importer's own
+    /// environment.
+    pub env: BTreeMap<String, String>,
 }
 
 impl Vars {
@@ -52,6 +57,9 @@ impl Vars {
             return Some(value.clone());
         }
         if let Some(var) = name.strip_prefix("ENV_") {
+            if let Some(value) = self.env.get(var) {
+                return Some(Value::Str(value.clone()));
+            }
             return Some(match std::env::var(var) {
                 Ok(value) => {
                     warnings.push(format!(
@@ -105,6 +113,25 @@ pub fn expand(text: &str, vars: &Vars) -> (String, Vec<String>) {
     out.push_str(rest);
     warnings.dedup();
     (out, warnings)
+}
+
+/// Where `text` has a `%` that is neither `%%` nor a `%(name)s` reference, which Python's
+/// `%` formatting (and so supervisord) refuses: the byte offset of the first one.
+pub fn lone_percent(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    while let Some(at) = text[offset..].find('%') {
+        let start = offset + at;
+        let after = &text[start + 1..];
+        if after.starts_with('%') {
+            offset = start + 2;
+            continue;
+        }
+        match split_reference(after) {
+            Some((_, _, tail)) => offset = text.len() - tail.len(),
+            None => return Some(start),
+        }
+    }
+    None
 }
 
 /// `(name)02d…` → (`name`, `02d`, rest), or `None` when it is no reference.
@@ -185,6 +212,24 @@ mod tests {
         assert_eq!(text, "a %(nope)s b % c");
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("nope"));
+    }
+
+    #[test]
+    fn a_lone_percent_is_found() {
+        assert_eq!(lone_percent("%HOME%"), Some(0));
+        assert_eq!(lone_percent("/srv/%(program_name)s 100%% x%"), Some(29));
+        assert_eq!(lone_percent("/srv/%(program_name)s 100%%"), None);
+        assert_eq!(lone_percent("%(here"), Some(0));
+        assert_eq!(lone_percent("plain"), None);
+    }
+
+    #[test]
+    fn supervisord_environment_comes_before_the_shell() {
+        let mut v = vars();
+        v.env.insert("PATH".into(), "/from/the/file".into());
+        let (text, warnings) = expand("%(ENV_PATH)s/bin", &v);
+        assert_eq!(text, "/from/the/file/bin");
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]

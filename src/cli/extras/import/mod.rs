@@ -15,6 +15,7 @@ mod expand;
 mod ini;
 mod kdl_out;
 mod program;
+mod reject;
 
 use expand::{Value, Vars};
 use ini::{Entry, Ini, Section};
@@ -54,6 +55,8 @@ pub struct Imported {
     pub kdl: String,
     pub warnings: Vec<String>,
     pub programs: usize,
+    /// What supervisord itself would refuse (`file:line: …`); when any, there is no output.
+    pub refusals: Vec<String>,
 }
 
 pub(super) fn run(file: &Path) -> u8 {
@@ -65,6 +68,18 @@ pub(super) fn run(file: &Path) -> u8 {
         }
     };
     let imported = import(file, &text);
+    if !imported.refusals.is_empty() {
+        for refusal in &imported.refusals {
+            eprintln!("error: {refusal}");
+        }
+        eprintln!(
+            "error: not imported: supervisord would not start with {} either ({} problem{})",
+            file.display(),
+            imported.refusals.len(),
+            plural(imported.refusals.len())
+        );
+        return exit::FAILED;
+    }
     for warning in &imported.warnings {
         eprintln!("warning: {warning}");
     }
@@ -115,7 +130,8 @@ pub fn import(file: &Path, text: &str) -> Imported {
     let here = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
     let mut files = vec![(label.clone(), ini::parse(text))];
     let mut include_warnings = Vec::new();
-    for (path, result) in includes(&files[0].1, &here, &daemon_vars(&here)) {
+    let env = supervisord_environment(&files[0].1, &here);
+    for (path, result) in includes(&files[0].1, &here, &daemon_vars(&here, &env)) {
         let included_label = path.display().to_string();
         match result {
             Ok(text) => files.push((included_label, ini::parse(&text))),
@@ -125,12 +141,34 @@ pub fn import(file: &Path, text: &str) -> Imported {
             }),
         }
     }
-    convert(&files, &here, include_warnings)
+    let refusals = reject::refusals(&files);
+    let mut imported = convert(&files, &here, include_warnings, &env);
+    imported.refusals = refusals;
+    imported
+}
+
+/// `[supervisord] environment=` of the main file, which `%(ENV_X)s` consults first.
+fn supervisord_environment(main: &Ini, here: &Path) -> BTreeMap<String, String> {
+    let Some(entry) = main
+        .sections
+        .iter()
+        .filter(|s| s.name == "supervisord")
+        .find_map(|s| s.get("environment"))
+    else {
+        return BTreeMap::new();
+    };
+    let (value, _) = expand::expand(&entry.value, &daemon_vars(here, &BTreeMap::new()));
+    program::parse_environment(&value)
+        .map(|pairs| pairs.into_iter().collect())
+        .unwrap_or_default()
 }
 
 /// Expansions available in the daemon sections.
-fn daemon_vars(here: &Path) -> Vars {
-    let mut vars = Vars::default();
+fn daemon_vars(here: &Path, env: &BTreeMap<String, String>) -> Vars {
+    let mut vars = Vars {
+        env: env.clone(),
+        ..Vars::default()
+    };
     vars.fixed("here", Value::Str(here.display().to_string()));
     let host = hostname();
     vars.frozen(
@@ -261,7 +299,12 @@ fn section_note(name: &str) -> Option<&'static str> {
         "group" => {
             "taskmaster has no program groups; name the programs (or `all`) in client commands"
         }
-        "eventlistener" => "taskmaster has no event listeners; not imported",
+        "eventlistener" => {
+            "taskmaster has no event listeners; not imported. If it stopped supervisord when a \
+             program died (the usual container pattern), end that program with the daemon \
+             instead: `cmd \"sh\" \"-c\" \"PROGRAM; kill -TERM $PPID\"` with \
+             `autorestart #false` (see the book: Migrating from supervisord, event listeners)"
+        }
         "fcgi-program" => "taskmaster does not manage FastCGI sockets; not imported",
         "inet_http_server" => "taskmaster is controlled over its unix socket only",
         "supervisorctl" => "not needed: client commands take --socket PATH or TASKMASTER_SOCKET",
@@ -276,8 +319,11 @@ fn supervisord_note(key: &str) -> &'static str {
         "pidfile" | "nodaemon" => "taskmaster always runs in the foreground, without a pid file",
         "logfile_maxbytes" | "logfile_backups" => "taskmaster does not rotate its log",
         "childlogdir" => "output kept by default is in memory (`taskmaster logs`)",
-        "umask" | "directory" | "user" => {
-            "applies to the daemon; set `umask`/`workingdir` per program"
+        "umask" => "applies to the daemon; set `umask` per program",
+        "directory" => "applies to the daemon; set `workingdir` per program",
+        "user" => {
+            "taskmaster runs as the user who starts it: start `taskmaster run` as that user \
+             (`sudo -u USER taskmaster run`, or `User=` in a systemd unit)"
         }
         "minfds" | "minprocs" => "taskmaster does not raise resource limits",
         _ => "no counterpart in taskmaster",
@@ -285,8 +331,13 @@ fn supervisord_note(key: &str) -> &'static str {
 }
 
 /// Everything converted, assembled into the output text.
-fn convert(files: &[(String, Ini)], here: &Path, mut top: Vec<Located>) -> Imported {
-    let vars = daemon_vars(here);
+fn convert(
+    files: &[(String, Ini)],
+    here: &Path,
+    mut top: Vec<Located>,
+    env: &BTreeMap<String, String>,
+) -> Imported {
+    let vars = daemon_vars(here, env);
     let mut daemon: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut daemon_warnings = Vec::new();
     let mut global_env = BTreeMap::new();
@@ -513,6 +564,7 @@ fn render(
         kdl,
         warnings,
         programs: imported,
+        refusals: Vec::new(),
     }
 }
 

@@ -127,7 +127,10 @@ fn program_name(raw: &str, line: usize, warnings: &mut Vec<Warning>) -> String {
 }
 
 fn program_vars(raw_name: &str, numprocs: u32, start: i64, shared: &Shared<'_>) -> Vars {
-    let mut vars = Vars::default();
+    let mut vars = Vars {
+        env: shared.global_env.clone(),
+        ..Vars::default()
+    };
     vars.fixed("here", Value::Str(shared.here.to_owned()));
     vars.fixed("program_name", Value::Str(raw_name.to_owned()));
     let group = shared.groups.get(raw_name).map_or(raw_name, String::as_str);
@@ -372,18 +375,32 @@ impl Converter<'_> {
         let value = self.value(entry);
         match parse_bool(&value) {
             Some(false) => {}
-            Some(true) => match self.fields.get("stdout").cloned() {
-                Some(stdout) if stdout != "stdout \"discard\"" => {
-                    let target = stdout.trim_start_matches("stdout ").to_owned();
-                    self.set("stderr", target);
+            Some(true) => {
+                // supervisord ignores stderr_logfile then; say so rather than drop it.
+                if let Some(stderr) = self.section.get("stderr_logfile")
+                    && !stderr.value.trim().eq_ignore_ascii_case("AUTO")
+                {
+                    let stderr = stderr.clone();
+                    self.warn(
+                        &stderr,
+                        "ignored, as supervisord ignores it: redirect_stderr=true sends stderr \
+                         where stdout goes",
+                    );
+                    self.fields.remove("stderr");
                 }
-                Some(_) => self.set("stderr", "\"discard\"".into()),
-                None => self.warn(
-                    entry,
-                    "taskmaster keeps stdout and stderr apart in memory; give stdout a file \
-                     to merge them (`taskmaster logs --stderr` shows stderr)",
-                ),
-            },
+                match self.fields.get("stdout").cloned() {
+                    Some(stdout) if stdout != "stdout \"discard\"" => {
+                        let target = stdout.trim_start_matches("stdout ").to_owned();
+                        self.set("stderr", target);
+                    }
+                    Some(_) => self.set("stderr", "\"discard\"".into()),
+                    None => self.warn(
+                        entry,
+                        "taskmaster keeps stdout and stderr apart in memory; give stdout a \
+                         file to merge them (`taskmaster logs --stderr` shows stderr)",
+                    ),
+                }
+            }
             None => self.warn(entry, "not a boolean; not converted"),
         }
     }

@@ -1,0 +1,190 @@
+//! `taskmaster export systemd|kubernetes`: compile a config and write it for another engine.
+//!
+//! Everything the engine cannot express is a comment in the output and a `warning:` line on
+//! stderr (after the config's own warnings); a summary line ends stderr. systemd units are
+//! written into `--dir` (each replaced atomically; other files there are left alone) and
+//! their paths listed on stdout; Kubernetes manifests go to stdout.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Subcommand, ValueEnum};
+
+use super::{exit, output};
+use crate::export::{self, ExportEnv, Unmapped, kubernetes, systemd};
+use crate::plan::{Compiled, LoadError, load_file};
+
+#[derive(Debug, Subcommand)]
+pub enum Target {
+    /// One template unit per program (`tm-web@.service`, numprocs as instances) and a
+    /// `tm-CONFIG.target` starting them, written into DIR.
+    Systemd {
+        /// The config file.
+        config: PathBuf,
+        /// Where to write the units (created when missing).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// A Deployment per program (a Job for `autorestart #false`), printed on stdout.
+    Kubernetes {
+        /// The config file.
+        config: PathBuf,
+        /// The container image every program runs in.
+        #[arg(long, value_name = "IMAGE")]
+        image: String,
+        /// The namespace of every object [default: none, kubectl's current one].
+        #[arg(long, value_name = "NS")]
+        namespace: Option<String>,
+        #[arg(long, value_enum, default_value_t = ManifestFormat::Yaml)]
+        format: ManifestFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ManifestFormat {
+    Yaml,
+    Json,
+}
+
+pub(super) fn run(target: Target) -> u8 {
+    match target {
+        Target::Systemd { config, dir } => {
+            let compiled = match load(&config) {
+                Ok(compiled) => compiled,
+                Err(status) => return status,
+            };
+            let name = export::config_name(&config);
+            let exported = match systemd::export(
+                &compiled.plan,
+                &name,
+                &file_name(&config),
+                &ExportEnv::from_process(),
+            ) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::FAILED;
+                }
+            };
+            warn(&exported.unmapped);
+            if let Err(e) = write_units(&dir, &exported.units) {
+                eprintln!("error: cannot write into {}: {e}", dir.display());
+                return exit::USAGE;
+            }
+            eprintln!(
+                "exported {} to {}: {} unit files ({}){}",
+                programs(&compiled),
+                dir.display(),
+                exported.units.len(),
+                exported.target,
+                warnings(&exported.unmapped)
+            );
+            exit::OK
+        }
+        Target::Kubernetes {
+            config,
+            image,
+            namespace,
+            format,
+        } => {
+            let compiled = match load(&config) {
+                Ok(compiled) => compiled,
+                Err(status) => return status,
+            };
+            let options = kubernetes::Options { image, namespace };
+            let exported = kubernetes::export(
+                &compiled.plan,
+                &export::config_name(&config),
+                &file_name(&config),
+                &options,
+            );
+            warn(&exported.unmapped);
+            let text = match format {
+                ManifestFormat::Yaml => exported.to_yaml().map_err(|e| e.to_string()),
+                ManifestFormat::Json => exported.to_json().map_err(|e| e.to_string()),
+            };
+            let text = match text {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!("error: cannot serialize the manifests: {e}");
+                    return exit::FAILED;
+                }
+            };
+            output::write_stdout(&text);
+            eprintln!(
+                "exported {}: {} manifests{}",
+                programs(&compiled),
+                exported.manifests.len(),
+                warnings(&exported.unmapped)
+            );
+            exit::OK
+        }
+    }
+}
+
+/// Compiles the config, printing its warnings; or prints why it did not compile and gives
+/// the exit status (1 invalid, 2 unreadable).
+fn load(config: &Path) -> Result<Compiled, u8> {
+    match load_file(config) {
+        Ok(compiled) => {
+            output::eprint_block(&compiled.warnings.render(output::stderr_color()));
+            Ok(compiled)
+        }
+        Err(LoadError::Invalid(report)) => {
+            output::eprint_block(&report.render(output::stderr_color()));
+            Err(exit::FAILED)
+        }
+        Err(err @ LoadError::Unreadable { .. }) => {
+            eprintln!("error: {err}");
+            Err(exit::USAGE)
+        }
+    }
+}
+
+fn file_name(config: &Path) -> String {
+    config.file_name().map_or_else(
+        || config.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+fn warn(unmapped: &[Unmapped]) {
+    for note in unmapped {
+        eprintln!("warning: {note}");
+    }
+}
+
+fn programs(compiled: &Compiled) -> String {
+    let n = compiled.plan.programs.len();
+    let p = compiled.plan.process_count();
+    format!(
+        "{n} program{} ({p} process{})",
+        if n == 1 { "" } else { "s" },
+        if p == 1 { "" } else { "es" }
+    )
+}
+
+fn warnings(unmapped: &[Unmapped]) -> String {
+    match unmapped.len() {
+        0 => String::new(),
+        1 => ", 1 setting that cannot map (see the warning above)".to_owned(),
+        n => format!(", {n} settings that cannot map (see the warnings above)"),
+    }
+}
+
+/// Writes each unit through a temporary file renamed into place, so a reader (or a
+/// `systemctl daemon-reload`) never sees half a file; lists the paths on stdout.
+fn write_units(dir: &Path, units: &[systemd::UnitFile]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut listing = String::new();
+    for unit in units {
+        let mut file = tempfile::NamedTempFile::new_in(dir)?;
+        file.write_all(unit.text.as_bytes())?;
+        let path = dir.join(&unit.name);
+        let file = file.persist(&path).map_err(|e| e.error)?;
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        listing.push_str(&format!("{}\n", path.display()));
+    }
+    output::write_stdout(&listing);
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! One test per row of the Kubernetes mapping table (the book's "Outgrowing one machine").
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::plan::compile;
+
+fn export_kdl(kdl: &str) -> Export {
+    let plan = compile("t.kdl", kdl, Path::new("/cfg"))
+        .unwrap_or_else(|r| panic!("{}", r.render(false)))
+        .plan;
+    let options = Options {
+        image: "img:1".into(),
+        namespace: None,
+    };
+    export(&plan, "t", "t.kdl", &options)
+}
+
+/// Program `p`'s object as JSON, and the settings it could not map.
+fn object_of(kdl: &str) -> (Value, Vec<String>) {
+    let e = export_kdl(kdl);
+    let object = serde_json::to_value(&e.manifests[0].object).expect("serializes");
+    (
+        object,
+        e.unmapped.iter().map(|u| u.setting.clone()).collect(),
+    )
+}
+
+fn container(object: &Value) -> &Value {
+    &object["spec"]["template"]["spec"]["containers"][0]
+}
+
+/// The settings that could not map, but for the two every restarting program has.
+fn other(unmapped: &[String]) -> Vec<&String> {
+    unmapped
+        .iter()
+        .filter(|s| !s.starts_with("starttime") && !s.starts_with("autorestart"))
+        .collect()
+}
+
+#[test]
+fn cmd_becomes_the_command_as_argv() {
+    let (o, _) = object_of(r#"program "p" { cmd "sh -c 'echo $HOME'"; }"#);
+    assert_eq!(container(&o)["command"], json!(["sh", "-c", "echo $HOME"]));
+    assert_eq!(container(&o)["image"], "img:1");
+    assert_eq!(container(&o)["name"], "p");
+}
+
+#[test]
+fn numprocs_becomes_replicas() {
+    let (o, _) = object_of(r#"program "p" { cmd "true"; numprocs 4; }"#);
+    assert_eq!(o["kind"], "Deployment");
+    assert_eq!(o["spec"]["replicas"], 4);
+    assert_eq!(
+        o["spec"]["selector"]["matchLabels"],
+        o["spec"]["template"]["metadata"]["labels"]
+    );
+}
+
+#[test]
+fn umask_is_a_comment_and_a_warning() {
+    let (_, unmapped) = object_of(r#"program "p" { cmd "true"; umask "027"; }"#);
+    assert_eq!(other(&unmapped), ["umask \"027\""]);
+}
+
+#[test]
+fn workingdir_becomes_working_dir() {
+    let (o, _) = object_of(r#"program "p" { cmd "true"; workingdir "/srv"; }"#);
+    assert_eq!(container(&o)["workingDir"], "/srv");
+}
+
+#[test]
+fn autostart_false_is_zero_replicas_or_a_suspended_job() {
+    let (o, _) = object_of(r#"program "p" { cmd "true"; numprocs 2; autostart #false; }"#);
+    assert_eq!(o["spec"]["replicas"], 0);
+    let (o, _) = object_of(r#"program "p" { cmd "true"; autostart #false; autorestart #false; }"#);
+    assert_eq!(o["spec"]["suspend"], true);
+}
+
+#[test]
+fn autorestart_true_is_a_deployment_with_nothing_lost() {
+    let (o, unmapped) = object_of(r#"program "p" { cmd "true"; autorestart #true; }"#);
+    assert_eq!(o["kind"], "Deployment");
+    assert_eq!(o["spec"]["template"]["spec"]["restartPolicy"], "Always");
+    assert!(!unmapped.iter().any(|s| s.starts_with("autorestart")));
+}
+
+#[test]
+fn autorestart_unexpected_is_a_deployment_and_a_warning() {
+    let (o, unmapped) = object_of(r#"program "p" { cmd "true"; exitcodes 0 2; }"#);
+    assert_eq!(o["kind"], "Deployment");
+    assert!(unmapped.contains(&"autorestart \"unexpected\", exitcodes 0 2".to_owned()));
+}
+
+#[test]
+fn autorestart_false_is_a_job_run_once() {
+    let (o, _) = object_of(r#"program "p" { cmd "true"; autorestart #false; numprocs 3; }"#);
+    assert_eq!(o["apiVersion"], "batch/v1");
+    assert_eq!(o["kind"], "Job");
+    assert_eq!(o["spec"]["backoffLimit"], 0);
+    assert_eq!(o["spec"]["completions"], 3);
+    assert_eq!(o["spec"]["parallelism"], 3);
+    assert_eq!(o["spec"]["completionMode"], "Indexed");
+    assert_eq!(o["spec"]["template"]["spec"]["restartPolicy"], "Never");
+}
+
+#[test]
+fn starttime_becomes_min_ready_seconds_and_startretries_a_warning() {
+    let (o, unmapped) = object_of(r#"program "p" { cmd "true"; starttime "1.5s"; }"#);
+    assert_eq!(o["spec"]["minReadySeconds"], 2);
+    assert!(unmapped.contains(&"starttime \"1.5s\", startretries 3".to_owned()));
+    let (o, _) = object_of(r#"program "p" { cmd "true"; starttime 0; }"#);
+    assert!(o["spec"].get("minReadySeconds").is_none());
+}
+
+#[test]
+fn stoptime_becomes_the_grace_period_rounded_up() {
+    let (o, unmapped) = object_of(r#"program "p" { cmd "true"; stoptime 7; }"#);
+    assert_eq!(
+        o["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+        7
+    );
+    assert!(other(&unmapped).is_empty(), "{unmapped:?}");
+    let (o, unmapped) = object_of(r#"program "p" { cmd "true"; stoptime "2.5s"; }"#);
+    assert_eq!(
+        o["spec"]["template"]["spec"]["terminationGracePeriodSeconds"],
+        3
+    );
+    assert_eq!(other(&unmapped), ["stoptime \"2.5s\""]);
+}
+
+#[test]
+fn a_stopsignal_other_than_term_is_a_comment_and_a_warning() {
+    let e = export_kdl(r#"program "p" { cmd "true"; stopsignal "INT"; }"#);
+    let settings: Vec<String> = e.unmapped.iter().map(|u| u.setting.clone()).collect();
+    assert_eq!(other(&settings), ["stopsignal \"INT\""]);
+    assert!(
+        e.unmapped
+            .iter()
+            .any(|u| u.why.contains("STOPSIGNAL SIGINT"))
+    );
+    let yaml = e.to_yaml().expect("yaml");
+    assert!(yaml.contains("# cannot map stopsignal \"INT\""), "{yaml}");
+}
+
+#[test]
+fn output_files_and_discard_are_comments_and_warnings() {
+    let (_, unmapped) =
+        object_of(r#"program "p" { cmd "true"; stdout "/var/log/p.out"; stderr "discard"; }"#);
+    assert_eq!(
+        other(&unmapped),
+        ["stdout \"/var/log/p.out\"", "stderr \"discard\""]
+    );
+    let (_, unmapped) = object_of(r#"program "p" { cmd "true"; }"#);
+    assert!(other(&unmapped).is_empty());
+}
+
+#[test]
+fn env_becomes_the_container_env() {
+    let (o, _) = object_of(r#"program "p" { cmd "true"; env { B "2"; A "1"; }; }"#);
+    assert_eq!(
+        container(&o)["env"],
+        json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+    );
+}
+
+#[test]
+fn unmapped_settings_are_also_an_annotation_for_json() {
+    let (o, _) = object_of(r#"program "p" { cmd "true"; umask "027"; }"#);
+    let notes = o["metadata"]["annotations"]["taskmaster/cannot-map"]
+        .as_str()
+        .expect("annotation");
+    assert!(notes.contains("cannot map umask \"027\""), "{notes}");
+    assert_eq!(o["metadata"]["annotations"]["taskmaster/program"], "p");
+}
+
+#[test]
+fn names_become_dns_labels_without_collisions() {
+    assert_eq!(dns_label("Web_Server"), "web-server");
+    assert_eq!(dns_label("__"), "program");
+    assert_eq!(dns_label(&"x".repeat(80)).len(), 63);
+    let e = export_kdl(
+        r#"program "a_b" { cmd "true"; }
+           program "a-b" { cmd "true"; }"#,
+    );
+    let names: Vec<Option<String>> = e
+        .manifests
+        .iter()
+        .map(|m| m.object.metadata.name.clone())
+        .collect();
+    // "a-b" keeps its name although "a_b" sorts first.
+    assert_eq!(names, [Some("a-b".to_owned()), Some("a-b-2".to_owned())]);
+    assert_eq!(e.manifests[0].comments[0], "taskmaster program \"a-b\"");
+}
+
+#[test]
+fn namespace_is_set_on_every_object() {
+    let plan = compile("t.kdl", r#"program "p" { cmd "true"; }"#, Path::new("/cfg"))
+        .expect("valid")
+        .plan;
+    let options = Options {
+        image: "img".into(),
+        namespace: Some("prod".into()),
+    };
+    let e = export(&plan, "t", "t.kdl", &options);
+    assert_eq!(
+        e.manifests[0].object.metadata.namespace.as_deref(),
+        Some("prod")
+    );
+}
+
+#[test]
+fn json_is_one_list_of_the_same_objects_as_the_yaml() {
+    let e = export_kdl(
+        r#"program "p" { cmd "true"; }
+           program "q" { cmd "true"; autorestart #false; }"#,
+    );
+    let list: Value = serde_json::from_str(&e.to_json().expect("json")).expect("parses");
+    assert_eq!(list["kind"], "List");
+    let from_yaml: Vec<Value> = e
+        .to_yaml()
+        .expect("yaml")
+        .split("\n---\n")
+        .skip(1)
+        .map(|doc| serde_norway::from_str(doc).expect("yaml parses"))
+        .collect();
+    assert_eq!(list["items"], Value::Array(from_yaml));
+}

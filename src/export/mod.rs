@@ -1,0 +1,241 @@
+//! Exporting a compiled [`Plan`] to an engine that already exists: [`systemd`] units for one
+//! host, [`kubernetes`] manifests for a cluster.
+//!
+//! Both exporters read the plan through [`settings`], which destructures every
+//! [`ProgramSpec`] field into one [`Setting`]. A field added to the spec does not compile
+//! until it is listed there, and each exporter's `match` on [`Setting`] does not compile until
+//! it maps the new setting or reports it: adding a setting is one arm per engine plus its test.
+//!
+//! The rule for what an engine cannot express is shared: the exporter records an
+//! [`Unmapped`], which becomes a comment in the output next to where the setting would have
+//! gone and a warning on stderr. Nothing is dropped silently.
+//!
+//! Exporting is pure apart from [`ExportEnv`], which carries what the export reads from the
+//! exporting machine (PATH, the current directory), so tests can pin them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::plan::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
+
+pub mod kubernetes;
+pub mod systemd;
+
+/// One setting of a program as the exporters see it. Settings that only mean something
+/// together (autorestart and exitcodes, starttime and startretries, stopsignal and stoptime)
+/// travel together.
+#[derive(Debug, Clone, Copy)]
+pub enum Setting<'a> {
+    Cmd(&'a [String]),
+    Numprocs(u32),
+    Umask(Option<u32>),
+    Workingdir(Option<&'a Path>),
+    Autostart(bool),
+    Restart {
+        autorestart: AutoRestart,
+        exitcodes: &'a BTreeSet<u8>,
+    },
+    Startup {
+        starttime: Duration,
+        startretries: u32,
+    },
+    Stop {
+        signal: StopSignal,
+        time: Duration,
+    },
+    Stdout(&'a OutputTarget),
+    Stderr(&'a OutputTarget),
+    Env(&'a BTreeMap<String, String>),
+}
+
+impl Setting<'_> {
+    /// The config fields this setting carries, as the config spells them.
+    pub fn fields(&self) -> &'static [&'static str] {
+        match self {
+            Setting::Cmd(_) => &["cmd"],
+            Setting::Numprocs(_) => &["numprocs"],
+            Setting::Umask(_) => &["umask"],
+            Setting::Workingdir(_) => &["workingdir"],
+            Setting::Autostart(_) => &["autostart"],
+            Setting::Restart { .. } => &["autorestart", "exitcodes"],
+            Setting::Startup { .. } => &["starttime", "startretries"],
+            Setting::Stop { .. } => &["stopsignal", "stoptime"],
+            Setting::Stdout(_) => &["stdout"],
+            Setting::Stderr(_) => &["stderr"],
+            Setting::Env(_) => &["env"],
+        }
+    }
+}
+
+/// Every setting of `spec`, in config order. The destructuring has no `..`: a new
+/// [`ProgramSpec`] field must be listed here (and then mapped by each exporter).
+pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
+    let ProgramSpec {
+        name: _,
+        cmd,
+        numprocs,
+        umask,
+        workingdir,
+        autostart,
+        autorestart,
+        exitcodes,
+        startretries,
+        starttime,
+        stopsignal,
+        stoptime,
+        stdout,
+        stderr,
+        env,
+    } = spec;
+    vec![
+        Setting::Cmd(cmd),
+        Setting::Numprocs(*numprocs),
+        Setting::Umask(*umask),
+        Setting::Workingdir(workingdir.as_deref()),
+        Setting::Autostart(*autostart),
+        Setting::Restart {
+            autorestart: *autorestart,
+            exitcodes,
+        },
+        Setting::Startup {
+            starttime: *starttime,
+            startretries: *startretries,
+        },
+        Setting::Stop {
+            signal: *stopsignal,
+            time: *stoptime,
+        },
+        Setting::Stdout(stdout),
+        Setting::Stderr(stderr),
+        Setting::Env(env),
+    ]
+}
+
+/// A setting the engine cannot express faithfully. It is written as a comment in the output
+/// and printed as a warning on stderr.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unmapped {
+    /// The program it belongs to.
+    pub program: String,
+    /// The setting as the config writes it, with its value: `stopsignal "INT"`.
+    pub setting: String,
+    /// What the engine does instead, and what to do about it.
+    pub why: String,
+}
+
+impl Unmapped {
+    pub fn new(program: &str, setting: impl Into<String>, why: impl Into<String>) -> Self {
+        Unmapped {
+            program: program.to_owned(),
+            setting: setting.into(),
+            why: why.into(),
+        }
+    }
+
+    /// The comment text (without the comment marker): `cannot map stopsignal "INT": …`.
+    pub fn comment(&self) -> String {
+        format!("cannot map {}: {}", self.setting, self.why)
+    }
+
+    /// The warning line for stderr, without the `warning: ` prefix.
+    pub fn warning(&self) -> String {
+        format!(
+            "program \"{}\": cannot map {}: {}",
+            self.program, self.setting, self.why
+        )
+    }
+}
+
+impl fmt::Display for Unmapped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.warning())
+    }
+}
+
+/// What an export reads from the machine it runs on.
+#[derive(Debug, Clone)]
+pub struct ExportEnv {
+    /// The exporting process's PATH: where `cmd` is looked up when `env` sets none.
+    pub path: Option<OsString>,
+    /// The current directory, for a relative program path with no `workingdir`.
+    pub cwd: PathBuf,
+}
+
+impl ExportEnv {
+    /// This process's PATH and current directory.
+    pub fn from_process() -> Self {
+        ExportEnv {
+            path: std::env::var_os("PATH"),
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+        }
+    }
+}
+
+/// The config's name as the exports use it: the file name without its extension
+/// (`examples/demo.kdl` → `demo`).
+pub fn config_name(config: &Path) -> String {
+    config
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "taskmaster".to_owned())
+}
+
+/// The lines of a comment holding `text`, wrapped so no line is much longer than 100
+/// columns; words (paths, commands) are never split.
+pub fn comment_lines(text: &str) -> Vec<String> {
+    let options = textwrap::Options::new(COMMENT_WIDTH).break_words(false);
+    textwrap::wrap(text, options)
+        .into_iter()
+        .map(|line| line.trim_end().to_owned())
+        .collect()
+}
+
+/// Width of a wrapped comment's text (after its `# ` marker).
+const COMMENT_WIDTH: usize = 96;
+
+/// `"value"` with `"` and `\` escaped, as a config would write a string.
+fn kdl_quote(s: &str) -> String {
+    format!("{s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_cover_every_program_field_once() {
+        let spec = ProgramSpec::with_defaults("web", vec!["true".into()]);
+        let mut covered: Vec<&str> = settings(&spec)
+            .iter()
+            .flat_map(|s| s.fields().iter().copied())
+            .collect();
+        let mut fields: Vec<&str> = crate::plan::diff::program_field_names().collect();
+        covered.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(covered, fields);
+    }
+
+    #[test]
+    fn config_name_is_the_file_stem() {
+        assert_eq!(config_name(Path::new("examples/demo.kdl")), "demo");
+        assert_eq!(config_name(Path::new("/etc/tm")), "tm");
+        assert_eq!(config_name(Path::new("/")), "taskmaster");
+    }
+
+    #[test]
+    fn unmapped_reads_as_comment_and_warning() {
+        let u = Unmapped::new("web", "stopsignal \"INT\"", "Kubernetes sends SIGTERM");
+        assert_eq!(
+            u.comment(),
+            "cannot map stopsignal \"INT\": Kubernetes sends SIGTERM"
+        );
+        assert_eq!(
+            u.warning(),
+            "program \"web\": cannot map stopsignal \"INT\": Kubernetes sends SIGTERM"
+        );
+    }
+}

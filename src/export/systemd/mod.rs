@@ -1,0 +1,449 @@
+//! `taskmaster export systemd`: one template unit `tm-PROGRAM@.service` per program and one
+//! `tm-CONFIG.target` that starts every autostart instance.
+//!
+//! Process `web:N` is the instance `tm-web@N.service` (a one-process program's `web` is
+//! `tm-web@0.service`). The target `Wants=` each instance of each autostart program, and every
+//! unit is `PartOf=` the target, so starting or stopping the target starts or stops them all.
+//!
+//! The mapping, setting by setting, is in [`map`]; the book's "Outgrowing one machine" chapter
+//! has it as a table. It was measured against systemd 252 (Debian 12): every unit must pass
+//! `systemd-analyze verify` with nothing on stderr, which `tests/export_verify.rs` checks.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{ExportEnv, Setting, Unmapped, comment_lines, kdl_quote, settings};
+use crate::plan::model::format_duration;
+use crate::plan::{AutoRestart, OutputTarget, Plan, ProgramSpec};
+use crate::runtime::spawn::resolve_program;
+
+pub mod escape;
+
+/// The prefix of every unit name, so exported units never collide with the host's own.
+pub const PREFIX: &str = "tm-";
+
+/// systemd's longest unit name (`UNIT_NAME_MAX` less the terminating NUL).
+const UNIT_NAME_MAX: usize = 255;
+
+/// Signals systemd counts as a clean exit; taskmaster counts a death by any signal as
+/// unexpected, so `autorestart "unexpected"` must force a restart on these.
+const CLEAN_SIGNALS: &str = "SIGHUP SIGINT SIGTERM SIGPIPE";
+
+/// One file to write: its name (`tm-web@.service`) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// The exported units (the target last) and everything that could not map.
+#[derive(Debug, Clone)]
+pub struct Export {
+    pub units: Vec<UnitFile>,
+    pub unmapped: Vec<Unmapped>,
+    /// The instances to name to `systemd-analyze verify` or `systemctl`: `tm-web@0.service`…
+    pub instances: Vec<String>,
+    /// The target's file name.
+    pub target: String,
+}
+
+/// Why a plan cannot be exported at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(
+        "program \"{program}\": its unit name `{unit}` is longer than systemd's {UNIT_NAME_MAX} characters"
+    )]
+    NameTooLong { program: String, unit: String },
+}
+
+/// Exports `plan`. `config` names the target (`tm-CONFIG.target`); `source` is the config's
+/// file name, quoted in each file's header.
+pub fn export(
+    plan: &Plan,
+    config: &str,
+    source: &str,
+    env: &ExportEnv,
+) -> Result<Export, ExportError> {
+    let target = format!("{PREFIX}{}.target", escape::unit_name_part(config));
+    if target.len() > UNIT_NAME_MAX {
+        return Err(ExportError::NameTooLong {
+            program: config.to_owned(),
+            unit: target,
+        });
+    }
+    let mut units = Vec::new();
+    let mut unmapped = Vec::new();
+    let mut instances = Vec::new();
+    let mut wanted = Vec::new();
+    for spec in plan.programs.values() {
+        let template = template_name(&spec.name);
+        let longest = instance_name(&spec.name, spec.numprocs.saturating_sub(1));
+        if longest.len() > UNIT_NAME_MAX {
+            return Err(ExportError::NameTooLong {
+                program: spec.name.clone(),
+                unit: longest,
+            });
+        }
+        let ctx = Ctx {
+            target: &target,
+            source,
+            env,
+        };
+        let (text, notes) = program_unit(spec, &ctx);
+        let names: Vec<String> = (0..spec.numprocs)
+            .map(|i| instance_name(&spec.name, i))
+            .collect();
+        if spec.autostart {
+            wanted.extend(names.iter().cloned());
+        }
+        instances.extend(names);
+        unmapped.extend(notes);
+        units.push(UnitFile {
+            name: template,
+            text,
+        });
+    }
+    units.push(UnitFile {
+        name: target.clone(),
+        text: target_unit(config, source, &wanted),
+    });
+    Ok(Export {
+        units,
+        unmapped,
+        instances,
+        target,
+    })
+}
+
+/// `tm-web@.service`.
+pub fn template_name(program: &str) -> String {
+    format!("{PREFIX}{}@.service", escape::unit_name_part(program))
+}
+
+/// `tm-web@3.service`.
+pub fn instance_name(program: &str, index: u32) -> String {
+    format!(
+        "{PREFIX}{}@{index}.service",
+        escape::unit_name_part(program)
+    )
+}
+
+struct Ctx<'a> {
+    target: &'a str,
+    source: &'a str,
+    env: &'a ExportEnv,
+}
+
+/// One line of a unit section: a directive or a comment.
+#[derive(Debug)]
+enum Line {
+    Set(&'static str, String),
+    Comment(String),
+}
+
+/// A unit being built: its `[Unit]` and `[Service]` lines and what could not map.
+struct Unit<'a> {
+    program: &'a str,
+    header: Vec<String>,
+    unit: Vec<Line>,
+    service: Vec<Line>,
+    unmapped: Vec<Unmapped>,
+}
+
+impl Unit<'_> {
+    fn set(&mut self, key: &'static str, value: impl Into<String>) {
+        self.service.push(Line::Set(key, value.into()));
+    }
+
+    fn comment(&mut self, text: impl Into<String>) {
+        self.service.push(Line::Comment(text.into()));
+    }
+
+    /// Records a setting systemd cannot express: a comment here, a warning on stderr.
+    fn cannot(&mut self, setting: impl Into<String>, why: impl Into<String>) {
+        let note = Unmapped::new(self.program, setting, why);
+        self.service.push(Line::Comment(note.comment()));
+        self.unmapped.push(note);
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        for line in &self.header {
+            push_comment(&mut out, line);
+        }
+        for (section, lines) in [("Unit", &self.unit), ("Service", &self.service)] {
+            out.push_str(&format!("\n[{section}]\n"));
+            for line in lines {
+                match line {
+                    Line::Set(key, value) => out.push_str(&format!("{key}={value}\n")),
+                    Line::Comment(text) => push_comment(&mut out, text),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A comment, wrapped, one `# ` line per line.
+fn push_comment(out: &mut String, text: &str) {
+    for line in comment_lines(text) {
+        out.push_str(&format!("# {line}\n"));
+    }
+}
+
+fn program_unit(spec: &ProgramSpec, ctx: &Ctx) -> (String, Vec<Unmapped>) {
+    let mut unit = Unit {
+        program: &spec.name,
+        header: vec![format!(
+            "Generated by `taskmaster export systemd` from {}: program {}.",
+            ctx.source,
+            kdl_quote(&spec.name)
+        )],
+        unit: vec![
+            Line::Set(
+                "Description",
+                format!(
+                    "taskmaster program {}, process %i",
+                    escape::text_value(&kdl_quote(&spec.name))
+                ),
+            ),
+            Line::Set("PartOf", ctx.target.to_owned()),
+        ],
+        service: vec![Line::Set("Type", "exec".into())],
+        unmapped: Vec::new(),
+    };
+    for setting in settings(spec) {
+        map(&mut unit, spec, setting, ctx);
+    }
+    let text = unit.render();
+    (text, unit.unmapped)
+}
+
+/// Maps one setting. A new [`Setting`] is one more arm here (and its test below).
+fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
+    match setting {
+        Setting::Cmd(argv) => exec_start(unit, argv, spec, ctx),
+        Setting::Numprocs(n) => {
+            let names = if n == 1 {
+                format!(
+                    "the instance {} is {}",
+                    instance_name(&spec.name, 0),
+                    kdl_quote(&spec.name)
+                )
+            } else {
+                format!(
+                    "the instances {} … {} are {}:0 … {}:{}",
+                    instance_name(&spec.name, 0),
+                    instance_name(&spec.name, n - 1),
+                    spec.name,
+                    spec.name,
+                    n - 1
+                )
+            };
+            unit.header.push(format!("numprocs {n}: {names}."));
+        }
+        Setting::Umask(Some(mask)) => unit.set("UMask", format!("{mask:04o}")),
+        Setting::Umask(None) => {}
+        Setting::Workingdir(Some(dir)) => match escape::path_value(&dir.to_string_lossy()) {
+            Some(value) => unit.set("WorkingDirectory", value),
+            None => unit.cannot(
+                format!("workingdir {}", kdl_quote(&dir.to_string_lossy())),
+                "systemd cannot read back a path with a control character or whitespace at \
+                 an end; the unit runs in /",
+            ),
+        },
+        Setting::Workingdir(None) => {}
+        Setting::Autostart(true) => {}
+        Setting::Autostart(false) => unit.header.push(format!(
+            "autostart #false: {} does not start it; `systemctl start {}` does.",
+            ctx.target,
+            instance_name(&spec.name, 0)
+        )),
+        Setting::Restart {
+            autorestart,
+            exitcodes,
+        } => restart(unit, autorestart, exitcodes),
+        Setting::Startup {
+            starttime,
+            startretries,
+        } => unit.cannot(
+            format!(
+                "starttime {}, startretries {startretries}",
+                kdl_quote(&format_duration(starttime))
+            ),
+            "systemd has no starttime (a process is started once its exec succeeds) and no \
+             limit on failed starts: Restart= alone decides whether a process that dies \
+             early comes back",
+        ),
+        Setting::Stop { signal, time } => {
+            unit.set("KillMode", "control-group");
+            unit.set("KillSignal", signal.0.as_str());
+            if time.is_zero() {
+                unit.comment(
+                    "stoptime 0: TimeoutStopSec=0 would mean no timeout, so the shortest one",
+                );
+                unit.set("TimeoutStopSec", "1us");
+            } else {
+                unit.set("TimeoutStopSec", timespan(time));
+            }
+        }
+        Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
+        Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
+        Setting::Env(env) => {
+            for (key, value) in env {
+                if is_systemd_env_name(key) {
+                    unit.set("Environment", escape::env_assignment(key, value));
+                } else {
+                    unit.cannot(
+                        format!("env {}", kdl_quote(key)),
+                        "systemd 252 takes only letters, digits and _ in a variable name \
+                         (not starting with a digit); the variable is left out",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `ExecStart=` with an absolute executable, found now on the program's PATH (its `env`'s,
+/// else the exporting process's): systemd searches only a fixed PATH of its own.
+/// argv[0] is kept as written with the `@` prefix when it differs from the path.
+fn exec_start(unit: &mut Unit, argv: &[String], spec: &ProgramSpec, ctx: &Ctx) {
+    let Some((program, args)) = argv.split_first() else {
+        return;
+    };
+    let path_var = spec
+        .env
+        .get("PATH")
+        .map(std::ffi::OsStr::new)
+        .or(ctx.env.path.as_deref());
+    let workingdir = spec.workingdir.as_deref();
+    let exe: PathBuf = match resolve_program(program, path_var, workingdir) {
+        Ok(found) if found.is_absolute() => found,
+        Ok(found) => ctx.env.cwd.join(found),
+        Err(_) if program.contains('/') => {
+            let base = workingdir.unwrap_or(&ctx.env.cwd);
+            let path = base.join(program);
+            unit.cannot(
+                format!("cmd {}", kdl_quote(program)),
+                format!(
+                    "{} is not an executable file on this machine; the unit names it anyway",
+                    path.display()
+                ),
+            );
+            path
+        }
+        Err(_) => {
+            unit.cannot(
+                format!("cmd {}", kdl_quote(program)),
+                "not found on PATH on this machine, so no absolute path could be written; \
+                 systemd will look for it on its own fixed PATH",
+            );
+            PathBuf::from(program)
+        }
+    };
+    if Path::new(program).is_relative() && workingdir.is_none() && program.contains('/') {
+        unit.cannot(
+            format!("cmd {}", kdl_quote(program)),
+            "a relative program with no workingdir was resolved against the directory the \
+             export ran in",
+        );
+    }
+    let exe = exe.to_string_lossy().into_owned();
+    let mut line = String::new();
+    if exe != *program {
+        line.push('@');
+    }
+    line.push_str(&escape::exec_word(&exe, true));
+    if exe != *program {
+        line.push(' ');
+        line.push_str(&escape::exec_word(program, false));
+    }
+    for arg in args {
+        line.push(' ');
+        line.push_str(&escape::exec_word(arg, false));
+    }
+    unit.set("ExecStart", line);
+}
+
+/// autorestart and exitcodes. Unlimited crash restarts (taskmaster's rule) need
+/// `StartLimitIntervalSec=0`, which systemd reads only in [Unit].
+fn restart(unit: &mut Unit, autorestart: AutoRestart, exitcodes: &BTreeSet<u8>) {
+    let policy = match autorestart {
+        AutoRestart::Always => "always",
+        AutoRestart::Never => "no",
+        AutoRestart::Unexpected => "on-failure",
+    };
+    unit.set("Restart", policy);
+    let success: Vec<String> = exitcodes
+        .iter()
+        .filter(|&&c| c != 0)
+        .map(u8::to_string)
+        .collect();
+    if !success.is_empty() {
+        unit.set("SuccessExitStatus", success.join(" "));
+    }
+    if autorestart == AutoRestart::Unexpected {
+        let zero = if exitcodes.contains(&0) { "" } else { "0 " };
+        unit.set("RestartForceExitStatus", format!("{zero}{CLEAN_SIGNALS}"));
+    }
+    if autorestart != AutoRestart::Never {
+        unit.unit
+            .push(Line::Set("StartLimitIntervalSec", "0".into()));
+    }
+}
+
+fn output(unit: &mut Unit, field: &str, key: &'static str, target: &OutputTarget) {
+    match target {
+        OutputTarget::Memory => unit.set(key, "journal"),
+        OutputTarget::Discard => unit.set(key, "null"),
+        OutputTarget::File(path) => match escape::path_value(&path.to_string_lossy()) {
+            Some(value) => unit.set(key, format!("append:{value}")),
+            None => {
+                unit.cannot(
+                    format!("{field} {}", kdl_quote(&path.to_string_lossy())),
+                    "systemd cannot read back a path with a control character or whitespace \
+                     at an end; the output goes to the journal",
+                );
+                unit.set(key, "journal");
+            }
+        },
+    }
+}
+
+/// What `env_name_is_valid` accepts in systemd 252.
+fn is_systemd_env_name(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A systemd time span, exact: whole seconds, whole milliseconds, else microseconds
+/// (rounded up, systemd's finest unit).
+fn timespan(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}us", d.as_nanos().div_ceil(1000))
+    }
+}
+
+fn target_unit(config: &str, source: &str, wanted: &[String]) -> String {
+    let mut out = format!(
+        "# Generated by `taskmaster export systemd` from {source}.\n\
+         # Starts every autostart process of the config; stopping it stops them all.\n\
+         \n[Unit]\nDescription={}\n",
+        escape::text_value(&format!("taskmaster config {}", kdl_quote(config)))
+    );
+    for name in wanted {
+        out.push_str(&format!("Wants={name}\n"));
+    }
+    out.push_str("\n[Install]\nWantedBy=multi-user.target\n");
+    out
+}
+
+#[cfg(test)]
+mod tests;

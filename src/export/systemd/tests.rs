@@ -1,0 +1,268 @@
+//! One test per row of the systemd mapping table (the book's "Outgrowing one machine").
+
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::plan::compile;
+
+/// PATH for these tests: `sh`, `true` and `env` are in /usr/bin on every Debian.
+fn test_env() -> ExportEnv {
+    ExportEnv {
+        path: Some("/usr/bin:/bin".into()),
+        cwd: PathBuf::from("/home/me"),
+    }
+}
+
+fn export_kdl(kdl: &str) -> Export {
+    let plan = compile("t.kdl", kdl, Path::new("/cfg"))
+        .unwrap_or_else(|r| panic!("{}", r.render(false)))
+        .plan;
+    export(&plan, "t", "t.kdl", &test_env()).expect("exports")
+}
+
+/// The text of program `p`'s unit, and its warnings.
+fn unit_of(kdl: &str) -> (String, Vec<String>) {
+    let e = export_kdl(kdl);
+    let unit = e
+        .units
+        .iter()
+        .find(|u| u.name == "tm-p@.service")
+        .expect("tm-p@.service")
+        .text
+        .clone();
+    (unit, e.unmapped.iter().map(Unmapped::warning).collect())
+}
+
+fn section<'a>(unit: &'a str, name: &str) -> &'a str {
+    let start = unit
+        .find(&format!("[{name}]"))
+        .unwrap_or_else(|| panic!("no [{name}] in\n{unit}"));
+    let rest = &unit[start..];
+    let end = rest[1..].find("\n[").map_or(rest.len(), |e| e + 1);
+    &rest[..end]
+}
+
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+#[track_caller]
+fn assert_line(text: &str, line: &str) {
+    assert!(has_line(text, line), "no line `{line}` in\n{text}");
+}
+
+/// Only the unexpected-restart and starttime warnings every program has.
+fn other_warnings(warnings: &[String]) -> Vec<&String> {
+    warnings
+        .iter()
+        .filter(|w| !w.contains("starttime"))
+        .collect()
+}
+
+#[test]
+fn cmd_becomes_exec_start_with_an_absolute_path_and_argv0_kept() {
+    let (unit, warnings) = unit_of(r#"program "p" { cmd "sh -c 'echo 100% $HOME'"; }"#);
+    assert_line(&unit, "ExecStart=@/usr/bin/sh sh -c \"echo 100%% $$HOME\"");
+    assert!(other_warnings(&warnings).is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn cmd_is_looked_up_on_the_programs_own_path_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tool = dir.path().join("mytool");
+    std::fs::write(&tool, "#!/bin/sh\n").expect("write");
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let kdl = format!(
+        r#"program "p" {{ cmd "mytool"; env {{ PATH "{}"; }} }}"#,
+        dir.path().display()
+    );
+    let (unit, _) = unit_of(&kdl);
+    assert_line(&unit, &format!("ExecStart=@{} mytool", tool.display()));
+}
+
+#[test]
+fn an_absolute_cmd_is_written_as_is() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "/usr/bin/env" "A=1"; }"#);
+    assert_line(&unit, "ExecStart=/usr/bin/env A=1");
+}
+
+#[test]
+fn a_program_not_found_is_a_comment_and_a_warning() {
+    let (unit, warnings) = unit_of(r#"program "p" { cmd "no-such-program-here" "x"; }"#);
+    assert_line(&unit, "ExecStart=no-such-program-here x");
+    assert!(unit.contains("# cannot map cmd \"no-such-program-here\": not found on PATH"));
+    assert_eq!(other_warnings(&warnings).len(), 1, "{warnings:?}");
+}
+
+#[test]
+fn numprocs_are_instances_wanted_by_the_target() {
+    let e = export_kdl(r#"program "p" { cmd "true"; numprocs 3; }"#);
+    let target = &e.units.last().expect("target").text;
+    assert_eq!(e.target, "tm-t.target");
+    for i in 0..3 {
+        assert_line(target, &format!("Wants=tm-p@{i}.service"));
+    }
+    assert_eq!(
+        e.instances,
+        ["tm-p@0.service", "tm-p@1.service", "tm-p@2.service"]
+    );
+    assert!(e.units[0].text.contains("are p:0 … p:2"));
+    assert_line(section(&e.units[0].text, "Unit"), "PartOf=tm-t.target");
+}
+
+#[test]
+fn umask_becomes_umask() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; umask "027"; }"#);
+    assert_line(&unit, "UMask=0027");
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; }"#);
+    assert!(!unit.contains("UMask="));
+}
+
+#[test]
+fn workingdir_becomes_working_directory() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; workingdir "www/100%"; }"#);
+    assert_line(&unit, "WorkingDirectory=/cfg/www/100%%");
+}
+
+#[test]
+fn autostart_false_is_left_out_of_the_target() {
+    let e = export_kdl(
+        r#"program "p" { cmd "true"; autostart #false; }
+           program "q" { cmd "true"; }"#,
+    );
+    let target = &e.units.last().expect("target").text;
+    assert!(!target.contains("tm-p@"), "{target}");
+    assert_line(target, "Wants=tm-q@0.service");
+    assert!(e.units[0].text.contains("autostart #false"));
+    assert!(e.instances.contains(&"tm-p@0.service".to_owned()));
+}
+
+#[test]
+fn autorestart_true_is_always_with_no_start_limit_in_the_unit_section() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; autorestart #true; }"#);
+    assert_line(&unit, "Restart=always");
+    assert_line(section(&unit, "Unit"), "StartLimitIntervalSec=0");
+    assert!(!section(&unit, "Service").contains("StartLimit"));
+    assert!(!unit.contains("RestartForceExitStatus"));
+}
+
+#[test]
+fn autorestart_false_is_no() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; autorestart #false; }"#);
+    assert_line(&unit, "Restart=no");
+    assert!(!unit.contains("StartLimitIntervalSec"));
+}
+
+#[test]
+fn unexpected_with_exitcodes_is_on_failure_with_success_and_forced_statuses() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; exitcodes 0 2 75; }"#);
+    assert_line(&unit, "Restart=on-failure");
+    assert_line(&unit, "SuccessExitStatus=2 75");
+    assert_line(
+        &unit,
+        "RestartForceExitStatus=SIGHUP SIGINT SIGTERM SIGPIPE",
+    );
+    assert_line(section(&unit, "Unit"), "StartLimitIntervalSec=0");
+}
+
+#[test]
+fn unexpected_without_zero_forces_a_restart_on_exit_zero() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; exitcodes 2; }"#);
+    assert_line(&unit, "SuccessExitStatus=2");
+    assert_line(
+        &unit,
+        "RestartForceExitStatus=0 SIGHUP SIGINT SIGTERM SIGPIPE",
+    );
+}
+
+#[test]
+fn starttime_and_startretries_are_a_comment_and_a_warning() {
+    let (unit, warnings) = unit_of(r#"program "p" { cmd "true"; starttime 5; startretries 7; }"#);
+    assert!(
+        unit.contains("# cannot map starttime \"5s\", startretries 7: systemd has no starttime"),
+        "{unit}"
+    );
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].starts_with("program \"p\": cannot map starttime \"5s\", startretries 7"));
+}
+
+#[test]
+fn stopsignal_and_stoptime_kill_the_control_group() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; stopsignal "INT"; stoptime "1.5s"; }"#);
+    assert_line(&unit, "KillMode=control-group");
+    assert_line(&unit, "KillSignal=SIGINT");
+    assert_line(&unit, "TimeoutStopSec=1500ms");
+}
+
+#[test]
+fn stoptime_zero_is_the_shortest_timeout_not_none() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; stoptime 0; }"#);
+    assert_line(&unit, "TimeoutStopSec=1us");
+}
+
+#[test]
+fn outputs_map_to_append_null_and_journal() {
+    let (unit, _) =
+        unit_of(r#"program "p" { cmd "true"; stdout "logs/p.out"; stderr "discard"; }"#);
+    assert_line(&unit, "StandardOutput=append:/cfg/logs/p.out");
+    assert_line(&unit, "StandardError=null");
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; }"#);
+    assert_line(&unit, "StandardOutput=journal");
+    assert_line(&unit, "StandardError=journal");
+}
+
+#[test]
+fn an_output_path_systemd_cannot_read_back_is_a_comment_and_a_warning() {
+    let (unit, warnings) = unit_of(r#"program "p" { cmd "true"; stdout "/tmp/x "; }"#);
+    assert_line(&unit, "StandardOutput=journal");
+    assert!(unit.contains("# cannot map stdout \"/tmp/x \""), "{unit}");
+    assert_eq!(other_warnings(&warnings).len(), 1);
+}
+
+#[test]
+fn env_is_inlined_and_escaped() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; env { A "x y"; P "100% $HOME"; }; }"#);
+    assert_line(&unit, "Environment=\"A=x y\"");
+    assert_line(&unit, "Environment=\"P=100%% $HOME\"");
+}
+
+#[test]
+fn an_env_name_systemd_refuses_is_a_comment_and_a_warning() {
+    let (unit, warnings) = unit_of(r#"program "p" { cmd "true"; env { "a.b" "1"; OK "2"; }; }"#);
+    assert!(!unit.contains("a.b=1"));
+    assert!(unit.contains("# cannot map env \"a.b\""), "{unit}");
+    assert_line(&unit, "Environment=\"OK=2\"");
+    assert_eq!(other_warnings(&warnings).len(), 1);
+}
+
+#[test]
+fn unit_names_are_escaped_and_the_target_is_last() {
+    let e = export_kdl(r#"program "a@b" { cmd "true"; }"#);
+    assert_eq!(e.units[0].name, "tm-a\\x40b@.service");
+    assert_eq!(e.instances, ["tm-a\\x40b@0.service"]);
+    assert_eq!(e.units.last().map(|u| u.name.as_str()), Some("tm-t.target"));
+}
+
+#[test]
+fn a_name_longer_than_systemd_allows_is_an_error() {
+    let name = "n".repeat(250);
+    let plan = compile(
+        "t.kdl",
+        &format!(r#"program "{name}" {{ cmd "true"; }}"#),
+        Path::new("/cfg"),
+    )
+    .expect("valid")
+    .plan;
+    assert!(matches!(
+        export(&plan, "t", "t.kdl", &test_env()),
+        Err(ExportError::NameTooLong { .. })
+    ));
+}
+
+#[test]
+fn timespans_are_exact() {
+    assert_eq!(timespan(Duration::from_secs(10)), "10s");
+    assert_eq!(timespan(Duration::from_millis(1500)), "1500ms");
+    assert_eq!(timespan(Duration::from_nanos(1_500)), "2us");
+}
