@@ -103,6 +103,9 @@ pub enum Request {
         #[serde(default)]
         names: Vec<String>,
     },
+    /// The stop and start timings of the named processes' programs, so a waiting client can
+    /// tell how long a wait may last; answered with [`Response::Timings`].
+    Timings { names: Vec<String> },
     /// Whether the daemon still answers: a waiting client asks this on a second connection
     /// when its own has been silent for a while. Answered with [`Response::Pong`], also
     /// while shutting down.
@@ -151,8 +154,22 @@ pub enum Response {
         daemon: u32,
         processes: Vec<ProcessPid>,
     },
+    /// For `timings`: one entry per program of the named processes.
+    Timings { programs: Vec<ProgramTimings> },
     /// Any request can fail.
     Error(ErrorReply),
+}
+
+/// How a program is stopped and started, as its config says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramTimings {
+    pub program: String,
+    /// The signal `stop` sends first, e.g. `"SIGTERM"`.
+    pub stopsignal: String,
+    /// Seconds between the stop signal and SIGKILL.
+    pub stoptime_secs: f64,
+    /// Seconds a process must stay up to be RUNNING.
+    pub starttime_secs: f64,
 }
 
 /// A process's name and pid (null when it has none).

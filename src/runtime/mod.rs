@@ -21,13 +21,13 @@
 
 pub mod client;
 pub mod eventlog;
+mod extra_requests;
 pub mod machine;
 mod memory;
 pub mod names;
 mod reload;
 pub mod ring;
 mod server;
-mod signal_pid;
 pub mod socket;
 pub mod spawn;
 pub mod supervisor;

@@ -104,20 +104,29 @@ fn suggest(name: &str, programs: &BTreeMap<String, u32>) -> Option<String> {
         candidates.push("all".to_owned());
     }
     let best = closest(stem, &candidates)?;
-    if best == stem && tail.is_some_and(|t| t != "*") {
-        // A right program with a wrong index: no nearer name to offer.
-        return None;
-    }
     Some(match tail {
         None => best.to_owned(),
         Some("*") => format!("{best}:*"),
-        Some(index) => match (programs.get(best), index.parse::<u32>()) {
-            (Some(&n), Ok(i)) if i < n && n > 1 => format!("{best}:{i}"),
+        Some(tail) => match (programs.get(best), index_in(tail)) {
+            (Some(&n), Some(i)) if i < n && n > 1 => format!("{best}:{i}"),
+            (Some(1), Some(0)) => best.to_owned(),
+            // A right program with a wrong index: no nearer name to offer.
+            _ if best == stem => return None,
             // The index does not exist there either: name the program.
             _ => best.to_owned(),
         },
     })
     .filter(|s| s != name)
+}
+
+/// The process number in what follows the `:` of a name: `1`, or supervisorctl's
+/// `web_01` (its default `%(program_name)s_%(process_num)02d`).
+fn index_in(tail: &str) -> Option<u32> {
+    let digits = tail.rsplit_once('_').map_or(tail, |(_, d)| d);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The candidate within a few edits of `name` (transpositions count once), nearest first.
@@ -208,6 +217,10 @@ mod tests {
         assert_eq!(hint("zzzzzzzz"), None);
         // A wrong index on a right program has no nearer name to offer.
         assert_eq!(hint("web:5"), None);
+        // supervisorctl's process names.
+        assert_eq!(hint("ticker:ticker_01").as_deref(), Some("ticker:1"));
+        assert_eq!(hint("db:db_00").as_deref(), Some("db"));
+        assert_eq!(hint("web:web_07"), None);
         let message = resolve(&names(&["tikcer"]), &p).unwrap_err().to_string();
         assert_eq!(
             message,

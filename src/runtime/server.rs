@@ -234,6 +234,7 @@ impl Supervisor {
                 Request::Status { .. }
                     | Request::Names
                     | Request::Pid { .. }
+                    | Request::Timings { .. }
                     | Request::Shutdown
                     | Request::Ping
             )
@@ -279,6 +280,7 @@ impl Supervisor {
             } => self.logs(cid, &name, stderr, lines, follow),
             Request::Signal { signal, names } => self.signal_request(cid, &signal, &names),
             Request::Pid { names } => self.pid_request(cid, &names),
+            Request::Timings { names } => self.timings_request(cid, &names),
             Request::Ping => self.send(cid, &Response::Pong),
             Request::Names => {
                 let programs = self.programs.keys().cloned().collect();

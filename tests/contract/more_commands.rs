@@ -322,7 +322,10 @@ fn a_long_stop_shows_progress_only_on_a_terminal() {
     let out = run_bounded(cmd, d.sb.root(), Duration::from_secs(60), None);
     assert_exit(&out, 0, "stop under a terminal");
     let tty = text(&out.stdout);
-    assert!(tty.contains("stopping slow… 1s"), "{tty:?}");
+    assert!(
+        tty.contains("stopping slow (SIGTERM sent, 1s of 3s)…"),
+        "{tty:?}"
+    );
     assert!(tty.contains("\r\x1b[K"), "the line is erased: {tty:?}");
     assert!(tty.contains("STOPPED"), "{tty:?}");
 }

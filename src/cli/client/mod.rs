@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use super::output::{self, eprint_block};
-use super::progress::Progress;
+use super::progress::{Progress, StopPlan};
 use super::{Command, Format, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
@@ -189,7 +189,12 @@ fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
             "did not restart",
         ),
     };
-    let progress = Progress::start(progress_label(verb, &names));
+    // Only a stop is told what it waits for; a restart's stop is followed by a start.
+    let plan = match verb {
+        Verb::Stop => StopPlan::fetch(target, &names),
+        Verb::Start | Verb::Restart => None,
+    };
+    let progress = Progress::start(progress_label(verb, &names), plan);
     let answer = Connection::call(target, Wait::Work, request);
     progress.finish();
     let (mut rows, failed) = match answer {
@@ -257,7 +262,8 @@ fn reload(target: &Target) -> u8 {
 
 fn shutdown(target: &Target) -> u8 {
     let socket = &target.socket;
-    let progress = Progress::start("shutting down: stopping every program".to_owned());
+    let plan = StopPlan::fetch(target, &["all".to_owned()]);
+    let progress = Progress::start("shutting down: stopping every program".to_owned(), plan);
     let answer = Connection::call(target, Wait::Work, Request::Shutdown);
     progress.finish();
     match answer {

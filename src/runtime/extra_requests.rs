@@ -1,6 +1,7 @@
-//! The `signal` and `pid` requests: sending a signal to named processes' groups, and
-//! reporting pids. Both only read the supervisor's state (a signal's consequences, such as a
-//! process dying, come back through the usual reaping path).
+//! The `signal`, `pid` and `timings` requests: sending a signal to named processes' groups,
+//! reporting pids, and the stop/start timings a waiting client shows in its progress line.
+//! They only read the supervisor's state (a signal's consequences, such as a process dying,
+//! come back through the usual reaping path).
 
 use nix::sys::signal::killpg;
 use nix::unistd::Pid;
@@ -8,7 +9,7 @@ use nix::unistd::Pid;
 use super::client::ClientId;
 use super::supervisor::Supervisor;
 use crate::plan::validate::values::signal_name;
-use crate::protocol::{ErrorKind, ErrorReply, ProcessPid, Response};
+use crate::protocol::{ErrorKind, ErrorReply, ProcessPid, ProgramTimings, Response};
 
 impl Supervisor {
     /// `signal SIG NAME…`: every name is resolved first (one unknown name sends nothing),
@@ -98,5 +99,30 @@ impl Supervisor {
                 processes,
             },
         );
+    }
+
+    /// `timings NAME…`: the stop signal, stoptime and starttime of each program the names
+    /// reach, once each, in program order.
+    pub(super) fn timings_request(&mut self, cid: ClientId, names: &[String]) {
+        let ids = match self.resolve(names) {
+            Ok(ids) => ids,
+            Err(e) => return self.send_error(cid, e),
+        };
+        let mut programs: Vec<ProgramTimings> = Vec::new();
+        for id in ids {
+            let Some(proc) = self.procs.get(&id) else {
+                continue;
+            };
+            if programs.last().is_some_and(|p| p.program == proc.program) {
+                continue;
+            }
+            programs.push(ProgramTimings {
+                program: proc.program.clone(),
+                stopsignal: proc.spec.stopsignal.0.as_str().to_owned(),
+                stoptime_secs: proc.spec.stoptime.as_secs_f64(),
+                starttime_secs: proc.spec.starttime.as_secs_f64(),
+            });
+        }
+        self.send(cid, &Response::Timings { programs });
     }
 }
