@@ -43,8 +43,8 @@ pub struct Cli {
 pub enum Command {
     /// Parse and validate a config; print every problem at once.
     Check {
-        /// The config file.
-        config: PathBuf,
+        /// The config file [default: ./taskmaster.kdl].
+        config: Option<PathBuf>,
         #[command(flatten)]
         format: FormatArg,
     },
@@ -143,8 +143,9 @@ pub enum Command {
     },
     /// Print the man page (roff), or one command's page; `--dir` writes every page.
     Man {
-        /// A command whose page to print (`status` prints taskmaster-status(1)).
-        command: Option<String>,
+        /// A command whose page to print (`status` prints taskmaster-status(1); `export
+        /// systemd` prints taskmaster-export-systemd(1)).
+        command: Vec<String>,
         /// Write taskmaster.1 and every taskmaster-COMMAND.1 into DIR instead.
         #[arg(long, value_name = "DIR", conflicts_with = "command")]
         dir: Option<PathBuf>,
@@ -260,7 +261,10 @@ fn restore_sigpipe() {
 /// Runs one parsed command line; returns its exit status.
 pub fn dispatch(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check { config, format } => check::run(&config, format.get()),
+        Command::Check { config, format } => check::run(
+            &config.unwrap_or_else(|| PathBuf::from(socket_path::DEFAULT_CONFIG)),
+            format.get(),
+        ),
         Command::Run { config, socket } => run::run(config, socket),
         Command::Diff {
             configs,
@@ -269,7 +273,10 @@ pub fn dispatch(cli: Cli) -> u8 {
             socket,
         } => diff::run(&configs, format.get(), show_values, &socket),
         Command::Completions { shell } => extras::completions(shell),
-        Command::Man { command, dir } => extras::man(command.as_deref(), dir.as_deref()),
+        Command::Man { command, dir } => {
+            let page = (!command.is_empty()).then(|| command.join(" "));
+            extras::man(page.as_deref(), dir.as_deref())
+        }
         Command::Import { file } => extras::import(&file),
         Command::Export { target } => export::run(target),
         Command::Shell { socket } => shell::run(&socket),

@@ -2,8 +2,8 @@
 //! `shutdown`): `stopping web (SIGTERM sent, 3s of 10s)…`, rewritten in place on stderr once
 //! a second, erased when the answer comes.
 //!
-//! Only on a terminal: when stderr is a pipe or a file nothing is printed and nothing more
-//! is asked, so scripts and logs see exactly what they saw before. On a terminal, a stop
+//! Only on a terminal (and not `TERM=dumb`): when stderr is a pipe or a file nothing is
+//! printed and nothing more is asked, so scripts and logs see exactly what they saw before. On a terminal, a stop
 //! first asks the daemon once for the programs' stop signal and `stoptime` (the `timings`
 //! request, given up after a second); from then on the clock runs in the client, in a thread
 //! that sleeps between updates, so the daemon never wakes up for the indicator. Nothing shows
@@ -39,7 +39,7 @@ impl StopPlan {
     /// Asks the daemon how the processes `names` reach are stopped; `None` when stderr is
     /// no terminal (nothing will be shown, so nothing is asked) or the daemon does not say.
     pub fn fetch(target: &Target, names: &[String]) -> Option<StopPlan> {
-        if !std::io::stderr().is_terminal() {
+        if !shown() {
             return None;
         }
         let target = Target {
@@ -81,7 +81,7 @@ impl Progress {
     /// Starts the indicator for a wait described by `label` (`stopping web`), with what a
     /// stop waits for when known, if stderr is a terminal; otherwise does nothing.
     pub fn start(label: String, stop: Option<StopPlan>) -> Progress {
-        if !std::io::stderr().is_terminal() {
+        if !shown() {
             return Progress { running: None };
         }
         let stop_plan = stop;
@@ -120,6 +120,12 @@ impl Progress {
             let _ = thread.join();
         }
     }
+}
+
+/// Whether the line can be shown: stderr is a terminal that understands `\r` and erasing
+/// a line (not `TERM=dumb`, as in Emacs shells).
+fn shown() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
 /// The text of the line after `elapsed`: `stopping web (SIGTERM sent, 3s of 10s)…`, or

@@ -19,6 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::plan::model::{CrashLimit, RestartBackoff};
 use crate::plan::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
 
 pub mod kubernetes;
@@ -49,6 +50,11 @@ pub enum Setting<'a> {
     Stdout(&'a OutputTarget),
     Stderr(&'a OutputTarget),
     Env(&'a BTreeMap<String, String>),
+    /// `restart-backoff` and `crash-limit`: how crash restarts are paced and given up.
+    CrashLoop {
+        backoff: RestartBackoff,
+        limit: Option<CrashLimit>,
+    },
 }
 
 impl Setting<'_> {
@@ -66,6 +72,7 @@ impl Setting<'_> {
             Setting::Stdout(_) => &["stdout"],
             Setting::Stderr(_) => &["stderr"],
             Setting::Env(_) => &["env"],
+            Setting::CrashLoop { .. } => &["restart-backoff", "crash-limit"],
         }
     }
 }
@@ -89,6 +96,8 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         stdout,
         stderr,
         env,
+        restart_backoff,
+        crash_limit,
     } = spec;
     vec![
         Setting::Cmd(cmd),
@@ -111,7 +120,37 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Stdout(stdout),
         Setting::Stderr(stderr),
         Setting::Env(env),
+        Setting::CrashLoop {
+            backoff: *restart_backoff,
+            limit: *crash_limit,
+        },
     ]
+}
+
+/// The notes for crash-loop settings an engine paces its own way (`engine` says how):
+/// nothing for the defaults, one [`Unmapped`] per setting otherwise.
+pub fn crash_loop_unmapped(
+    program: &str,
+    backoff: RestartBackoff,
+    limit: Option<CrashLimit>,
+    engine: &str,
+) -> Vec<Unmapped> {
+    let mut out = Vec::new();
+    if backoff != RestartBackoff::default() {
+        out.push(Unmapped::new(
+            program,
+            format!("restart-backoff {backoff}"),
+            format!("{engine} paces restarts its own way"),
+        ));
+    }
+    if let Some(limit) = limit {
+        out.push(Unmapped::new(
+            program,
+            format!("crash-limit {limit}"),
+            format!("{engine} does not give up on crashes after a successful start the same way"),
+        ));
+    }
+    out
 }
 
 /// A setting the engine cannot express faithfully. It is written as a comment in the output

@@ -6,6 +6,7 @@ mod harness;
 
 mod check;
 mod commands;
+mod containment;
 mod daemon;
 mod logs;
 mod more_commands;

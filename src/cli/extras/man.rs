@@ -16,12 +16,30 @@ fn command() -> clap::Command {
     cmd
 }
 
-/// The subcommands that get a page of their own: every visible one.
+/// The subcommands that get a page of their own: every visible one, and theirs in turn
+/// (`taskmaster-export-systemd(1)`), as the pages' COMMANDS sections name them. Each is
+/// given its page name as display name, which its title and COMMANDS section use.
 fn documented(cmd: &clap::Command) -> Vec<clap::Command> {
-    cmd.get_subcommands()
-        .filter(|s| !s.is_hide_set())
-        .cloned()
-        .collect()
+    let prefix = cmd
+        .get_display_name()
+        .unwrap_or_else(|| cmd.get_name())
+        .to_owned();
+    let mut out = Vec::new();
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let sub = sub
+            .clone()
+            .disable_help_subcommand(true)
+            .display_name(format!("{prefix}-{}", sub.get_name()));
+        out.push(sub.clone());
+        out.extend(documented(&sub));
+    }
+    out
+}
+
+/// A page's name without the `taskmaster-` prefix: `status`, `export-systemd`.
+fn page_name(sub: &clap::Command) -> String {
+    let full = sub.get_display_name().unwrap_or_else(|| sub.get_name());
+    full.strip_prefix("taskmaster-").unwrap_or(full).to_owned()
 }
 
 /// The main page's own sections after the generated ones, as roff.
@@ -116,7 +134,7 @@ fn see_also(cmd: &clap::Command) -> String {
         .map(|s| {
             format!(
                 "\\fBtaskmaster\\-{}\\fR(1)",
-                s.get_name().replace('-', "\\-")
+                page_name(s).replace('-', "\\-")
             )
         })
         .collect();
@@ -142,10 +160,11 @@ pub fn main_page() -> std::io::Result<Vec<u8>> {
 
 /// The page of one subcommand, `taskmaster-NAME(1)`; `None` for a name that has none.
 pub fn sub_page(name: &str) -> Option<std::io::Result<Vec<u8>>> {
-    let cmd = command();
-    let sub = documented(&cmd)
+    // `export systemd` and `export-systemd` both name taskmaster-export-systemd(1).
+    let wanted = name.split_whitespace().collect::<Vec<_>>().join("-");
+    let sub = documented(&command())
         .into_iter()
-        .find(|s| s.get_name() == name)?;
+        .find(|s| page_name(s) == wanted)?;
     let mut out = Vec::new();
     Some(clap_mangen::Man::new(sub).render(&mut out).map(|()| out))
 }
@@ -159,7 +178,7 @@ pub fn write_all(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::write(&main, main_page()?)?;
     written.push(main);
     for sub in documented(&command()) {
-        let path = dir.join(format!("taskmaster-{}.1", sub.get_name()));
+        let path = dir.join(format!("taskmaster-{}.1", page_name(&sub)));
         let mut out = Vec::new();
         clap_mangen::Man::new(sub).render(&mut out)?;
         std::fs::write(&path, out)?;
@@ -170,10 +189,7 @@ pub fn write_all(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
 
 /// The names of the subcommand pages, for `man`'s usage error.
 pub fn page_names() -> Vec<String> {
-    documented(&command())
-        .iter()
-        .map(|s| s.get_name().to_owned())
-        .collect()
+    documented(&command()).iter().map(page_name).collect()
 }
 
 #[cfg(test)]
@@ -232,5 +248,7 @@ mod tests {
         assert!(page.contains("\\-\\-json"), "{page}");
         assert!(sub_page("__complete-names").is_none());
         assert!(sub_page("nope").is_none());
+        let nested = String::from_utf8(sub_page("export systemd").unwrap().unwrap()).unwrap();
+        assert!(nested.contains(".TH taskmaster-export-systemd"), "{nested}");
     }
 }

@@ -311,6 +311,16 @@ fn map(draft: &mut Draft, setting: Setting) {
                 );
             }
         }
+        Setting::CrashLoop { backoff, limit } => {
+            for note in crate::export::crash_loop_unmapped(
+                draft.program,
+                backoff,
+                limit,
+                "the kubelet (CrashLoopBackOff: 10s doubling up to 5 minutes, never giving up)",
+            ) {
+                draft.cannot(note.setting, note.why);
+            }
+        }
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
         Setting::Env(env) => {

@@ -228,3 +228,24 @@ fn json_is_one_list_of_the_same_objects_as_the_yaml() {
         .collect();
     assert_eq!(list["items"], Value::Array(from_yaml));
 }
+
+#[test]
+fn crash_loop_settings_warn_only_when_set() {
+    let (_, unmapped) = object_of("program \"p\" { cmd \"true\"; }");
+    assert!(
+        !unmapped
+            .iter()
+            .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
+        "{unmapped:?}"
+    );
+    let (_, unmapped) =
+        object_of("program \"p\" { cmd \"true\"; restart-backoff 0; crash-limit 3 \"10s\"; }");
+    assert!(
+        unmapped.iter().any(|w| w.contains("restart-backoff 0")),
+        "{unmapped:?}"
+    );
+    assert!(
+        unmapped.iter().any(|w| w.contains("crash-limit 3 \"10s\"")),
+        "{unmapped:?}"
+    );
+}

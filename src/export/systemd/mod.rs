@@ -288,6 +288,7 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
                 unit.set("TimeoutStopSec", timespan(time));
             }
         }
+        Setting::CrashLoop { backoff, limit } => crash_loop(unit, spec, backoff, limit),
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
         Setting::Env(env) => {
@@ -391,6 +392,44 @@ fn restart(unit: &mut Unit, autorestart: AutoRestart, exitcodes: &BTreeSet<u8>) 
     if autorestart != AutoRestart::Never {
         unit.unit
             .push(Line::Set("StartLimitIntervalSec", "0".into()));
+    }
+}
+
+/// restart-backoff as `RestartSec=MIN` (its growth to MAX needs systemd 254's
+/// `RestartSteps=`: a warning), crash-limit as `StartLimitBurst=N+1` (the start and N
+/// restarts) within `StartLimitIntervalSec=W`. The defaults write nothing: systemd's own
+/// `RestartSec=` is 100ms, taskmaster's MIN.
+fn crash_loop(
+    unit: &mut Unit,
+    spec: &ProgramSpec,
+    backoff: crate::plan::model::RestartBackoff,
+    limit: Option<crate::plan::model::CrashLimit>,
+) {
+    if backoff != crate::plan::model::RestartBackoff::default() {
+        unit.set("RestartSec", timespan(backoff.min));
+        if backoff.min != backoff.max {
+            unit.cannot(
+                format!("restart-backoff {backoff}"),
+                format!(
+                    "RestartSec={} is constant: growing it to {} needs systemd 254 \
+                     (RestartSteps=, RestartMaxDelaySec=)",
+                    timespan(backoff.min),
+                    timespan(backoff.max)
+                ),
+            );
+        }
+    }
+    if let Some(limit) = limit
+        && spec.autorestart != AutoRestart::Never
+    {
+        unit.unit
+            .retain(|l| !matches!(l, Line::Set("StartLimitIntervalSec", _)));
+        unit.unit
+            .push(Line::Set("StartLimitIntervalSec", timespan(limit.window)));
+        unit.unit.push(Line::Set(
+            "StartLimitBurst",
+            limit.restarts.saturating_add(1).to_string(),
+        ));
     }
 }
 

@@ -266,3 +266,32 @@ fn timespans_are_exact() {
     assert_eq!(timespan(Duration::from_millis(1500)), "1500ms");
     assert_eq!(timespan(Duration::from_nanos(1_500)), "2us");
 }
+
+#[test]
+fn crash_loop_settings_map_to_restart_sec_and_start_limits() {
+    let (unit, warnings) = unit_of("program \"p\" { cmd \"true\"; }");
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
+        "{warnings:?}"
+    );
+    assert!(!unit.contains("RestartSec="), "{unit}");
+    let (unit, warnings) = unit_of(
+        "program \"p\" { cmd \"true\"; autorestart #true; restart-backoff \"1s\" \"1m\"; crash-limit 5 \"60s\"; }",
+    );
+    assert_line(section(&unit, "Service"), "RestartSec=1s");
+    assert_line(section(&unit, "Unit"), "StartLimitIntervalSec=60s");
+    assert_line(section(&unit, "Unit"), "StartLimitBurst=6");
+    assert!(!has_line(&unit, "StartLimitIntervalSec=0"), "{unit}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("restart-backoff \"1s\" \"60s\"")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("crash-limit")),
+        "{warnings:?}"
+    );
+}
