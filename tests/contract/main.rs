@@ -13,5 +13,6 @@ mod more_commands;
 mod reload;
 mod shell;
 mod socket;
+mod socket_limits;
 mod spawn;
 mod states;
