@@ -653,7 +653,8 @@ impl Supervisor {
             return;
         };
         for client in targets {
-            self.send_line(client, &line);
+            // Skipped, not queued, for a reader too far behind (see `server.rs`).
+            self.send_followed(client, id, &line, text.len());
         }
     }
 

@@ -14,5 +14,6 @@ mod more_commands;
 mod reload;
 mod shell;
 mod socket;
+mod socket_limits;
 mod spawn;
 mod states;
