@@ -268,6 +268,33 @@ fn timespans_are_exact() {
 }
 
 #[test]
+fn daemon_settings_are_comments_in_the_target_and_warnings() {
+    let e = export_kdl(
+        r#"taskmaster { socket "tm.sock"; logfile "/var/log/tm.log"; }
+           program "p" { cmd "true"; }"#,
+    );
+    let target = &e.units.last().expect("target").text;
+    assert!(
+        target.contains("# cannot map socket \"/cfg/tm.sock\""),
+        "{target}"
+    );
+    assert!(
+        target.contains("# cannot map logfile \"/var/log/tm.log\""),
+        "{target}"
+    );
+    let daemon: Vec<String> = e
+        .unmapped
+        .iter()
+        .filter(|u| u.program.is_none())
+        .map(Unmapped::warning)
+        .collect();
+    assert_eq!(daemon.len(), 2, "{daemon:?}");
+    assert!(daemon[0].starts_with("taskmaster block: cannot map socket"));
+    let plain = export_kdl(r#"program "p" { cmd "true"; }"#);
+    assert!(plain.unmapped.iter().all(|u| u.program.is_some()));
+}
+
+#[test]
 fn crash_loop_settings_map_to_restart_sec_and_start_limits() {
     let (unit, warnings) = unit_of("program \"p\" { cmd \"true\"; }");
     assert!(
