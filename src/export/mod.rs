@@ -128,32 +128,6 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
     ]
 }
 
-/// The notes for crash-loop settings an engine paces its own way (`engine` says how):
-/// nothing for the defaults, one [`Unmapped`] per setting otherwise.
-pub fn crash_loop_unmapped(
-    program: &str,
-    backoff: RestartBackoff,
-    limit: Option<CrashLimit>,
-    engine: &str,
-) -> Vec<Unmapped> {
-    let mut out = Vec::new();
-    if backoff != RestartBackoff::default() {
-        out.push(Unmapped::new(
-            program,
-            format!("restart-backoff {backoff}"),
-            format!("{engine} paces restarts its own way"),
-        ));
-    }
-    if let Some(limit) = limit {
-        out.push(Unmapped::new(
-            program,
-            format!("crash-limit {limit}"),
-            format!("{engine} does not give up on crashes after a successful start the same way"),
-        ));
-    }
-    out
-}
-
 /// A setting the engine cannot express faithfully. It is written as a comment in the output
 /// and printed as a warning on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
