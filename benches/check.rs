@@ -1,7 +1,11 @@
 //! How fast `taskmaster check` is on big configs, and what validation costs on top of parsing.
 //!
 //! For generated configs of 100, 1,000 and 10,000 programs (every field set, values varied):
-//! - `parse`: the bare `kdl::KdlDocument::parse_v2` of the text, the floor;
+//! - `parse`: the bare `kdl::KdlDocument::parse_v2` of the whole text, the floor (and what
+//!   the parse step was before it was cut into pieces);
+//! - `prescan`: the pre-scan alone (nesting limit, cut points), which runs before every parse;
+//! - `parse_pieces`: `taskmaster::parse::parse`, the parse step now: the pre-scan, then kdl on
+//!   each piece on the parser thread, spans shifted back;
 //! - `compile`: the whole `plan::compile` (parse, validate, build the plan);
 //! - `invalid_report`: `plan::compile` of a variant where every program has one error, plus
 //!   rendering the report (what `check` prints).
@@ -114,6 +118,14 @@ fn check(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("parse", programs), &valid, |b, text| {
             b.iter(|| kdl::KdlDocument::parse_v2(black_box(text)))
         });
+        group.bench_with_input(BenchmarkId::new("prescan", programs), &valid, |b, text| {
+            b.iter(|| taskmaster::parse::prescan::scan(black_box(text)))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("parse_pieces", programs),
+            &valid,
+            |b, text| b.iter(|| taskmaster::parse::parse(black_box(text)).is_ok()),
+        );
         group.bench_with_input(BenchmarkId::new("compile", programs), &valid, |b, text| {
             b.iter(|| plan::compile("bench.kdl", black_box(text), base))
         });

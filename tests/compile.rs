@@ -74,10 +74,13 @@ fn every_code_has_a_fixture() {
             seen.extend(report.problems().iter().map(|p| p.code.name()));
         }
     }
+    // These need more than a fixture's text: a file over 16 MiB, a node over 64 KiB, a
+    // FIFO on disk. Tests below raise each of them for real.
+    const NOT_FROM_TEXT: &[&str] = &["config_too_large", "node_too_large", "fifo_target"];
     let missing: Vec<_> = Code::ALL
         .iter()
         .map(|c| c.name())
-        .filter(|c| !seen.contains(c))
+        .filter(|c| !seen.contains(c) && !NOT_FROM_TEXT.contains(c))
         .collect();
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
 }
@@ -286,4 +289,371 @@ fn check_dies_quietly_when_its_reader_goes_away() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.signal(), Some(nix::libc::SIGPIPE), "{stderr}");
+}
+
+/// `taskmaster check` on a file in `dir`, with a bounded wait: a check that hangs fails the
+/// test instead of hanging it.
+fn check_bounded(args: &[&str], dir: &Path) -> (i32, String, String) {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+        .arg("check")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Drain both pipes on threads so a chatty check never blocks on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("check {args:?} still running after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    let stderr = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+    (status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// The codes of `check --format json`'s diagnostics.
+fn json_codes(stdout: &str) -> Vec<String> {
+    let json: serde_json::Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {:.300}", stdout));
+    json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["code"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("taskmaster::")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Runs `check` (JSON, then human) on `bytes` written to a file; both must end in 0, 1 or 2
+/// and agree. Returns the exit status and the codes.
+fn check_bytes(bytes: &[u8]) -> (i32, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hostile.kdl"), bytes).unwrap();
+    let (code, stdout, stderr) = check_bounded(&["--format", "json", "hostile.kdl"], dir.path());
+    assert!([0, 1, 2].contains(&code), "exit {code}: {stderr:.2000}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("overflow"),
+        "{stderr:.2000}"
+    );
+    let codes = if code == 2 {
+        Vec::new()
+    } else {
+        json_codes(&stdout)
+    };
+    let (human, _, stderr) = check_bounded(&["hostile.kdl"], dir.path());
+    assert_eq!(human, code, "{stderr:.2000}");
+    (code, codes)
+}
+
+fn syslog_lines(n: usize) -> String {
+    (0..n)
+        .map(|i| match i % 4 {
+            0 => format!("Nov 29 15:14:{:02} host systemd[1]: Started Session {i} of user root.\n", i % 60),
+            1 => format!("Nov 29 15:14:{:02} host sshd[{i}]: pam_unix(sshd:session): session opened for user root(uid=0) by (uid=0)\n", i % 60),
+            2 => format!("Nov 29 15:14:{:02} host kernel: [{i}.123] eth0: link up\n", i % 60),
+            _ => format!("Nov 29 15:14:{:02} host CRON[{i}]: (root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)\n", i % 60),
+        })
+        .collect()
+}
+
+/// Issue 7: each of these aborted `check` (exit 134, stack overflow) or read forever.
+#[test]
+fn check_survives_hostile_files() {
+    let (code, codes) = check_bytes("a {".repeat(3000).as_bytes());
+    assert_eq!((code, codes), (1, vec!["nesting_too_deep".to_owned()]));
+
+    let (code, codes) = check_bytes("}\n".repeat(20_000).as_bytes());
+    assert_eq!(code, 1);
+    assert_eq!(codes.len(), 101, "capped at 100 errors and a note");
+    assert!(codes.iter().all(|c| c == "syntax"));
+
+    let (code, codes) = check_bytes(syslog_lines(7_500).as_bytes());
+    assert_eq!(code, 1);
+    assert!(
+        !codes.is_empty() && codes.iter().all(|c| c == "syntax"),
+        "{codes:?}"
+    );
+
+    let (code, codes) = check_bytes(b"program \"a\0b\" { cmd \"x\0\" }\0\0\n");
+    assert_eq!(code, 1);
+    assert!(codes.iter().all(|c| c == "syntax"), "{codes:?}");
+
+    let (code, codes) = check_bytes(b"program \"w\xffeb\" { cmd x }\n");
+    assert_eq!(
+        (code, codes),
+        (2, vec![]),
+        "invalid UTF-8 is an unreadable file"
+    );
+
+    // One line of 16 MiB: too long a node to parse.
+    let (code, codes) = check_bytes(")".repeat(16 * 1024 * 1024).as_bytes());
+    assert_eq!((code, codes), (1, vec!["node_too_large".to_owned()]));
+}
+
+/// The worst input exactly at the size cap: a piece of `}` lines after another, up to 16 MiB.
+#[test]
+fn check_survives_16_mib_of_closing_braces() {
+    let mut text = "}\n".repeat(8 * 1024 * 1024);
+    text.truncate(16 * 1024 * 1024);
+    let (code, codes) = check_bytes(text.as_bytes());
+    assert_eq!(code, 1);
+    assert_eq!(codes.len(), 101);
+}
+
+#[test]
+fn check_refuses_configs_over_16_mib_without_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // 17 MiB, sparse: the size alone refuses it.
+    let big = std::fs::File::create(dir.path().join("big.kdl")).unwrap();
+    big.set_len(17 * 1024 * 1024).unwrap();
+    let (code, stdout, stderr) = check_bounded(&["--format", "json", "big.kdl"], dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json_codes(&stdout), ["config_too_large"]);
+    let (code, _, stderr) = check_bounded(&["big.kdl"], dir.path());
+    assert_eq!(code, 1);
+    assert!(stderr.contains("taskmaster::config_too_large"), "{stderr}");
+    assert!(stderr.contains("over 16 MiB (17825792 bytes)"), "{stderr}");
+
+    // A device that never ends: read up to the cap, then refused.
+    let (code, stdout, stderr) = check_bounded(&["--format", "json", "/dev/zero"], dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(json_codes(&stdout), ["config_too_large"]);
+    let (_, _, stderr) = check_bounded(&["/dev/zero"], dir.path());
+    assert!(stderr.contains("the config is over 16 MiB;"), "{stderr}");
+}
+
+/// Issue 12: `check` without CONFIG reads ./taskmaster.kdl, as `run` does.
+#[test]
+fn check_defaults_to_taskmaster_kdl() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = check_bounded(&[], dir.path());
+    assert_eq!(code, 2, "{stdout}");
+    assert_eq!(stderr, "error: cannot read taskmaster.kdl: no such file\n");
+    std::fs::write(dir.path().join("taskmaster.kdl"), "program a { cmd x }\n").unwrap();
+    let (code, stdout, _) = check_bounded(&[], dir.path());
+    assert_eq!((code, stdout.as_str()), (0, "ok: 1 program, 1 process\n"));
+}
+
+/// Issue 12: a supervisord.conf gives one error that names `taskmaster import`.
+#[test]
+fn check_recognises_a_supervisord_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = "[supervisord]\nnodaemon=true\n\n[program:web]\ncommand=python3 -m http.server\n\
+                autostart=true\nstdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\n";
+    std::fs::write(dir.path().join("supervisord.conf"), conf).unwrap();
+    let (code, stdout, _) = check_bounded(&["--format", "json", "supervisord.conf"], dir.path());
+    assert_eq!(code, 1);
+    assert_eq!(json_codes(&stdout), ["ini_file"]);
+    let (_, _, stderr) = check_bounded(&["supervisord.conf"], dir.path());
+    assert!(
+        stderr.contains("taskmaster import supervisord.conf"),
+        "{stderr}"
+    );
+}
+
+/// Issue 12 and the contract: a log target that is a directory is an error at its span; one
+/// that is a FIFO is a warning, and checking it never opens (so never blocks on) the FIFO.
+#[test]
+fn check_looks_at_what_log_targets_are() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("logs")).unwrap();
+    nix::unistd::mkfifo(&dir.path().join("out.pipe"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let text = "taskmaster { logfile \"logs\" }\nprogram a {\n    cmd x\n    stdout \"out.pipe\"\n    stderr \"logs/\"\n}\n";
+    std::fs::write(dir.path().join("t.kdl"), text).unwrap();
+    let (code, stdout, stderr) = check_bounded(&["--format", "json", "t.kdl"], dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let found: Vec<(String, String)> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let (o, l) = (
+                d["offset"].as_u64().unwrap() as usize,
+                d["length"].as_u64().unwrap() as usize,
+            );
+            (
+                d["code"].as_str().unwrap().to_owned(),
+                text[o..o + l].to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "taskmaster::path_is_directory".to_owned(),
+                "\"logs\"".to_owned()
+            ),
+            (
+                "taskmaster::fifo_target".to_owned(),
+                "\"out.pipe\"".to_owned()
+            ),
+            (
+                "taskmaster::path_is_directory".to_owned(),
+                "\"logs/\"".to_owned()
+            ),
+        ]
+    );
+    assert_eq!(json["diagnostics"][1]["severity"], "warning");
+}
+
+/// Offline `diff` goes through the same loader: hostile files are errors (exit 2), never an
+/// abort.
+#[test]
+fn offline_diff_survives_hostile_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.kdl"), "program a { cmd x }\n").unwrap();
+    std::fs::write(dir.path().join("deep.kdl"), "a {".repeat(3000)).unwrap();
+    std::fs::write(dir.path().join("braces.kdl"), "}\n".repeat(20_000)).unwrap();
+    for bad in ["deep.kdl", "braces.kdl", "/dev/zero"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .args(["diff", "good.kdl", bad])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr:.2000}");
+        assert!(stderr.contains("taskmaster::"), "{bad}: {stderr:.2000}");
+    }
+}
+
+/// `run` compiles through the same loader: a hostile config is an invalid one (exit 1),
+/// before any socket or program exists.
+#[test]
+fn run_refuses_hostile_configs_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        ("deep.kdl", "a {".repeat(3000)),
+        ("braces.kdl", "}\n".repeat(20_000)),
+        ("syslog.kdl", syslog_lines(7_500)),
+    ] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .args(["run", name, "--socket", "tm.sock"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr:.2000}");
+        assert!(!dir.path().join("tm.sock").exists());
+    }
+}
+
+/// Issue 7's first case: an online `diff` (and a `reload`) of a 9 KB file aborted the daemon
+/// with a stack overflow, orphaning its children. Now both are rejected and the daemon and
+/// its program live on.
+#[test]
+fn the_daemon_survives_diff_and_reload_of_hostile_configs() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("taskmaster.kdl");
+    std::fs::write(&config, "program sleeper { cmd \"sleep 300\" }\n").unwrap();
+    let socket = dir.path().join("tm.sock");
+    let client = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .args(args)
+            .arg("--socket")
+            .arg(&socket)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    /// Kills what the test started, by pid, also when an assertion fails half-way.
+    struct Guard(std::process::Child, Option<i32>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            use nix::sys::signal::{Signal, kill};
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            if let Some(pid) = self.1 {
+                let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+    let mut daemon = Guard(
+        Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+            .arg("run")
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        None,
+    );
+    let sleeper_pid = || -> Option<i32> {
+        let (code, out) = client(&["status", "--json"]);
+        let rows: serde_json::Value = serde_json::from_str(&out).ok().filter(|_| code == 0)?;
+        rows[0]["pid"].as_i64().map(|p| p as i32)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pid = loop {
+        if let Some(pid) = sleeper_pid() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the daemon never ran sleeper");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    daemon.1 = Some(pid);
+
+    std::fs::write(dir.path().join("evil.kdl"), "a {".repeat(3000)).unwrap();
+    std::fs::write(dir.path().join("braces.kdl"), "}\n".repeat(20_000)).unwrap();
+    let (code, _) = client(&["diff", "evil.kdl"]);
+    assert_eq!(code, 2, "an invalid config is an error for diff");
+    let (code, _) = client(&["diff", "braces.kdl"]);
+    assert_eq!(code, 2);
+    std::fs::write(&config, syslog_lines(7_500)).unwrap();
+    let (code, _) = client(&["reload"]);
+    assert_eq!(code, 1, "reload rejects an invalid config");
+
+    assert!(daemon.0.try_wait().unwrap().is_none(), "the daemon died");
+    assert_eq!(sleeper_pid(), Some(pid), "sleeper was disturbed");
+
+    let (code, _) = client(&["shutdown"]);
+    assert_eq!(code, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while daemon.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the daemon did not shut down");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -9,6 +9,7 @@ use nix::sys::signal::Signal;
 use proptest::prelude::*;
 use proptest::sample::select;
 use taskmaster::plan::diff::{Action, FieldClass, PlanDiff, diff};
+use taskmaster::plan::model::{CrashLimit, RestartBackoff};
 use taskmaster::plan::render::render_diff;
 use taskmaster::plan::{AutoRestart, DaemonSettings, OutputTarget, Plan, ProgramSpec, StopSignal};
 
@@ -51,7 +52,12 @@ fn spec(name: &'static str) -> impl Strategy<Value = ProgramSpec> {
         ),
         select(&[1u64, 10][..]),
     );
-    (spawn, supervision).prop_map(move |(spawn, sup)| {
+    let crashes = (
+        select(&[(100u64, 30_000u64), (0, 0), (1000, 60_000)][..]),
+        select(&[None, Some((5u32, 60u64)), Some((1, 1))][..]),
+    );
+    (spawn, supervision, crashes).prop_map(move |(spawn, sup, crashes)| {
+        let ((min_ms, max_ms), limit) = crashes;
         let (cmd, umask, workingdir, stdout, stderr, env) = spawn;
         let (numprocs, autostart, autorestart, exitcodes, startretries, start_ms, sig, stop_s) =
             sup;
@@ -74,6 +80,14 @@ fn spec(name: &'static str) -> impl Strategy<Value = ProgramSpec> {
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
+            restart_backoff: RestartBackoff {
+                min: Duration::from_millis(min_ms),
+                max: Duration::from_millis(max_ms),
+            },
+            crash_limit: limit.map(|(restarts, secs)| CrashLimit {
+                restarts,
+                window: Duration::from_secs(secs),
+            }),
         }
     })
 }
@@ -99,7 +113,7 @@ fn daemon() -> impl Strategy<Value = DaemonSettings> {
 fn mask() -> impl Strategy<Value = u16> {
     prop_oneof![
         Just(0u16),
-        (0u16..14).prop_map(|bit| 1 << bit),
+        (0u16..16).prop_map(|bit| 1 << bit),
         any::<u16>().prop_map(|m| m & SUPERVISION_BITS),
         any::<u16>(),
     ]
@@ -107,8 +121,8 @@ fn mask() -> impl Strategy<Value = u16> {
 
 /// Bits of [`mix`]'s mask: 0 cmd, 1 umask, 2 workingdir, 3 stdout, 4 stderr, 5 env (spawn);
 /// 6 numprocs, 7 autostart, 8 autorestart, 9 exitcodes, 10 startretries, 11 starttime,
-/// 12 stopsignal, 13 stoptime (supervision and scale).
-const SUPERVISION_BITS: u16 = 0b11_1111_1100_0000;
+/// 12 stopsignal, 13 stoptime, 14 restart-backoff, 15 crash-limit (supervision and scale).
+const SUPERVISION_BITS: u16 = 0b1111_1111_1100_0000;
 
 /// `base` with the fields selected by `mask` taken from `other`.
 fn mix(base: &ProgramSpec, other: &ProgramSpec, mask: u16) -> ProgramSpec {
@@ -155,6 +169,12 @@ fn mix(base: &ProgramSpec, other: &ProgramSpec, mask: u16) -> ProgramSpec {
     }
     if take(13) {
         s.stoptime = other.stoptime;
+    }
+    if take(14) {
+        s.restart_backoff = other.restart_backoff;
+    }
+    if take(15) {
+        s.crash_limit = other.crash_limit;
     }
     s
 }
@@ -235,6 +255,8 @@ fn supervision_or_scale_differs(a: &ProgramSpec, b: &ProgramSpec) -> bool {
         || a.starttime != b.starttime
         || a.stopsignal != b.stopsignal
         || a.stoptime != b.stoptime
+        || a.restart_backoff != b.restart_backoff
+        || a.crash_limit != b.crash_limit
 }
 
 fn action_of<'d>(d: &'d PlanDiff, name: &str) -> Vec<&'d taskmaster::plan::diff::ProgramDiff> {

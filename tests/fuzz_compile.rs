@@ -1,15 +1,20 @@
-//! Nothing a config contains may panic the compiler: random text, and valid fixtures with
-//! random characters deleted, inserted or replaced, all go through `compile`, and whatever
-//! comes out is rendered and turned into JSON too.
+//! Nothing a config contains may panic, abort or overflow the compiler: random text, valid
+//! fixtures with random characters deleted, inserted or replaced, and hostile KDL (deep
+//! nesting, unbalanced braces, thousands of `}` or syslog lines, NULs, huge strings, invalid
+//! UTF-8 through `load_file`) all go through the compiler, and whatever comes out is rendered
+//! and turned into JSON too. A stack overflow aborts the whole test binary, so a pass here
+//! means none happened.
 //!
-//! The default case count keeps CI fast; for a long run: `PROPTEST_CASES=20000 cargo test
-//! --release --test fuzz_compile`.
+//! The default case counts keep `cargo test` within seconds (256 cases, 32 for the hostile
+//! strategies, which build inputs of up to a few hundred KiB). For a long run:
+//! `PROPTEST_CASES=20000 cargo test --release --test fuzz_compile` (the hostile strategies
+//! then run PROPTEST_CASES / 8 cases).
 
 use std::path::Path;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use taskmaster::plan::compile;
+use taskmaster::plan::{LoadError, compile, load_file};
 
 fn exercise(text: &str) {
     let report = match compile("fuzz.kdl", text, Path::new("/cfg")) {
@@ -85,9 +90,123 @@ fn mutate(text: &str, edits: &[Edit]) -> String {
     chars.into_iter().collect()
 }
 
+fn cases() -> Option<u32> {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+}
+
+/// One hostile fragment; a text is a sequence of them.
+fn hostile_part() -> impl Strategy<Value = String> {
+    let syslog = prop::sample::select(vec![
+        "Nov 29 15:14:23 host systemd[1]: Started Session 5 of user root.\n",
+        "Nov 29 15:14:23 host sshd[42]: pam_unix(sshd:session): opened for root(uid=0) by (uid=0)\n",
+        "Nov 29 15:14:23 host kernel: [12.5] eth0: link up\n",
+        "Nov 29 15:14:23 host CRON[7]: (root) CMD (test -x /usr/sbin/x && x 1 1)\n",
+    ]);
+    prop_oneof![
+        // Nesting around the limit, opened and maybe closed.
+        (0usize..140, any::<bool>()).prop_map(|(n, close)| {
+            let open = "a {".repeat(n);
+            if close {
+                format!("{open}{}", "}".repeat(n))
+            } else {
+                open
+            }
+        }),
+        // Many stray closing braces, on lines or not.
+        (0usize..30_000, any::<bool>()).prop_map(|(n, lines)| {
+            if lines {
+                "}\n".repeat(n)
+            } else {
+                "}".repeat(n)
+            }
+        }),
+        (1usize..8_000, syslog).prop_map(|(n, line)| line.repeat(n)),
+        // A huge string, quoted, raw or left open, around the piece size.
+        (0usize..200_000, 0usize..3).prop_map(|(n, kind)| {
+            let body = "x{\"".repeat(n / 3);
+            match kind {
+                0 => format!(
+                    "program \"p\" {{ cmd \"{}\" }}\n",
+                    body.replace('"', "\\\"")
+                ),
+                1 => format!("program \"p\" {{ cmd #\"{body}\"# }}\n"),
+                _ => format!("program \"p\" {{ cmd \"{body}\n"),
+            }
+        }),
+        // NULs and other control characters between real settings.
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "\0", "\u{1}", "\u{7f}", "\u{feff}", "\r", "{", "}", ";", "/*", "*/", "//", "\\",
+                "\"", "#"
+            ]),
+            0..200
+        )
+        .prop_map(|v| v.concat()),
+        Just("program \"web\" {\n    cmd \"sleep 1\"\n}\n".to_owned()),
+        Just("[program:web]\ncommand=sleep 1\n".to_owned()),
+    ]
+}
+
+fn hostile_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(hostile_part(), 1..5).prop_map(|parts| parts.concat())
+}
+
+/// A folder for the byte-level cases, shared by all of them.
+fn scratch() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// Bytes through `load_file`: invalid UTF-8 is an unreadable file, anything else compiles
+/// or is reported.
+fn exercise_bytes(bytes: &[u8]) {
+    let path = scratch().join(format!("{:?}.kdl", std::thread::current().id()));
+    std::fs::write(&path, bytes).unwrap();
+    match load_file(&path) {
+        Ok(compiled) => assert!(!compiled.warnings.has_errors()),
+        Err(LoadError::Invalid(report)) => {
+            assert!(report.has_errors());
+            let _ = report.render(false);
+            let _ = report.to_json();
+        }
+        Err(LoadError::Unreadable { reason, .. }) => {
+            assert!(std::str::from_utf8(bytes).is_err(), "{reason}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(256),
+        cases: cases().map_or(32, |c| (c / 8).max(1)),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn hostile_kdl_never_aborts(text in hostile_text()) {
+        exercise(&text);
+    }
+
+    #[test]
+    fn hostile_bytes_never_abort(
+        text in hostile_text(),
+        junk in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+    ) {
+        let mut bytes = text.into_bytes();
+        for (at, byte) in junk {
+            if !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+        }
+        exercise_bytes(&bytes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases().unwrap_or(256),
         ..ProptestConfig::default()
     })]
 

@@ -160,6 +160,44 @@ fn out_of_range_values_are_bounded_with_warnings() {
     }
 }
 
+/// supervisord has no crash backoff and no crash limit (`startretries` counts failed starts
+/// only, as taskmaster's does): import writes neither setting, so an imported program gets
+/// taskmaster's defaults, and `startretries` stays `startretries`.
+#[test]
+fn import_maps_nothing_to_restart_backoff_or_crash_limit() {
+    use taskmaster::plan::model::RestartBackoff;
+    for file in fixtures() {
+        let (kdl, stderr, _) = import(&file);
+        assert!(
+            !kdl.contains("restart-backoff") && !kdl.contains("crash-limit"),
+            "{}: {kdl}",
+            file.display()
+        );
+        let base = file.parent().expect("fixture folder");
+        let plan = taskmaster::plan::compile("imported.kdl", &kdl, base)
+            .unwrap_or_else(|r| panic!("{}\n{stderr}", r.render(false)))
+            .plan;
+        for spec in plan.programs.values() {
+            assert_eq!(
+                spec.restart_backoff,
+                RestartBackoff::default(),
+                "{}",
+                spec.name
+            );
+            assert_eq!(spec.crash_limit, None, "{}", spec.name);
+        }
+    }
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/supervisord/sample.conf");
+    let text = std::fs::read_to_string(&file).expect("sample.conf");
+    let retries: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("startretries"))
+        .collect();
+    assert!(!retries.is_empty(), "the sample sets startretries");
+    let (kdl, _, _) = import(&file);
+    assert!(kdl.contains("startretries "), "{kdl}");
+}
+
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/supervisord")

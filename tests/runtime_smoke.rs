@@ -384,6 +384,7 @@ program "crasher" {
     cmd "false"
     starttime 0
     autorestart #true
+    restart-backoff 0
 }
 "#,
     );

@@ -19,7 +19,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::plan::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
+use crate::plan::model::{CrashLimit, RestartBackoff};
+use crate::plan::{AutoRestart, DaemonSettings, OutputTarget, ProgramSpec, StopSignal};
 
 pub mod kubernetes;
 pub mod systemd;
@@ -49,6 +50,11 @@ pub enum Setting<'a> {
     Stdout(&'a OutputTarget),
     Stderr(&'a OutputTarget),
     Env(&'a BTreeMap<String, String>),
+    /// `restart-backoff` and `crash-limit`: how crash restarts are paced and given up.
+    CrashLoop {
+        backoff: RestartBackoff,
+        limit: Option<CrashLimit>,
+    },
 }
 
 impl Setting<'_> {
@@ -66,6 +72,7 @@ impl Setting<'_> {
             Setting::Stdout(_) => &["stdout"],
             Setting::Stderr(_) => &["stderr"],
             Setting::Env(_) => &["env"],
+            Setting::CrashLoop { .. } => &["restart-backoff", "crash-limit"],
         }
     }
 }
@@ -89,6 +96,8 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         stdout,
         stderr,
         env,
+        restart_backoff,
+        crash_limit,
     } = spec;
     vec![
         Setting::Cmd(cmd),
@@ -111,15 +120,45 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Stdout(stdout),
         Setting::Stderr(stderr),
         Setting::Env(env),
+        Setting::CrashLoop {
+            backoff: *restart_backoff,
+            limit: *crash_limit,
+        },
     ]
+}
+
+/// The notes for crash-loop settings an engine paces its own way (`engine` says how):
+/// nothing for the defaults, one [`Unmapped`] per setting otherwise.
+pub fn crash_loop_unmapped(
+    program: &str,
+    backoff: RestartBackoff,
+    limit: Option<CrashLimit>,
+    engine: &str,
+) -> Vec<Unmapped> {
+    let mut out = Vec::new();
+    if backoff != RestartBackoff::default() {
+        out.push(Unmapped::new(
+            program,
+            format!("restart-backoff {backoff}"),
+            format!("{engine} paces restarts its own way"),
+        ));
+    }
+    if let Some(limit) = limit {
+        out.push(Unmapped::new(
+            program,
+            format!("crash-limit {limit}"),
+            format!("{engine} does not give up on crashes after a successful start the same way"),
+        ));
+    }
+    out
 }
 
 /// A setting the engine cannot express faithfully. It is written as a comment in the output
 /// and printed as a warning on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unmapped {
-    /// The program it belongs to.
-    pub program: String,
+    /// The program it belongs to; `None` for a setting of the `taskmaster { … }` block.
+    pub program: Option<String>,
     /// The setting as the config writes it, with its value: `stopsignal "INT"`.
     pub setting: String,
     /// What the engine does instead, and what to do about it.
@@ -129,7 +168,16 @@ pub struct Unmapped {
 impl Unmapped {
     pub fn new(program: &str, setting: impl Into<String>, why: impl Into<String>) -> Self {
         Unmapped {
-            program: program.to_owned(),
+            program: Some(program.to_owned()),
+            setting: setting.into(),
+            why: why.into(),
+        }
+    }
+
+    /// A daemon setting (`taskmaster { socket … }`) the engine has no counterpart for.
+    pub fn daemon(setting: impl Into<String>, why: impl Into<String>) -> Self {
+        Unmapped {
+            program: None,
             setting: setting.into(),
             why: why.into(),
         }
@@ -142,10 +190,11 @@ impl Unmapped {
 
     /// The warning line for stderr, without the `warning: ` prefix.
     pub fn warning(&self) -> String {
-        format!(
-            "program \"{}\": cannot map {}: {}",
-            self.program, self.setting, self.why
-        )
+        let scope = match &self.program {
+            Some(program) => format!("program {}", kdl_quote(program)),
+            None => "taskmaster block".to_owned(),
+        };
+        format!("{scope}: cannot map {}: {}", self.setting, self.why)
     }
 }
 
@@ -153,6 +202,21 @@ impl fmt::Display for Unmapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.warning())
     }
+}
+
+/// The `taskmaster { … }` block's settings that are set, as `(setting, value)`: none has a
+/// counterpart once no taskmaster daemon runs, so each exporter reports them all. The
+/// destructuring has no `..`: a new daemon setting must be listed here.
+pub fn daemon_settings(daemon: &DaemonSettings) -> Vec<(&'static str, String)> {
+    let DaemonSettings { socket, logfile } = daemon;
+    [("socket", socket), ("logfile", logfile)]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_ref()
+                .map(|v| (name, format!("{name} {}", kdl_quote(&v.to_string_lossy()))))
+        })
+        .collect()
 }
 
 /// What an export reads from the machine it runs on.
@@ -236,6 +300,11 @@ mod tests {
         assert_eq!(
             u.warning(),
             "program \"web\": cannot map stopsignal \"INT\": Kubernetes sends SIGTERM"
+        );
+        let d = Unmapped::daemon("socket \"/run/tm.sock\"", "no daemon");
+        assert_eq!(
+            d.warning(),
+            "taskmaster block: cannot map socket \"/run/tm.sock\": no daemon"
         );
     }
 }

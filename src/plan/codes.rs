@@ -42,6 +42,10 @@ macro_rules! codes {
 
 codes! {
     Syntax = "syntax", Error, "The file is not valid KDL 2 (nor KDL 1).";
+    NestingTooDeep = "nesting_too_deep", Error, "Blocks nested deeper than 64 levels; refused before the KDL parser runs.";
+    ConfigTooLarge = "config_too_large", Error, "A config file over 16 MiB; refused without reading it whole.";
+    NodeTooLarge = "node_too_large", Error, "One top-level node (a `program` block with everything in it) longer than 64 KiB.";
+    IniFile = "ini_file", Error, "The file is an INI file (a supervisord config?), not KDL; `taskmaster import` converts it.";
     KdlV1 = "kdl_v1", Warning, "The file is KDL 1; it is accepted, but KDL 2 is the documented syntax.";
     UnknownNode = "unknown_node", Error, "A top-level node other than `program` or `taskmaster`.";
     UnknownField = "unknown_field", Error, "A setting that `program` or `taskmaster` does not have.";
@@ -68,10 +72,13 @@ codes! {
     UnknownSignal = "unknown_signal", Error, "A `stopsignal` that names no signal.";
     BadAutorestart = "bad_autorestart", Error, "An `autorestart` other than #true, #false or \"unexpected\".";
     BadDuration = "bad_duration", Error, "A duration that is malformed or above 24 hours.";
+    BackoffMinAboveMax = "backoff_min_above_max", Error, "A `restart-backoff` whose first wait (MIN) is longer than its longest (MAX).";
     InvalidEnvKey = "invalid_env_key", Error, "An `env` key that is empty or contains `=`.";
     EmptyPath = "empty_path", Error, "An empty path.";
     WorkingdirMissing = "workingdir_missing", Warning, "`workingdir` does not exist (yet) or is not a directory; starting will fail until it does.";
     ParentDirMissing = "parent_dir_missing", Warning, "The folder of a log file, output file or socket does not exist (yet).";
+    PathIsDirectory = "path_is_directory", Error, "A log file, output file or socket path that is an existing directory.";
+    FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
 }
 
 #[cfg(test)]

@@ -157,6 +157,15 @@ struct Field {
 }
 
 macro_rules! field {
+    // A field whose config name is not its Rust name (`restart-backoff`).
+    ($name:ident as $config:literal, $class:ident, $show:expr) => {
+        Field {
+            name: $config,
+            class: FieldClass::$class,
+            same: |a, b| a.$name == b.$name,
+            show: $show,
+        }
+    };
     ($name:ident, $class:ident, $show:expr) => {
         Field {
             name: stringify!($name),
@@ -194,6 +203,12 @@ const PROGRAM_FIELDS: &[Field] = &[
         let pairs: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
         format!("{{{}}}", pairs.join("; "))
     }),
+    field!(restart_backoff as "restart-backoff", Supervision, |p| p
+        .restart_backoff
+        .to_string()),
+    field!(crash_limit as "crash-limit", Supervision, |p| p
+        .crash_limit
+        .map_or_else(|| "none".into(), |l| l.to_string())),
 ];
 
 /// The names of every program field (every [`ProgramSpec`] field but `name`), in the order
@@ -418,6 +433,31 @@ mod tests {
                 ("cmd", r#""sleep 60""#, r#""sh -c 'echo \"hi\"'""#),
                 ("umask", "inherited", "0o022"),
                 ("stderr", "memory", r#""/var/log/a.err""#),
+            ]
+        );
+    }
+
+    #[test]
+    fn crash_settings_apply_in_place() {
+        use crate::plan::model::CrashLimit;
+        let mut b = spec("a");
+        b.restart_backoff.min = std::time::Duration::from_secs(1);
+        b.crash_limit = Some(CrashLimit {
+            restarts: 5,
+            window: std::time::Duration::from_secs(60),
+        });
+        let d = diff(&plan(&[spec("a")]), &plan(&[b]));
+        assert_eq!(action_of(&d, "a"), Action::Update);
+        let shown: Vec<(&str, &str, &str)> = d.programs[0]
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("restart-backoff", r#""100ms" "30s""#, r#""1s" "30s""#),
+                ("crash-limit", "none", r#"5 "60s""#),
             ]
         );
     }

@@ -1,9 +1,14 @@
 //! Entry points of the compiler: config text or file in, [`Plan`] (plus warnings) out.
 //!
 //! `compile` never panics on any input: syntax errors, validation errors and warnings all
-//! end up in one [`Report`], in source order.
+//! end up in one [`Report`], in source order. Parsing is bounded as [`crate::parse`]
+//! explains; the file itself is bounded here: a config over [`MAX_CONFIG_BYTES`] is refused
+//! (`config_too_large`) after reading at most one byte more than that (a regular file whose
+//! size says so is not read at all), so `check /dev/zero` ends at once.
+//!
+//! Both functions may run on any thread (the daemon compiles on a worker thread).
 
-use std::io;
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +17,7 @@ use super::model::Plan;
 use super::report::{Problem, Report};
 use super::source::IndexedSource;
 use super::validate::{self, Ctx};
-use crate::parse;
+use crate::parse::{self, SyntaxKind};
 
 /// A config that compiled: its plan and its warnings (possibly none).
 #[derive(Debug)]
@@ -32,9 +37,15 @@ pub enum LoadError {
     Invalid(Report),
 }
 
+/// The largest config taskmaster reads: 16 MiB.
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Compiles config text. `source_name` names the file in diagnostics; relative paths in the
 /// config are resolved against `base_dir`.
 pub fn compile(source_name: &str, text: &str, base_dir: &Path) -> Result<Compiled, Report> {
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large(source_name, Some(text.len() as u64)));
+    }
     let mut ctx = Ctx {
         problems: Vec::new(),
         base_dir,
@@ -55,9 +66,8 @@ pub fn compile(source_name: &str, text: &str, base_dir: &Path) -> Result<Compile
             validate::document(&mut ctx, &parsed.doc)
         }
         Err(errors) => {
-            ctx.problems.extend(errors.into_iter().map(|e| {
-                Problem::new(Code::Syntax, e.span, e.message, e.label).maybe_help(e.help)
-            }));
+            ctx.problems
+                .extend(errors.into_iter().map(|e| syntax_problem(source_name, e)));
             Plan::default()
         }
     };
@@ -74,16 +84,62 @@ pub fn compile(source_name: &str, text: &str, base_dir: &Path) -> Result<Compile
     }
 }
 
+fn syntax_problem(source_name: &str, e: parse::SyntaxError) -> Problem {
+    let code = match e.kind {
+        SyntaxKind::Kdl | SyntaxKind::TooManyErrors => Code::Syntax,
+        SyntaxKind::NestingTooDeep => Code::NestingTooDeep,
+        SyntaxKind::NodeTooLarge => Code::NodeTooLarge,
+        SyntaxKind::LooksLikeIni => Code::IniFile,
+    };
+    let help = match e.kind {
+        SyntaxKind::LooksLikeIni => Some(format!(
+            "convert a supervisord config with `taskmaster import {source_name}`"
+        )),
+        _ => e.help,
+    };
+    Problem::new(code, e.span, e.message, e.label).maybe_help(help)
+}
+
+/// The report of a config over [`MAX_CONFIG_BYTES`]; `size` when known.
+fn too_large(source_name: &str, size: Option<u64>) -> Report {
+    let what = size.map_or_else(String::new, |n| format!(" ({n} bytes)"));
+    let problem = Problem::new(
+        Code::ConfigTooLarge,
+        (0, 0).into(),
+        format!("the config is over 16 MiB{what}; taskmaster reads configs of 16 MiB at most"),
+        "not read",
+    )
+    .help("is this the right file? A config of thousands of programs is far smaller");
+    Report::new(
+        Arc::new(IndexedSource::new(source_name, String::new())),
+        vec![problem],
+    )
+}
+
 /// Reads and compiles a config file. Relative paths in it are resolved against its folder.
+/// Reads at most [`MAX_CONFIG_BYTES`] + 1 bytes (see the module doc). Opening a FIFO waits
+/// for a writer, as `cat` would: the daemon refuses non-regular files before calling this.
 pub fn load_file(path: &Path) -> Result<Compiled, LoadError> {
     let unreadable = |reason: String| LoadError::Unreadable {
         path: path.to_owned(),
         reason,
     };
-    if path.is_dir() {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| unreadable(io_reason(&e)))?;
+    let meta = file.metadata().map_err(|e| unreadable(io_reason(&e)))?;
+    if meta.is_dir() {
         return Err(unreadable("it is a directory".into()));
     }
-    let bytes = std::fs::read(path).map_err(|e| unreadable(io_reason(&e)))?;
+    if meta.is_file() && meta.len() > MAX_CONFIG_BYTES {
+        return Err(LoadError::Invalid(too_large(&name, Some(meta.len()))));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(io_reason(&e)))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(LoadError::Invalid(too_large(&name, None)));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         unreadable(format!(
             "not valid UTF-8 (invalid byte at offset {})",
@@ -92,7 +148,7 @@ pub fn load_file(path: &Path) -> Result<Compiled, LoadError> {
     })?;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let base_dir = absolute.parent().unwrap_or(Path::new("/"));
-    compile(&path.display().to_string(), &text, base_dir).map_err(LoadError::Invalid)
+    compile(&name, &text, base_dir).map_err(LoadError::Invalid)
 }
 
 fn io_reason(e: &io::Error) -> String {
@@ -436,5 +492,28 @@ mod tests {
             crate::plan::OutputTarget::File(dir.path().join("out/a.log"))
         );
         assert_eq!(c.warnings.problems()[0].code, Code::ParentDirMissing);
+    }
+
+    #[test]
+    fn configs_over_16_mib_are_refused() {
+        let text = " ".repeat(MAX_CONFIG_BYTES as usize + 1);
+        assert_eq!(codes(&text), ["config_too_large"]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.kdl");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(MAX_CONFIG_BYTES + 1)
+            .unwrap();
+        let too_large = |p: &Path| match load_file(p) {
+            Err(LoadError::Invalid(r)) => {
+                assert_eq!(r.problems().len(), 1);
+                assert_eq!(r.problems()[0].code, Code::ConfigTooLarge);
+                r.problems()[0].message.clone()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert!(too_large(&big).contains("(16777217 bytes)"));
+        assert!(too_large(Path::new("/dev/zero")).starts_with("the config is over 16 MiB;"));
     }
 }

@@ -67,6 +67,12 @@ pub struct ProgramSpec {
     pub stdout: OutputTarget,
     pub stderr: OutputTarget,
     pub env: BTreeMap<String, String>,
+    /// How long a crash restart waits (see [`RestartBackoff`]).
+    #[serde(rename = "restart-backoff")]
+    pub restart_backoff: RestartBackoff,
+    /// `None`: crash restarts are never given up.
+    #[serde(rename = "crash-limit")]
+    pub crash_limit: Option<CrashLimit>,
 }
 
 impl ProgramSpec {
@@ -94,6 +100,8 @@ impl ProgramSpec {
             stdout: OutputTarget::default(),
             stderr: OutputTarget::default(),
             env: BTreeMap::new(),
+            restart_backoff: RestartBackoff::default(),
+            crash_limit: None,
         }
     }
 
@@ -165,6 +173,83 @@ impl Serialize for AutoRestart {
             AutoRestart::Never => s.serialize_bool(false),
             AutoRestart::Unexpected => s.serialize_str("unexpected"),
         }
+    }
+}
+
+/// `restart-backoff MIN MAX`: the k-th crash restart in a row waits min(MIN·2^(k−2), MAX)
+/// (the first is immediate); the run of crashes resets once the process stayed RUNNING for
+/// MAX. `restart-backoff 0` (both zero) restarts at once every time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartBackoff {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl RestartBackoff {
+    pub const DEFAULT_MIN: Duration = Duration::from_millis(100);
+    pub const DEFAULT_MAX: Duration = Duration::from_secs(30);
+
+    /// The wait before the `k`-th crash restart in a row (`k` ≥ 1; the first is immediate).
+    pub fn delay(&self, k: u32) -> Duration {
+        if k <= 1 {
+            return Duration::ZERO;
+        }
+        // 2^(k−2) saturates long before u32 does: MAX is at most a day.
+        let factor = 1u32.checked_shl(k - 2).unwrap_or(u32::MAX);
+        self.min.saturating_mul(factor).min(self.max)
+    }
+}
+
+impl Default for RestartBackoff {
+    fn default() -> Self {
+        RestartBackoff {
+            min: Self::DEFAULT_MIN,
+            max: Self::DEFAULT_MAX,
+        }
+    }
+}
+
+impl fmt::Display for RestartBackoff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.min.is_zero() && self.max.is_zero() {
+            f.write_str("0")
+        } else {
+            write!(
+                f,
+                "\"{}\" \"{}\"",
+                format_duration(self.min),
+                format_duration(self.max)
+            )
+        }
+    }
+}
+
+impl Serialize for RestartBackoff {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        [format_duration(self.min), format_duration(self.max)].serialize(s)
+    }
+}
+
+/// `crash-limit N W`: the (N+1)-th crash restart within any W is not done: FATAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashLimit {
+    pub restarts: u32,
+    pub window: Duration,
+}
+
+impl fmt::Display for CrashLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} \"{}\"", self.restarts, format_duration(self.window))
+    }
+}
+
+impl Serialize for CrashLimit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple as _;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.restarts)?;
+        t.serialize_element(&format_duration(self.window))?;
+        t.end()
     }
 }
 
@@ -262,6 +347,23 @@ mod tests {
         assert!(AutoRestart::Unexpected.restarts(None, &codes));
         assert!(AutoRestart::Always.restarts(Some(0), &codes));
         assert!(!AutoRestart::Never.restarts(None, &codes));
+    }
+
+    #[test]
+    fn restart_backoff_doubles_from_the_second_crash_up_to_max() {
+        let b = RestartBackoff::default();
+        let ms = |k| b.delay(k).as_millis();
+        assert_eq!([ms(1), ms(2), ms(3), ms(4), ms(5)], [0, 100, 200, 400, 800]);
+        assert_eq!(b.delay(10), Duration::from_millis(25_600));
+        assert_eq!(b.delay(11), RestartBackoff::DEFAULT_MAX);
+        assert_eq!(b.delay(u32::MAX), RestartBackoff::DEFAULT_MAX);
+        let none = RestartBackoff {
+            min: Duration::ZERO,
+            max: Duration::ZERO,
+        };
+        assert_eq!(none.delay(7), Duration::ZERO);
+        assert_eq!(none.to_string(), "0");
+        assert_eq!(b.to_string(), "\"100ms\" \"30s\"");
     }
 
     #[test]

@@ -1,23 +1,26 @@
 //! The supervisor: one calloop event loop applying a plan to live processes.
 //!
 //! Theory of operation:
-//! - **One thread, one loop, no polling.** Every input is an event source: a pidfd per child
-//!   (readable when it exits; reaped with `waitpid(pid, WNOHANG)`), at most one timer per
-//!   process (starttime, backoff or stoptime) armed only while needed, a pipe per captured
+//! - **One thread, one loop, no polling.** Every input is an event source: SIGCHLD (every
+//!   exited child reaped with `waitpid(-1, WNOHANG)` and routed by pid, see [`reap`]), at most
+//!   one timer per process (starttime, backoff or stoptime) armed only while needed, a pipe per captured
 //!   output stream (removed at EOF, not at exit: grandchildren may hold it open), the
 //!   control socket and each client, and a signalfd for SIGHUP/SIGTERM/SIGINT. An idle
 //!   daemon makes no system call at all.
 //! - **Pure state machine.** [`machine`] decides every transition; [`supervisor`] performs
 //!   its effects (spawn, timers, signals) and feeds the outcomes back.
-//! - **Signals.** SIGHUP/SIGTERM/SIGINT are blocked (for the signalfd) before anything else
-//!   runs; children get an empty mask back in `pre_exec`, since exec keeps the mask.
-//!   SIGHUP reloads; SIGTERM/SIGINT stop every process gracefully, then the daemon exits 0
-//!   (a second one SIGKILLs what is still stopping).
-//! - **No subreaper.** taskmaster does not set `PR_SET_CHILD_SUBREAPER`: orphaned
-//!   grandchildren go to init, which reaps them. Being a subreaper would make the daemon
-//!   reap pids it holds no pidfd for, which needs a `waitpid(-1)` that would race the pidfd
-//!   watchers for the statuses of supervised children. Grandchildren that stay in their
-//!   parent's process group are still reached by `stop`, which signals the whole group.
+//! - **Signals.** SIGHUP/SIGTERM/SIGINT/SIGCHLD are blocked (for the signalfd) before
+//!   anything else runs; children get an empty mask back in `pre_exec`, since exec keeps the
+//!   mask. SIGHUP reloads; SIGTERM/SIGINT stop every process gracefully, then the daemon
+//!   exits 0 (a second one SIGKILLs what is still stopping). Blocked signals reach the
+//!   signalfd also when the daemon is PID 1 of a container, where signals with the default
+//!   action would be dropped.
+//! - **Containment.** The daemon is a child subreaper: orphans of its programs' trees are
+//!   reparented to it and reaped (no `<defunct>` accumulates, also as PID 1); a process is
+//!   gone only when its process group is empty (see [`supervisor`]); the live groups are
+//!   recorded beside the socket ([`statefile`]) so that the next daemon on that socket stops
+//!   what a daemon killed with SIGKILL left. Descriptors inherited without close-on-exec are
+//!   marked close-on-exec at start-up, so no child inherits them.
 
 pub mod client;
 pub mod eventlog;
@@ -25,11 +28,14 @@ mod extra_requests;
 pub mod machine;
 mod memory;
 pub mod names;
+pub mod procfs;
+pub mod reap;
 mod reload;
 pub mod ring;
 mod server;
 pub mod socket;
 pub mod spawn;
+pub mod statefile;
 pub mod supervisor;
 
 use std::path::PathBuf;
@@ -59,8 +65,13 @@ pub enum RunError {
 /// Blocks the daemon's signals into a signalfd. Call first thing, before any thread could
 /// exist, so no thread can receive them with their default (fatal) action.
 pub fn block_signals() -> Result<Signals, RunError> {
-    Signals::new(&[Signal::SIGHUP, Signal::SIGTERM, Signal::SIGINT])
-        .map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
+    Signals::new(&[
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGCHLD,
+    ])
+    .map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
 }
 
 /// Supervises `plan` until a shutdown. `config_path` (absolute) is what reload reads.
@@ -75,7 +86,36 @@ pub fn run(
             path: plan.daemon.logfile.clone().unwrap_or_default(),
             source,
         })?;
+    // Before anything is spawned: neither fd is passed on, and every orphan comes here.
+    let mut startup_notes = Vec::new();
+    if let Err(e) = spawn::cloexec_inherited_fds() {
+        startup_notes.push(format!(
+            "cannot mark inherited descriptors close-on-exec: {e}"
+        ));
+    }
+    if let Err(e) = reap::become_subreaper() {
+        startup_notes.push(format!("cannot become a child subreaper: {e}"));
+    }
     let (listener, socket_file) = socket::bind(&socket)?;
+    // The socket is ours now: what a previous daemon on it left running goes first.
+    let groups_path = statefile::path_for(&socket);
+    let previous = statefile::previous(&groups_path);
+    if !previous.is_empty() {
+        let found = statefile::stop_previous(&previous);
+        if !found.is_empty() {
+            let list: Vec<String> = found
+                .iter()
+                .map(|(name, n)| format!("{name} ({n} process(es))"))
+                .collect();
+            let note = format!(
+                "stopped {} process group(s) a previous daemon on this socket left running: {}",
+                found.len(),
+                list.join(", ")
+            );
+            eprintln!("taskmaster: {note}");
+            startup_notes.push(note);
+        }
+    }
     let mut event_loop: EventLoop<'static, Supervisor> =
         EventLoop::try_new().map_err(|e| RunError::Loop(e.to_string()))?;
     let mut sup = Supervisor::new(
@@ -84,11 +124,16 @@ pub fn run(
         log,
         config_path,
         socket_file,
+        statefile::StateFile::new(groups_path),
     );
+    for note in startup_notes {
+        sup.log.log(format_args!("{note}"));
+    }
     let setup = event_loop
         .handle()
         .insert_source(signals, |event, _, sup: &mut Supervisor| {
             match event.signal() {
+                Signal::SIGCHLD => sup.reap(),
                 Signal::SIGHUP if sup.shutdown.is_some() => {}
                 Signal::SIGHUP => {
                     sup.log.log(format_args!("SIGHUP: reloading"));
@@ -127,11 +172,15 @@ pub fn run(
     // don't make every fork of the start-up burst copy their page tables.
     memory::release_free_heap();
     sup.start_plan(plan);
+    sup.flush_groups();
     // And what the burst of spawns itself left behind (about 0.5 MiB for 1,000).
     memory::release_free_heap();
     sup.log.flush();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        event_loop.run(None, &mut sup, |sup| sup.log.flush())
+        event_loop.run(None, &mut sup, |sup| {
+            sup.flush_groups();
+            sup.log.flush();
+        })
     }));
     let result = match result {
         Ok(r) => r.map_err(|e| RunError::Loop(e.to_string())),
@@ -143,6 +192,12 @@ pub fn run(
             ))
         }
     };
+    if result.is_ok() {
+        // A clean shutdown: every group is gone.
+        sup.groups.remove_file();
+    } else {
+        sup.flush_groups();
+    }
     sup.socket_file.remove();
     sup.log.flush();
     result

@@ -16,10 +16,15 @@
 //! (posix_spawn's chdir action is not in nix) or for a script without `#!` (which only
 //! `execvp`'s shell fallback runs), std's fork + `pre_exec` + exec.
 //!
-//! The exit is watched through a pidfd opened right after the spawn (a zombie still has one,
-//! so no exit can be missed); nothing here ever calls `waitpid(-1)`.
+//! Every child also gets `TASKMASTER_PROGRAM`, `TASKMASTER_PROCESS` and
+//! `TASKMASTER_PROCESS_NUM` (the contract's "Process identity"): they tell whose a process is
+//! even after it left its group with `setsid`. Output files are created with the program's
+//! umask, like everything the child creates. Descriptors the daemon inherited are marked
+//! close-on-exec at start-up ([`cloexec_inherited_fds`]), so neither path passes them on.
+//!
+//! Nothing here waits for a child: the daemon's reaper (`waitpid(-1)` on SIGCHLD) reaps
+//! every child and routes the status of the ones spawned here to their process.
 
-use std::borrow::Cow;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -32,10 +37,9 @@ use std::process::{Command, Stdio};
 
 use nix::fcntl::OFlag;
 use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawn};
-use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signal::SigSet;
 use nix::sys::stat::{Mode, umask};
-use nix::sys::wait::waitpid;
-use rustix::process::{Pid, PidfdFlags, Resource, Rlimit, pidfd_open};
+use rustix::process::{Resource, Rlimit};
 
 use crate::plan::model::{OutputTarget, ProgramSpec};
 
@@ -78,11 +82,29 @@ impl SpawnContext {
     }
 }
 
+/// Who a child is, passed to it as `TASKMASTER_PROGRAM`, `TASKMASTER_PROCESS` and
+/// `TASKMASTER_PROCESS_NUM`.
+#[derive(Debug, Clone, Copy)]
+pub struct Identity<'a> {
+    pub program: &'a str,
+    pub process: &'a str,
+    pub num: u32,
+}
+
+impl Identity<'_> {
+    fn vars(&self) -> [(&'static str, String); 3] {
+        [
+            ("TASKMASTER_PROGRAM", self.program.to_owned()),
+            ("TASKMASTER_PROCESS", self.process.to_owned()),
+            ("TASKMASTER_PROCESS_NUM", self.num.to_string()),
+        ]
+    }
+}
+
 /// A child that started.
 #[derive(Debug)]
 pub struct Spawned {
     pub pid: i32,
-    pub pidfd: OwnedFd,
     /// The read ends of the output pipes, non-blocking, for `Memory` targets.
     pub stdout: Option<File>,
     pub stderr: Option<File>,
@@ -105,8 +127,6 @@ pub enum SpawnError {
     },
     #[error("cannot start {program}: {source}")]
     Exec { program: String, source: io::Error },
-    #[error("cannot watch the child: {0}")]
-    Watch(io::Error),
 }
 
 /// Where one output stream of the child goes, opened by the daemon before the spawn.
@@ -175,7 +195,11 @@ impl Output {
 }
 
 /// Starts one process of `spec`.
-pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnError> {
+pub fn spawn(
+    spec: &ProgramSpec,
+    ctx: &SpawnContext,
+    who: &Identity<'_>,
+) -> Result<Spawned, SpawnError> {
     let Some(program) = spec.cmd.first() else {
         return Err(SpawnError::NotFound {
             program: String::new(),
@@ -200,38 +224,32 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
     }
     let path_var = spec.env.get("PATH").map(OsStr::new).or(ctx.path.as_deref());
     let exe = resolve_program(program, path_var, spec.workingdir.as_deref())?;
-    let stdout = Output::open(&spec.stdout, "stdout", program)?;
-    let stderr = Output::open(&spec.stderr, "stderr", program)?;
+    // Created with the program's umask, as the child would create them.
+    let (stdout, stderr) = {
+        let _lent = Lent::apply(spec.umask, None);
+        (
+            Output::open(&spec.stdout, "stdout", program)?,
+            Output::open(&spec.stderr, "stderr", program)?,
+        )
+    };
 
     // posix_spawn has no chdir action here, and no shell fallback for a script without
     // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh).
     let started = match spec.workingdir {
-        None => match spawn_direct(spec, ctx, &exe, &stdout, &stderr) {
+        None => match spawn_direct(spec, ctx, who, &exe, &stdout, &stderr) {
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
-                spawn_forked(spec, ctx, &exe, &stdout, &stderr)
+                spawn_forked(spec, ctx, who, &exe, &stdout, &stderr)
             }
             other => other,
         },
-        Some(_) => spawn_forked(spec, ctx, &exe, &stdout, &stderr),
+        Some(_) => spawn_forked(spec, ctx, who, &exe, &stdout, &stderr),
     };
     let raw = started.map_err(|source| SpawnError::Exec {
         program: program.clone(),
         source,
     })?;
-    let pid = Pid::from_raw(raw).ok_or_else(|| SpawnError::Exec {
-        program: program.clone(),
-        source: io::Error::other("no pid"),
-    })?;
-    let pidfd = pidfd_open(pid, PidfdFlags::empty()).map_err(|e| {
-        // Without a pidfd the exit could not be seen: don't leave it unsupervised.
-        let child = nix::unistd::Pid::from_raw(raw);
-        let _ = kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        SpawnError::Watch(e.into())
-    })?;
     Ok(Spawned {
         pid: raw,
-        pidfd,
         stdout: stdout.into_reader(),
         stderr: stderr.into_reader(),
     })
@@ -241,6 +259,7 @@ pub fn spawn(spec: &ProgramSpec, ctx: &SpawnContext) -> Result<Spawned, SpawnErr
 fn spawn_direct(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
+    who: &Identity<'_>,
     exe: &Path,
     stdout: &Output,
     stderr: &Output,
@@ -270,7 +289,7 @@ fn spawn_direct(
         .map(|a| CString::new(a.as_bytes()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| nul_error())?;
-    let envp = environment(spec, ctx)?;
+    let envp = environment(spec, ctx, who)?;
     let _lent = Lent::apply(spec.umask, ctx.nofile);
     let pid = posix_spawn(exe, &actions, &attr, &argv, &envp)?;
     Ok(pid.as_raw())
@@ -283,15 +302,19 @@ fn nul_error() -> io::Error {
     )
 }
 
-/// The daemon's environment plus `env` (which wins).
-fn environment<'a>(spec: &ProgramSpec, ctx: &'a SpawnContext) -> io::Result<Cow<'a, [CString]>> {
-    if spec.env.is_empty() {
-        return Ok(Cow::Borrowed(&ctx.environ));
-    }
+/// The daemon's environment plus `env` (which wins), plus the process's identity (which
+/// wins over both: it is how the daemon recognises the process later).
+fn environment(
+    spec: &ProgramSpec,
+    ctx: &SpawnContext,
+    who: &Identity<'_>,
+) -> io::Result<Vec<CString>> {
+    let identity = who.vars();
     let overridden = |kv: &CString| {
         let bytes = kv.as_bytes();
         let key = bytes.split(|&b| b == b'=').next().unwrap_or(bytes);
-        std::str::from_utf8(key).is_ok_and(|k| spec.env.contains_key(k))
+        std::str::from_utf8(key)
+            .is_ok_and(|k| spec.env.contains_key(k) || identity.iter().any(|(name, _)| *name == k))
     };
     let mut env: Vec<CString> = ctx
         .environ
@@ -299,10 +322,16 @@ fn environment<'a>(spec: &ProgramSpec, ctx: &'a SpawnContext) -> io::Result<Cow<
         .filter(|kv| !overridden(kv))
         .cloned()
         .collect();
-    for (k, v) in &spec.env {
+    let own = spec
+        .env
+        .iter()
+        .filter(|(k, _)| !identity.iter().any(|(name, _)| name == k))
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    let ids = identity.iter().map(|(k, v)| (*k, v.as_str()));
+    for (k, v) in own.chain(ids) {
         env.push(CString::new(format!("{k}={v}")).map_err(|_| nul_error())?);
     }
-    Ok(Cow::Owned(env))
+    Ok(env)
 }
 
 /// The umask and open-file limit the child must start with, which posix_spawn cannot set:
@@ -343,6 +372,7 @@ impl Drop for Lent {
 fn spawn_forked(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
+    who: &Identity<'_>,
     exe: &Path,
     stdout: &Output,
     stderr: &Output,
@@ -356,10 +386,8 @@ fn spawn_forked(
         .stdout(stdout.stdio()?)
         .stderr(stderr.stdio()?)
         .process_group(0);
-    // Left untouched, std passes the daemon's environment as is (no copy per spawn).
-    if !spec.env.is_empty() {
-        cmd.envs(&spec.env);
-    }
+    cmd.envs(&spec.env);
+    cmd.envs(who.vars());
     if let Some(dir) = &spec.workingdir {
         cmd.current_dir(dir);
     }
@@ -382,8 +410,45 @@ fn spawn_forked(
         });
     }
     let child = cmd.spawn()?;
-    // `child` is dropped without waiting: the pidfd watcher reaps it with waitpid(pid).
+    // `child` is dropped without waiting: the daemon's reaper reaps it.
     i32::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))
+}
+
+/// Marks every descriptor from 3 up close-on-exec: those the daemon inherited without it (from
+/// a CI runner, an ssh session, a shell) must not reach the children, where a held pipe end
+/// means "the job never sees EOF". Every descriptor the daemon opens itself is close-on-exec
+/// already. Called once at start-up; a failure is returned for the event log, not fatal.
+pub fn cloexec_inherited_fds() -> io::Result<()> {
+    use nix::libc;
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors; it
+    // closes nothing and touches no memory.
+    let done = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if done == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11: one fcntl per open descriptor.
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let Some(fd) = entry?
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if fd >= 3 {
+            // SAFETY: F_SETFD on a number that may not be open (the read_dir's own fd, gone
+            // by now) just fails with EBADF.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+    Ok(())
 }
 
 /// Gives every signal its default action back. exec keeps SIG_IGN, so a daemon started
@@ -411,7 +476,7 @@ fn nonblocking(fd: OwnedFd) -> Option<File> {
 }
 
 /// Finds the executable `cmd[0]` names: a path (relative ones against `workingdir`), or a
-/// name searched on `path_var`.
+/// name searched on `path_var` (relative entries against `workingdir` too, when set).
 pub fn resolve_program(
     program: &str,
     path_var: Option<&OsStr>,
@@ -436,6 +501,12 @@ pub fn resolve_program(
             if dir.as_os_str().is_empty() {
                 continue;
             }
+            // A relative entry means what it means to the child, which starts in workingdir:
+            // searched there, and the match exec'd by that (absolute) path.
+            let dir = match workingdir {
+                Some(wd) if dir.is_relative() => wd.join(dir),
+                _ => dir,
+            };
             let candidate = dir.join(program);
             if let Ok(m) = std::fs::metadata(&candidate)
                 && m.is_file()
@@ -453,6 +524,13 @@ pub fn resolve_program(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sys::wait::waitpid;
+
+    const WHO: Identity<'static> = Identity {
+        program: "web",
+        process: "web:1",
+        num: 1,
+    };
 
     #[test]
     fn finds_programs_on_the_given_path() {
@@ -486,11 +564,11 @@ mod tests {
         };
         let mut spec = ProgramSpec::with_defaults("p", vec!["true".into()]);
         spec.workingdir = Some("/no/such/dir".into());
-        let err = spawn(&spec, &ctx).unwrap_err().to_string();
+        let err = spawn(&spec, &ctx, &WHO).unwrap_err().to_string();
         assert!(err.starts_with("workingdir /no/such/dir:"), "{err}");
         spec.workingdir = None;
         spec.stdout = OutputTarget::File("/no/such/dir/out.log".into());
-        let err = spawn(&spec, &ctx).unwrap_err().to_string();
+        let err = spawn(&spec, &ctx, &WHO).unwrap_err().to_string();
         assert!(err.starts_with("cannot open stdout file"), "{err}");
     }
 
@@ -503,7 +581,7 @@ mod tests {
         // script, which makes exec fail with ETXTBSY until that child execs.
         let mut tries = 0;
         let child = loop {
-            match spawn(spec, ctx) {
+            match spawn(spec, ctx, &WHO) {
                 Err(SpawnError::Exec { source, .. })
                     if source.raw_os_error() == Some(nix::libc::ETXTBSY) && tries < 100 =>
                 {
@@ -538,7 +616,9 @@ mod tests {
             vec![
                 "sh".into(),
                 "-c".into(),
-                "ulimit -n; umask; echo $FROM_DAEMON $SHARED $OWN".into(),
+                "ulimit -n; umask; echo $FROM_DAEMON $SHARED $OWN; \
+                 echo $TASKMASTER_PROGRAM $TASKMASTER_PROCESS $TASKMASTER_PROCESS_NUM"
+                    .into(),
             ],
         );
         // 022 is what the test process most likely has already: other tests running
@@ -546,9 +626,30 @@ mod tests {
         spec.umask = Some(0o022);
         spec.env.insert("SHARED".into(), "program".into());
         spec.env.insert("OWN".into(), "x".into());
-        assert_eq!(run_to_end(&mut spec, &ctx), "64\n0022\n1 program x\n");
+        // The identity is the daemon's to set: `env` cannot fake it.
+        spec.env.insert("TASKMASTER_PROCESS".into(), "fake".into());
+        assert_eq!(
+            run_to_end(&mut spec, &ctx),
+            "64\n0022\n1 program x\nweb web:1 1\n"
+        );
         // The daemon got its own limit back.
         assert_eq!(rustix::process::getrlimit(Resource::Nofile), ours);
+    }
+
+    #[test]
+    fn relative_path_entries_are_searched_from_workingdir_on_the_fork_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let tool = bin.join("tool");
+        std::fs::write(&tool, "#!/bin/sh\necho from-tool $TASKMASTER_PROCESS\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let found = resolve_program("tool", Some(OsStr::new("bin:/bin")), Some(dir.path()));
+        assert_eq!(found.unwrap(), tool, "absolute, from workingdir");
+        let mut spec = ProgramSpec::with_defaults("p", vec!["tool".into()]);
+        spec.workingdir = Some(dir.path().to_owned());
+        spec.env.insert("PATH".into(), "bin:/bin:/usr/bin".into());
+        assert_eq!(run_to_end(&mut spec, &test_context()), "from-tool web:1\n");
     }
 
     #[test]

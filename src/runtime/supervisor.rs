@@ -1,14 +1,24 @@
 //! The supervisor's state and the glue between the event loop, the per-process state
 //! machines and the children.
 //!
-//! Everything happens in callbacks of one calloop loop: a child's pidfd turning readable
-//! (reap with `waitpid(pid, WNOHANG)`, feed [`Event::Exited`]), a process's single timer
-//! (start, backoff or kill), an output pipe turning readable, a client's socket, a signal.
+//! Everything happens in callbacks of one calloop loop: SIGCHLD (reap every exited child,
+//! route each status: see [`super::reap`]), a process's single timer (start, backoff or
+//! kill), an output pipe turning readable, a client's socket, a signal.
 //! Nothing polls and nothing wakes up periodically: an idle daemon sleeps in `epoll_wait`.
 //! No callback returns `Err` (that would stop the loop for everyone): failures are logged
 //! and the source concerned is removed.
+//!
+//! Groups: each process runs in its own process group, and is gone only when that group is
+//! empty. When a main process is reaped, `kill(-pgid, 0)` says whether members remain; only
+//! then (or when the exit looks like a fork into the background) one scan of `/proc`
+//! ([`super::procfs::scan`]) counts them and finds the daemon's children that left the
+//! group with `setsid` but carry the process's `TASKMASTER_PROCESS`. The machine then stops
+//! them ([`Event::LeaderExited`]); the group is known to be empty, without polling, by
+//! checking `kill(-pgid, 0)` again after each batch of reaped children — with the daemon as
+//! subreaper, the last member of a group always dies as its child or as the child of a
+//! member that is itself reaped here later.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, Read as _};
 use std::path::PathBuf;
@@ -18,18 +28,19 @@ use std::time::{Duration, Instant};
 use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, LoopHandle, LoopSignal, Mode, PostAction, RegistrationToken};
-use nix::sys::signal::{Signal, killpg};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use super::client::{Client, ClientId};
 use super::eventlog::EventLog;
 use super::machine::{Effect, Event, Exit, Failure, Machine};
+use super::procfs;
 use super::ring::{LineFramer, Ring};
 use super::socket::SocketFile;
-use super::spawn::{SpawnContext, spawn};
+use super::spawn::{Identity, SpawnContext, spawn};
+use super::statefile::StateFile;
 use crate::plan::Plan;
-use crate::plan::model::{ProgramSpec, process_name};
+use crate::plan::model::{ProgramSpec, format_duration, is_expected_exit, process_name};
 use crate::protocol::{ProcessState, ProcessStatus, Response};
 
 pub type ProcId = u64;
@@ -64,6 +75,11 @@ pub struct Proc {
     pub spec: Rc<ProgramSpec>,
     pub machine: Machine,
     pub pid: Option<i32>,
+    /// The process group of the last spawn, until it is empty (it outlives `pid` while
+    /// leftovers are stopped).
+    pub pgid: Option<i32>,
+    /// Leftovers that are the daemon's children, waited for one by one.
+    extras: BTreeSet<i32>,
     pub started: Option<Instant>,
     timer: Option<RegistrationToken>,
     timer_seq: u64,
@@ -152,6 +168,14 @@ pub struct Supervisor {
     pub shutdown: Option<Vec<ClientId>>,
     pub socket_file: SocketFile,
     pub listener: Option<RegistrationToken>,
+    /// Main processes not yet reaped, by pid.
+    leaders: HashMap<i32, ProcId>,
+    /// Tracked leftovers not yet reaped, by pid.
+    adopted: HashMap<i32, ProcId>,
+    /// Processes whose main process is gone and whose group is being emptied.
+    draining: BTreeSet<ProcId>,
+    /// The record of live groups for the next daemon.
+    pub groups: StateFile,
 }
 
 impl Supervisor {
@@ -161,6 +185,7 @@ impl Supervisor {
         log: EventLog,
         config_path: PathBuf,
         socket_file: SocketFile,
+        groups: StateFile,
     ) -> Self {
         Supervisor {
             handle,
@@ -179,6 +204,10 @@ impl Supervisor {
             shutdown: None,
             socket_file,
             listener: None,
+            leaders: HashMap::new(),
+            adopted: HashMap::new(),
+            draining: BTreeSet::new(),
+            groups,
         }
     }
 
@@ -223,6 +252,8 @@ impl Supervisor {
                 spec: spec.clone(),
                 machine: Machine::new(),
                 pid: None,
+                pgid: None,
+                extras: BTreeSet::new(),
                 started: None,
                 timer: None,
                 timer_seq: 0,
@@ -248,7 +279,7 @@ impl Supervisor {
             };
             let before = proc.machine.state();
             let spec = proc.spec.clone();
-            let effects = proc.machine.handle(event, &spec);
+            let effects = proc.machine.handle(event, &spec, Instant::now());
             let after = proc.machine.state();
             if before != after {
                 self.state_changed(id, before, after);
@@ -284,10 +315,15 @@ impl Supervisor {
     }
 
     fn spawn_proc(&mut self, id: ProcId, spec: &ProgramSpec) -> Event {
-        let spawned = spawn(spec, &self.ctx);
         let Some(proc) = self.procs.get_mut(&id) else {
             return Event::SpawnFailed;
         };
+        let who = Identity {
+            program: &proc.program,
+            process: &proc.name,
+            num: proc.index,
+        };
+        let spawned = spawn(spec, &self.ctx, &who);
         let name = proc.name.clone();
         let child = match spawned {
             Ok(child) => child,
@@ -298,21 +334,13 @@ impl Supervisor {
             }
         };
         let pid = child.pid;
-        let watched = self.handle.insert_source(
-            Generic::new(child.pidfd, Interest::READ, Mode::Level),
-            move |_, _, sup: &mut Supervisor| Ok(sup.pidfd_ready(id, pid)),
-        );
-        if let Err(e) = watched {
-            // Unwatchable: kill it now rather than lose track of it.
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            let _ = waitpid(Pid::from_raw(pid), None);
-            let reason = format!("cannot watch the child: {}", e.error);
-            self.log.log(format_args!("{name}: spawn failed: {reason}"));
-            if let Some(proc) = self.procs.get_mut(&id) {
-                proc.spawn_error = Some(reason);
-            }
-            return Event::SpawnFailed;
-        }
+        proc.pid = Some(pid);
+        proc.pgid = Some(pid);
+        proc.started = Some(Instant::now());
+        proc.spawn_error = None;
+        self.leaders.insert(pid, id);
+        self.groups
+            .add(pid, &name, spec.stopsignal.0 as i32, spec.stoptime);
         for (file, stream) in [
             (child.stdout, Stream::Stdout),
             (child.stderr, Stream::Stderr),
@@ -320,11 +348,6 @@ impl Supervisor {
             if let Some(file) = file {
                 self.watch_output(id, file, stream);
             }
-        }
-        if let Some(proc) = self.procs.get_mut(&id) {
-            proc.pid = Some(pid);
-            proc.started = Some(Instant::now());
-            proc.spawn_error = None;
         }
         self.log.log(format_args!("{name}: spawned pid {pid}"));
         Event::Spawned
@@ -343,33 +366,144 @@ impl Supervisor {
         }
     }
 
-    /// A child's pidfd is readable: it exited. Reap exactly that pid.
-    fn pidfd_ready(&mut self, id: ProcId, pid: i32) -> PostAction {
-        let exit = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => Exit::Code(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => Exit::Signal(sig as i32),
-            // Not gone after all (stops and continues are not asked for): wait again.
-            Ok(_) => return PostAction::Continue,
-            Err(e) => {
-                self.log.log(format_args!(
-                    "waitpid({pid}) failed: {e}; treating it as gone"
-                ));
-                Exit::Code(-1)
-            }
-        };
-        let Some(proc) = self.procs.get_mut(&id) else {
-            return PostAction::Remove;
-        };
-        if proc.pid == Some(pid) {
-            proc.pid = None;
-            proc.started = None;
-            let name = proc.name.clone();
-            self.log
-                .log(format_args!("{name}: pid {pid} {}", describe_exit(exit)));
-            self.feed(id, Event::Exited(exit));
+    /// SIGCHLD: reaps every exited child and routes each status (see [`super::reap`]).
+    pub fn reap(&mut self) {
+        let exits = super::reap::reap_all();
+        if exits.is_empty() {
+            return;
         }
-        self.after_exit(id);
-        PostAction::Remove
+        let mut leaders = Vec::new();
+        let mut relook = BTreeSet::new();
+        // Leftovers first: a main process reaped in the same batch must not count them.
+        for (pid, exit) in exits {
+            if let Some(id) = self.leaders.remove(&pid) {
+                leaders.push((id, pid, exit));
+            } else if let Some(id) = self.adopted.remove(&pid) {
+                if let Some(proc) = self.procs.get_mut(&id) {
+                    proc.extras.remove(&pid);
+                }
+                relook.insert(id);
+            }
+            // Any other pid is an orphan of no one's: reaped, that is all it needed.
+        }
+        for (id, pid, exit) in leaders {
+            self.leader_exited(id, pid, exit);
+        }
+        // A leftover that forked before it died (a double fork) left a new orphan here.
+        for id in relook {
+            if self.draining.contains(&id) {
+                self.adopt_leftovers(id, true);
+            }
+        }
+        self.check_draining();
+    }
+
+    /// The main process `pid` of `id` was reaped.
+    fn leader_exited(&mut self, id: ProcId, pid: i32, exit: Exit) {
+        let Some(proc) = self.procs.get_mut(&id) else {
+            return;
+        };
+        if proc.pid != Some(pid) {
+            return;
+        }
+        proc.pid = None;
+        proc.started = None;
+        let name = proc.name.clone();
+        self.log
+            .log(format_args!("{name}: pid {pid} {}", describe_exit(exit)));
+        // Fork into the background: it ended while starting, or "successfully".
+        let forked = proc.machine.state() == ProcessState::Starting
+            || is_expected_exit(exit.code(), &proc.spec.exitcodes);
+        let mut leftovers = 0;
+        if forked || procfs::group_exists(pid) {
+            leftovers = self.adopt_leftovers(id, forked);
+        }
+        if leftovers == 0 {
+            self.group_gone(id);
+            self.feed(id, Event::Exited(exit));
+            self.after_exit(id);
+        } else {
+            self.log.log(format_args!(
+                "{name}: {leftovers} process(es) it started are still running; stopping them"
+            ));
+            self.draining.insert(id);
+            self.feed(id, Event::LeaderExited { exit, leftovers });
+        }
+    }
+
+    /// One look at `/proc` for what `id`'s main process left: live members of its group and,
+    /// with `marked`, the daemon's children that carry its name. Those that are the daemon's
+    /// children are tracked until reaped. Returns how many there are in all.
+    fn adopt_leftovers(&mut self, id: ProcId, marked: bool) -> u32 {
+        let Some(proc) = self.procs.get(&id) else {
+            return 0;
+        };
+        let Some(pgid) = proc.pgid else {
+            return 0;
+        };
+        let name = proc.name.clone();
+        let leaders = &self.leaders;
+        let adopted = &self.adopted;
+        let found = procfs::scan(pgid, marked.then_some(name.as_str()), |p| {
+            leaders.contains_key(&p) || adopted.get(&p).is_some_and(|&owner| owner != id)
+        });
+        let count = u32::try_from(found.all.len()).unwrap_or(u32::MAX);
+        if let Some(proc) = self.procs.get_mut(&id) {
+            for &pid in &found.ours {
+                proc.extras.insert(pid);
+                self.adopted.insert(pid, id);
+            }
+        }
+        count
+    }
+
+    /// Feeds [`Event::GroupEmpty`] to every draining process whose leftovers are all gone.
+    fn check_draining(&mut self) {
+        let done: Vec<ProcId> = self
+            .draining
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.procs.get(id).is_none_or(|p| {
+                    p.extras.is_empty() && p.pgid.is_none_or(|g| !procfs::group_exists(g))
+                })
+            })
+            .collect();
+        for id in done {
+            self.draining.remove(&id);
+            if let Some(proc) = self.procs.get(&id) {
+                let n = proc.machine.leftovers().map_or(0, |l| l.count);
+                self.log.log(format_args!(
+                    "{}: its {n} leftover process(es) are gone",
+                    proc.name
+                ));
+            }
+            self.group_gone(id);
+            self.feed(id, Event::GroupEmpty);
+            self.after_exit(id);
+        }
+    }
+
+    /// Forgets `id`'s group: nothing of it is left.
+    fn group_gone(&mut self, id: ProcId) {
+        if let Some(proc) = self.procs.get_mut(&id)
+            && let Some(pgid) = proc.pgid.take()
+        {
+            self.groups.remove(pgid);
+            for pid in std::mem::take(&mut proc.extras) {
+                self.adopted.remove(&pid);
+            }
+        }
+    }
+
+    /// Writes the record of live groups if it changed (once per loop iteration).
+    pub fn flush_groups(&mut self) {
+        if let Err(e) = self.groups.flush() {
+            self.log.log(format_args!(
+                "cannot write {}: {e}",
+                self.groups.path().display()
+            ));
+        }
     }
 
     /// Forgets a retiring process once stopped, and finishes a shutdown once all are.
@@ -479,7 +613,8 @@ impl Supervisor {
             return;
         };
         for client in targets {
-            self.send_line(client, &line);
+            // Skipped, not queued, for a reader too far behind (see `server.rs`).
+            self.send_followed(client, id, &line, text.len());
         }
     }
 
@@ -529,21 +664,33 @@ impl Supervisor {
         let Some(proc) = self.procs.get(&id) else {
             return;
         };
-        let Some(pid) = proc.pid else {
+        let Some(pgid) = proc.pgid else {
             return;
         };
-        // The child leads its own group (pgid = pid); the group outlives a leader that is
-        // already a zombie, and ESRCH only means everyone is gone.
-        match killpg(Pid::from_raw(pid), signal) {
+        // The child leads its own group (pgid = its pid); the group outlives its leader, and
+        // ESRCH only means everyone is gone.
+        match killpg(Pid::from_raw(pgid), signal) {
             Ok(()) => self.log.log(format_args!(
-                "{}: sent {} to group {pid}",
+                "{}: sent {} to group {pgid}",
                 proc.name, signal
             )),
             Err(nix::errno::Errno::ESRCH) => {}
             Err(e) => self.log.log(format_args!(
-                "{}: cannot send {} to group {pid}: {e}",
+                "{}: cannot send {} to group {pgid}: {e}",
                 proc.name, signal
             )),
+        }
+        // Leftovers outside the group are the daemon's unreaped children: their pids cannot
+        // have been reused. Those still in the group got the signal already.
+        for &pid in &proc.extras {
+            if procfs::stat(pid).is_some_and(|st| st.pgrp != pgid)
+                && kill(Pid::from_raw(pid), signal).is_ok()
+            {
+                self.log.log(format_args!(
+                    "{}: sent {} to leftover pid {pid}",
+                    proc.name, signal
+                ));
+            }
         }
     }
 
@@ -553,7 +700,10 @@ impl Supervisor {
         };
         let mut line = format!("{}: {before} -> {after}", proc.name);
         let automatic = after == ProcessState::Starting
-            && matches!(before, ProcessState::Running | ProcessState::Backoff)
+            && matches!(
+                before,
+                ProcessState::Running | ProcessState::Backoff | ProcessState::Stopping
+            )
             && proc.machine.restarts() > 0;
         if automatic {
             line.push_str(&format!(
@@ -740,6 +890,14 @@ pub fn signal_name(sig: i32) -> String {
     Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned())
 }
 
+/// How an exit reads after "restarting in 400ms after": `exit code 1`, `SIGKILL`.
+fn short_exit(exit: Exit) -> String {
+    match exit {
+        Exit::Code(c) => format!("exit code {c}"),
+        Exit::Signal(s) => signal_name(s),
+    }
+}
+
 /// Why the process is in its state, for `status` and the event log.
 pub fn reason_of(proc: &Proc) -> Option<String> {
     let failure = || match proc.machine.failure() {
@@ -750,16 +908,56 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
         Some(Failure::ExitedTooQuickly(exit)) => {
             format!("{} before starttime", describe_exit(exit))
         }
+        Some(Failure::CrashLoop { exit, .. }) => describe_exit(exit),
         None => "failed".into(),
     };
-    match proc.machine.state() {
-        ProcessState::Backoff => Some(failure()),
-        ProcessState::Fatal => {
-            let attempts = proc.machine.attempts();
-            let noun = if attempts == 1 { "attempt" } else { "attempts" };
-            Some(format!("gave up after {attempts} {noun}: {}", failure()))
-        }
+    let base = match proc.machine.state() {
+        ProcessState::Backoff => Some(match proc.machine.crash_wait() {
+            Some(w) => format!(
+                "restarting in {} after {} (crash {} in a row)",
+                format_duration(w.delay),
+                short_exit(w.exit),
+                w.crash
+            ),
+            None => failure(),
+        }),
+        ProcessState::Fatal => Some(match proc.machine.failure() {
+            Some(Failure::CrashLoop {
+                restarts,
+                window,
+                exit,
+            }) => format!(
+                "crash loop: {restarts} restarts within {}; last exit: {}",
+                format_duration(window),
+                short_exit(exit)
+            ),
+            _ => {
+                let attempts = proc.machine.attempts();
+                let noun = if attempts == 1 { "attempt" } else { "attempts" };
+                format!("gave up after {attempts} {noun}: {}", failure())
+            }
+        }),
         _ => None,
+    };
+    // What the last exit left behind; shown until the next spawn.
+    let leftovers = proc.machine.leftovers().map(|l| {
+        let n = l.count;
+        let mut text = if proc.machine.draining() {
+            format!("stopping {n} leftover processes")
+        } else {
+            format!("stopped {n} leftover processes")
+        };
+        if l.forked {
+            text.push_str(&format!(
+                "; it left {n} processes running: did it fork into the background? \
+                 Run it in the foreground"
+            ));
+        }
+        text
+    });
+    match (base, leftovers) {
+        (Some(b), Some(l)) => Some(format!("{b}; {l}")),
+        (b, l) => b.or(l),
     }
 }
 

@@ -164,7 +164,8 @@ fn run_defaults_to_taskmaster_kdl_in_the_working_directory() {
 fn no_zombies_after_200_crash_restart_cycles() {
     let d = Daemon::start(&program(
         "crash",
-        "    cmd \"sh\" \"-c\" \"exit 1\"\n    starttime 0\n    autorestart #true",
+        // restart-backoff 0: the old immediate restarts, as fast as they come.
+        "    cmd \"sh\" \"-c\" \"exit 1\"\n    starttime 0\n    autorestart #true\n    restart-backoff 0",
     ));
     let mut peak_zombies = 0;
     wait_some("200 restarts", Duration::from_secs(120), || {

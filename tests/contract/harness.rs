@@ -314,20 +314,38 @@ impl Daemon {
 
     /// Launches `taskmaster run CONFIG` from working directory `cwd` (default: the sandbox).
     pub fn spawn_opts(sb: Sandbox, env: &[(&str, &str)], cwd: Option<&Path>) -> Daemon {
+        Daemon::spawn_custom(sb, &[], |cmd| {
+            cmd.envs(env.iter().copied());
+            if let Some(dir) = cwd {
+                cmd.current_dir(dir);
+            }
+        })
+    }
+
+    /// Launches `WRAPPER… taskmaster run CONFIG` (e.g. `unshare --pid --fork`), letting
+    /// `setup` adjust the command (environment, `pre_exec`) before it is spawned.
+    pub fn spawn_custom(sb: Sandbox, wrapper: &[&str], setup: impl FnOnce(&mut Command)) -> Daemon {
         let out = fs::File::create(sb.path("daemon.out")).expect("daemon.out");
         let err = fs::File::create(sb.path("daemon.err")).expect("daemon.err");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         cmd.arg("run")
             .arg(sb.config())
-            .current_dir(cwd.unwrap_or(sb.root()))
+            .current_dir(sb.root())
             .env_remove("TASKMASTER_SOCKET")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             // Its own group: a signal the test runner gets does not reach it, and the
             // drop can find what is left of it.
             .process_group(0);
+        setup(&mut cmd);
         let child = cmd.spawn().expect("spawn taskmaster run");
         Daemon {
             sb,

@@ -6,11 +6,13 @@ mod harness;
 
 mod check;
 mod commands;
+mod containment;
 mod daemon;
 mod logs;
 mod more_commands;
 mod reload;
 mod shell;
 mod socket;
+mod socket_limits;
 mod spawn;
 mod states;

@@ -58,8 +58,10 @@ fn run_words(words: &[String], socket: &Path) -> u8 {
         eprintln!("error: `{word}` is not available in the shell (try `help`)");
         return exit::USAGE;
     }
+    // A line naming its own socket or config talks to that daemon instead.
     if let Some(arg) = socket_arg_mut(&mut cli.command)
         && arg.socket.is_none()
+        && arg.config.is_none()
     {
         arg.socket = Some(socket.to_owned());
     }

@@ -228,3 +228,43 @@ fn json_is_one_list_of_the_same_objects_as_the_yaml() {
         .collect();
     assert_eq!(list["items"], Value::Array(from_yaml));
 }
+
+#[test]
+fn daemon_settings_are_comments_at_the_top_and_warnings() {
+    let e = export_kdl(
+        r#"taskmaster { socket "tm.sock"; logfile "/var/log/tm.log"; }
+           program "p" { cmd "true"; }"#,
+    );
+    let yaml = e.to_yaml().expect("yaml");
+    let header = yaml.split("---").next().expect("header");
+    assert!(
+        header.contains("# cannot map socket \"/cfg/tm.sock\""),
+        "{yaml}"
+    );
+    assert!(
+        header.contains("# cannot map logfile \"/var/log/tm.log\""),
+        "{yaml}"
+    );
+    assert_eq!(e.unmapped.iter().filter(|u| u.program.is_none()).count(), 2);
+}
+
+#[test]
+fn crash_loop_settings_warn_only_when_set() {
+    let (_, unmapped) = object_of("program \"p\" { cmd \"true\"; }");
+    assert!(
+        !unmapped
+            .iter()
+            .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
+        "{unmapped:?}"
+    );
+    let (_, unmapped) =
+        object_of("program \"p\" { cmd \"true\"; restart-backoff 0; crash-limit 3 \"10s\"; }");
+    assert!(
+        unmapped.iter().any(|w| w.contains("restart-backoff 0")),
+        "{unmapped:?}"
+    );
+    assert!(
+        unmapped.iter().any(|w| w.contains("crash-limit 3 \"10s\"")),
+        "{unmapped:?}"
+    );
+}

@@ -266,3 +266,59 @@ fn timespans_are_exact() {
     assert_eq!(timespan(Duration::from_millis(1500)), "1500ms");
     assert_eq!(timespan(Duration::from_nanos(1_500)), "2us");
 }
+
+#[test]
+fn daemon_settings_are_comments_in_the_target_and_warnings() {
+    let e = export_kdl(
+        r#"taskmaster { socket "tm.sock"; logfile "/var/log/tm.log"; }
+           program "p" { cmd "true"; }"#,
+    );
+    let target = &e.units.last().expect("target").text;
+    assert!(
+        target.contains("# cannot map socket \"/cfg/tm.sock\""),
+        "{target}"
+    );
+    assert!(
+        target.contains("# cannot map logfile \"/var/log/tm.log\""),
+        "{target}"
+    );
+    let daemon: Vec<String> = e
+        .unmapped
+        .iter()
+        .filter(|u| u.program.is_none())
+        .map(Unmapped::warning)
+        .collect();
+    assert_eq!(daemon.len(), 2, "{daemon:?}");
+    assert!(daemon[0].starts_with("taskmaster block: cannot map socket"));
+    let plain = export_kdl(r#"program "p" { cmd "true"; }"#);
+    assert!(plain.unmapped.iter().all(|u| u.program.is_some()));
+}
+
+#[test]
+fn crash_loop_settings_map_to_restart_sec_and_start_limits() {
+    let (unit, warnings) = unit_of("program \"p\" { cmd \"true\"; }");
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
+        "{warnings:?}"
+    );
+    assert!(!unit.contains("RestartSec="), "{unit}");
+    let (unit, warnings) = unit_of(
+        "program \"p\" { cmd \"true\"; autorestart #true; restart-backoff \"1s\" \"1m\"; crash-limit 5 \"60s\"; }",
+    );
+    assert_line(section(&unit, "Service"), "RestartSec=1s");
+    assert_line(section(&unit, "Unit"), "StartLimitIntervalSec=60s");
+    assert_line(section(&unit, "Unit"), "StartLimitBurst=6");
+    assert!(!has_line(&unit, "StartLimitIntervalSec=0"), "{unit}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("restart-backoff \"1s\" \"60s\"")),
+        "{warnings:?}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("crash-limit")),
+        "{warnings:?}"
+    );
+}

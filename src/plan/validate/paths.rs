@@ -1,5 +1,9 @@
 //! Path settings: resolved against the config's folder, and checked against the file system
-//! only for warnings (a folder may well be created before the program starts).
+//! mostly for warnings (a folder may well be created before the program starts). Two checks
+//! of a file target (`logfile`, `socket`, `stdout`, `stderr`) look at the target itself:
+//! an existing directory is an error (`run` would fail to open it), and an existing FIFO is
+//! a warning (nothing may be reading it when a program starts). Both come from `stat`, which
+//! never opens the target, so checking never blocks on a FIFO.
 
 use std::path::{Path, PathBuf};
 
@@ -67,8 +71,37 @@ pub fn nul(entry: &KdlEntry, field: &str) -> Problem {
     .help("the operating system cannot pass NUL characters; remove it")
 }
 
-/// Warns when a file's folder does not exist (yet).
+/// Checks a file target: an error when it is an existing directory, a warning when it is a
+/// FIFO (a log or output file, not the socket), a warning when its folder does not exist.
 pub fn warn_parent_missing(ctx: &mut Ctx, entry: &KdlEntry, field: &str, file: &Path) {
+    use std::os::unix::fs::FileTypeExt as _;
+    if let Ok(meta) = std::fs::metadata(file) {
+        if meta.is_dir() {
+            ctx.push(
+                Problem::new(
+                    Code::PathIsDirectory,
+                    value_span(entry),
+                    format!("`{field}` is a directory: {}", file.display()),
+                    "a directory",
+                )
+                .help(format!(
+                    "name a file in it, e.g. {}",
+                    file.join(format!("{field}.log")).display()
+                )),
+            );
+        } else if meta.file_type().is_fifo() && field != "socket" {
+            ctx.push(
+                Problem::new(
+                    Code::FifoTarget,
+                    value_span(entry),
+                    format!("`{field}` is a FIFO: {}", file.display()),
+                    "a FIFO",
+                )
+                .help("starting fails with `no reader on FIFO` while no process reads it; start its reader first"),
+            );
+        }
+        return;
+    }
     if let Some(parent) = file.parent()
         && !parent.is_dir()
     {

@@ -9,7 +9,10 @@ use super::fields::{self, cover};
 use super::{Ctx, paths, unknown_setting, values};
 use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
 use crate::plan::codes::Code;
-use crate::plan::model::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
+use crate::plan::model::format_duration;
+use crate::plan::model::{
+    AutoRestart, CrashLimit, OutputTarget, ProgramSpec, RestartBackoff, StopSignal,
+};
 use crate::plan::report::Problem;
 
 /// Every setting of a program, with how to write it (for help lines).
@@ -28,7 +31,12 @@ pub const PROGRAM_FIELDS: &[(&str, &str)] = &[
     ("stdout", "stdout \"/var/log/web.out\""),
     ("stderr", "stderr \"/var/log/web.err\""),
     ("env", "env { GREETING \"hello\"; PORT \"8080\" }"),
+    ("restart-backoff", "restart-backoff \"100ms\" \"30s\""),
+    ("crash-limit", "crash-limit 5 \"60s\""),
 ];
+
+/// Most crash restarts `crash-limit` may allow in its window (it keeps one time per restart).
+pub const MAX_CRASH_LIMIT: u32 = 10_000;
 
 fn example(field: &str) -> &'static str {
     PROGRAM_FIELDS
@@ -170,6 +178,18 @@ fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
             if let Some(codes) = codes.into_iter().collect::<Option<BTreeSet<u8>>>() {
                 spec.exitcodes = codes;
             }
+        }
+        return;
+    }
+    if fname == "restart-backoff" {
+        if let Some(b) = restart_backoff(ctx, field) {
+            spec.restart_backoff = b;
+        }
+        return;
+    }
+    if fname == "crash-limit" {
+        if let Some(l) = crash_limit(ctx, field) {
+            spec.crash_limit = Some(l);
         }
         return;
     }
@@ -465,6 +485,122 @@ fn duration(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> Option<std::time::D
             );
         })
         .ok()
+}
+
+/// `restart-backoff MIN MAX`, or one value for a fixed wait (`restart-backoff 0`: none).
+fn restart_backoff(ctx: &mut Ctx, field: &KdlNode) -> Option<RestartBackoff> {
+    let name = "restart-backoff";
+    let ex = example(name);
+    let args = fields::some_args(ctx, field, ex)?;
+    if let [_, _, extra @ ..] = args.as_slice()
+        && let (Some(first), Some(last)) = (extra.first(), extra.last())
+    {
+        ctx.push(
+            Problem::new(
+                Code::UnexpectedArgument,
+                cover(first.span(), last.span()),
+                "`restart-backoff` takes at most two values: MIN and MAX",
+                "extra value",
+            )
+            .help(format!(
+                "write it as: {ex}, or restart-backoff 0 to restart at once"
+            )),
+        );
+        return None;
+    }
+    let values: Vec<Option<std::time::Duration>> =
+        args.iter().map(|e| duration(ctx, e, name)).collect();
+    let (min, max) = match values.as_slice() {
+        [Some(d)] => (*d, *d),
+        [Some(min), Some(max)] => (*min, *max),
+        _ => return None,
+    };
+    if min > max
+        && let (Some(first), Some(last)) = (args.first(), args.last())
+    {
+        ctx.push(
+            Problem::new(
+                Code::BackoffMinAboveMax,
+                cover(first.span(), last.span()),
+                "`restart-backoff`'s first wait is longer than its longest",
+                "MIN above MAX",
+            )
+            .help(format!(
+                "MIN comes first, then MAX: restart-backoff \"{}\" \"{}\"",
+                format_duration(max),
+                format_duration(min)
+            )),
+        );
+        return None;
+    }
+    Some(RestartBackoff { min, max })
+}
+
+/// `crash-limit N W`: at most N crash restarts within any W.
+fn crash_limit(ctx: &mut Ctx, field: &KdlNode) -> Option<CrashLimit> {
+    let name = "crash-limit";
+    let ex = example(name);
+    let args = fields::some_args(ctx, field, ex)?;
+    let (count, window) = match args.as_slice() {
+        [count, window] => (*count, *window),
+        [_] => {
+            ctx.push(
+                Problem::new(
+                    Code::MissingValue,
+                    name_span(field),
+                    "`crash-limit` takes a number of restarts and a time window",
+                    "window missing",
+                )
+                .help(format!("write it as: {ex} (5 restarts within 60 seconds)")),
+            );
+            return None;
+        }
+        [_, _, extra @ ..] => {
+            if let (Some(first), Some(last)) = (extra.first(), extra.last()) {
+                ctx.push(
+                    Problem::new(
+                        Code::UnexpectedArgument,
+                        cover(first.span(), last.span()),
+                        "`crash-limit` takes two values: restarts and a time window",
+                        "extra value",
+                    )
+                    .help(format!("write it as: {ex}")),
+                );
+            }
+            return None;
+        }
+        [] => return None,
+    };
+    let restarts = fields::count(ctx, count, name, MAX_CRASH_LIMIT, ex);
+    if restarts == Some(0) {
+        ctx.push(
+            Problem::new(
+                Code::NumberRange,
+                value_span(count),
+                format!("`crash-limit` allows 1 to {MAX_CRASH_LIMIT} restarts"),
+                "zero restarts",
+            )
+            .help("to never restart a process that exits while running, write autorestart #false"),
+        );
+        return None;
+    }
+    let window = duration(ctx, window, name);
+    if window.is_some_and(|w| w.is_zero()) {
+        ctx.push(
+            Problem::new(
+                Code::BadDuration,
+                value_span(args[1]),
+                "`crash-limit`'s window must be longer than 0",
+                "empty window",
+            )
+            .help(format!("write it as: {ex}")),
+        );
+        return None;
+    }
+    Some(CrashLimit {
+        restarts: restarts?,
+        window: window?,
+    })
 }
 
 fn stopsignal(ctx: &mut Ctx, entry: &KdlEntry) -> Option<StopSignal> {
