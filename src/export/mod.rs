@@ -77,8 +77,9 @@ impl Setting<'_> {
     }
 }
 
-/// Every setting of `spec`, in config order. The destructuring has no `..`: a new
-/// [`ProgramSpec`] field must be listed here (and then mapped by each exporter).
+/// Every setting of `spec`, roughly in config order (crash-loop pacing next to autorestart).
+/// The destructuring has no `..`: a new [`ProgramSpec`] field must be listed here (and then
+/// mapped by each exporter).
 pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
     let ProgramSpec {
         name: _,
@@ -109,6 +110,10 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
             autorestart: *autorestart,
             exitcodes,
         },
+        Setting::CrashLoop {
+            backoff: *restart_backoff,
+            limit: *crash_limit,
+        },
         Setting::Startup {
             starttime: *starttime,
             startretries: *startretries,
@@ -120,37 +125,7 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Stdout(stdout),
         Setting::Stderr(stderr),
         Setting::Env(env),
-        Setting::CrashLoop {
-            backoff: *restart_backoff,
-            limit: *crash_limit,
-        },
     ]
-}
-
-/// The notes for crash-loop settings an engine paces its own way (`engine` says how):
-/// nothing for the defaults, one [`Unmapped`] per setting otherwise.
-pub fn crash_loop_unmapped(
-    program: &str,
-    backoff: RestartBackoff,
-    limit: Option<CrashLimit>,
-    engine: &str,
-) -> Vec<Unmapped> {
-    let mut out = Vec::new();
-    if backoff != RestartBackoff::default() {
-        out.push(Unmapped::new(
-            program,
-            format!("restart-backoff {backoff}"),
-            format!("{engine} paces restarts its own way"),
-        ));
-    }
-    if let Some(limit) = limit {
-        out.push(Unmapped::new(
-            program,
-            format!("crash-limit {limit}"),
-            format!("{engine} does not give up on crashes after a successful start the same way"),
-        ));
-    }
-    out
 }
 
 /// A setting the engine cannot express faithfully. It is written as a comment in the output
@@ -219,6 +194,38 @@ pub fn daemon_settings(daemon: &DaemonSettings) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// The warning lines for stderr: one per distinct note, naming every program it concerns
+/// (`programs "a", "b": cannot map …`), in the order the notes first appear. Settings left at
+/// their defaults give the same note for every program; one line says it once.
+pub fn warning_lines(unmapped: &[Unmapped]) -> Vec<String> {
+    let mut groups: Vec<(&Unmapped, Vec<&str>)> = Vec::new();
+    for note in unmapped {
+        let same = groups
+            .iter_mut()
+            .find(|(first, _)| first.setting == note.setting && first.why == note.why);
+        match (same, &note.program) {
+            (Some((_, programs)), Some(program)) => programs.push(program),
+            (Some(_), None) => {}
+            (None, program) => groups.push((note, program.iter().map(String::as_str).collect())),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(note, programs)| match programs.as_slice() {
+            [] | [_] => note.warning(),
+            many => {
+                let names: Vec<String> = many.iter().map(|p| kdl_quote(p)).collect();
+                format!(
+                    "programs {}: cannot map {}: {}",
+                    names.join(", "),
+                    note.setting,
+                    note.why
+                )
+            }
+        })
+        .collect()
+}
+
 /// What an export reads from the machine it runs on.
 #[derive(Debug, Clone)]
 pub struct ExportEnv {
@@ -281,6 +288,26 @@ mod tests {
         covered.sort_unstable();
         fields.sort_unstable();
         assert_eq!(covered, fields);
+    }
+
+    #[test]
+    fn warnings_say_a_shared_note_once_for_every_program() {
+        let notes = [
+            Unmapped::new("a", "starttime \"1s\"", "none"),
+            Unmapped::new("a", "umask \"027\"", "none"),
+            Unmapped::new("b", "starttime \"1s\"", "none"),
+            Unmapped::new("c", "starttime \"1s\"", "other"),
+            Unmapped::daemon("socket \"s\"", "no daemon"),
+        ];
+        assert_eq!(
+            warning_lines(&notes),
+            [
+                "programs \"a\", \"b\": cannot map starttime \"1s\": none",
+                "program \"a\": cannot map umask \"027\": none",
+                "program \"c\": cannot map starttime \"1s\": other",
+                "taskmaster block: cannot map socket \"s\": no daemon",
+            ]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::{Setting, Unmapped, comment_lines, daemon_settings, kdl_quote, settings};
-use crate::plan::model::format_duration;
+use crate::plan::model::{CrashLimit, RestartBackoff, format_duration};
 use crate::plan::{AutoRestart, OutputTarget, Plan, ProgramSpec};
 
 pub mod objects;
@@ -331,16 +331,7 @@ fn map(draft: &mut Draft, setting: Setting) {
                 );
             }
         }
-        Setting::CrashLoop { backoff, limit } => {
-            for note in crate::export::crash_loop_unmapped(
-                draft.program,
-                backoff,
-                limit,
-                "the kubelet (CrashLoopBackOff: 10s doubling up to 5 minutes, never giving up)",
-            ) {
-                draft.cannot(note.setting, note.why);
-            }
-        }
+        Setting::CrashLoop { backoff, limit } => crash_loop(draft, backoff, limit),
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
         Setting::Env(env) => {
@@ -377,6 +368,31 @@ fn startup(draft: &mut Draft, starttime: Duration, startretries: u32) {
          long), but nothing limits failed starts: a container that keeps dying is restarted \
          without end, CrashLoopBackOff's delays growing to 5 minutes",
     );
+}
+
+/// The kubelet paces and never gives up on crash restarts its own way (CrashLoopBackOff,
+/// not configurable per workload), so any restart-backoff (the default included: a note
+/// shared by every restarting program) and a crash-limit cannot map. A Job never restarts.
+fn crash_loop(draft: &mut Draft, backoff: RestartBackoff, limit: Option<CrashLimit>) {
+    if draft.job {
+        return;
+    }
+    let default = if backoff == RestartBackoff::default() {
+        " (the default)"
+    } else {
+        ""
+    };
+    draft.cannot(
+        format!("restart-backoff {backoff}{default}"),
+        "the kubelet waits its own CrashLoopBackOff before a restart: 10s, doubling up to 5 \
+         minutes",
+    );
+    if let Some(limit) = limit {
+        draft.cannot(
+            format!("crash-limit {limit}"),
+            "the kubelet never gives up on a crashing container",
+        );
+    }
 }
 
 fn output(draft: &mut Draft, field: &str, target: &OutputTarget) {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ExportEnv, Setting, Unmapped, comment_lines, daemon_settings, kdl_quote, settings};
-use crate::plan::model::format_duration;
+use crate::plan::model::{CrashLimit, RestartBackoff, format_duration};
 use crate::plan::{AutoRestart, OutputTarget, Plan, ProgramSpec};
 use crate::runtime::spawn::resolve_program;
 
@@ -407,33 +407,52 @@ fn restart(unit: &mut Unit, autorestart: AutoRestart, exitcodes: &BTreeSet<u8>) 
     }
 }
 
-/// restart-backoff as `RestartSec=MIN` (its growth to MAX needs systemd 254's
-/// `RestartSteps=`: a warning), crash-limit as `StartLimitBurst=N+1` (the start and N
-/// restarts) within `StartLimitIntervalSec=W`. The defaults write nothing: systemd's own
-/// `RestartSec=` is 100ms, taskmaster's MIN.
+/// restart-backoff as `RestartSec=MIN`, crash-limit as `StartLimitBurst=N+1` (the start and
+/// N restarts) within `StartLimitIntervalSec=W`.
+///
+/// systemd 252 waits the same `RestartSec=` before every restart, the first included;
+/// taskmaster restarts at once the first time, then waits MIN, doubling up to MAX (growth
+/// needs systemd 254's `RestartSteps=`/`RestartMaxDelaySec=`). So any backoff but `0` is also
+/// a warning, the default (100ms … 30s) included: without it, a crash loop under systemd
+/// would restart ten times a second for ever where taskmaster slows down to once per 30 s.
 fn crash_loop(
     unit: &mut Unit,
     spec: &ProgramSpec,
-    backoff: crate::plan::model::RestartBackoff,
-    limit: Option<crate::plan::model::CrashLimit>,
+    backoff: RestartBackoff,
+    limit: Option<CrashLimit>,
 ) {
-    if backoff != crate::plan::model::RestartBackoff::default() {
-        unit.set("RestartSec", timespan(backoff.min));
-        if backoff.min != backoff.max {
-            unit.cannot(
-                format!("restart-backoff {backoff}"),
-                format!(
-                    "RestartSec={} is constant: growing it to {} needs systemd 254 \
-                     (RestartSteps=, RestartMaxDelaySec=)",
-                    timespan(backoff.min),
-                    timespan(backoff.max)
-                ),
-            );
-        }
+    if spec.autorestart == AutoRestart::Never {
+        return;
     }
-    if let Some(limit) = limit
-        && spec.autorestart != AutoRestart::Never
-    {
+    if backoff != RestartBackoff::default() {
+        unit.set("RestartSec", timespan(backoff.min));
+    }
+    if !(backoff.min.is_zero() && backoff.max.is_zero()) {
+        let default = if backoff == RestartBackoff::default() {
+            " (the default)"
+        } else {
+            ""
+        };
+        let growth = if backoff.min == backoff.max {
+            String::new()
+        } else {
+            format!(
+                ", doubling up to {} (growth needs systemd 254: RestartSteps=, \
+                 RestartMaxDelaySec=)",
+                format_duration(backoff.max)
+            )
+        };
+        unit.cannot(
+            format!("restart-backoff {backoff}{default}"),
+            format!(
+                "systemd waits RestartSec={} before every restart; taskmaster restarts at once \
+                 the first time, then waits {}{growth}",
+                timespan(backoff.min),
+                format_duration(backoff.min)
+            ),
+        );
+    }
+    if let Some(limit) = limit {
         unit.unit
             .retain(|l| !matches!(l, Line::Set("StartLimitIntervalSec", _)));
         unit.unit
