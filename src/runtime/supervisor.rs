@@ -293,7 +293,12 @@ impl Supervisor {
         prog.procs.push(id);
         proc.retiring = false;
         proc.spec = spec.clone();
-        let name = proc.name.clone();
+        // Its name under the new numprocs (`web` removed, added back as `web:0`…).
+        let name = process_name(program, spec.numprocs, proc.index);
+        if name != proc.name {
+            let old = std::mem::replace(&mut proc.name, name.clone());
+            self.log.log(format_args!("{old}: renamed to {name}"));
+        }
         let then = if spec.autostart {
             "starts again once its old process is gone"
         } else {

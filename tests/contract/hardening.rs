@@ -543,6 +543,25 @@ fn a_scaled_away_process_stays_stopping_and_scaling_back_waits_for_it() {
     assert_ne!(row["pid"], old);
 }
 
+#[test]
+fn a_program_added_back_with_more_processes_takes_its_stopping_one_back_renamed() {
+    let keep = program("keep", "    cmd \"sleep 3600\"\n    starttime 0");
+    let d = Daemon::start(&format!("{keep}{}", stubborn("web", "")));
+    let old = d.running_pid("web");
+    d.sb.write_config(&keep);
+    d.ok(&["reload"]);
+    d.sb.write_config(&format!("{keep}{}", stubborn("web", "\n    numprocs 2")));
+    d.ok(&["reload"]);
+    let row = rows_named(&d, "web:0");
+    assert_eq!(row.len(), 1, "the stopping process is web:0 now");
+    assert_eq!(row[0]["pid"], old);
+    assert!(rows_named(&d, "web").is_empty());
+    d.wait_state("web:1", "RUNNING");
+    signal(old, Signal::SIGKILL);
+    let row = d.wait_state("web:0", "RUNNING");
+    assert_ne!(row["pid"], old);
+}
+
 // ---------------------------------------------------------------------------------------
 // A stop overtaken by another client's start.
 
