@@ -61,6 +61,16 @@ fn ctl_within(d: &Daemon, args: &[&str], limit: Duration) -> std::process::Outpu
     run_bounded(cmd, d.sb.root(), limit, None)
 }
 
+/// Whether the daemon has a thread compiling a config right now.
+fn compile_thread_running(pid: u32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .any(|t| fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "tm-compile"))
+}
+
 fn still_running(child: &mut Child) -> bool {
     child.try_wait().expect("try_wait").is_none()
 }
@@ -109,9 +119,12 @@ fn status_is_answered_and_children_restarted_while_a_reload_compiles() {
         event_log(&d).contains("reload: reading")
     });
     let first = quick_status(&d);
-    // Long enough for the crasher to exit and be restarted at least once.
-    std::thread::sleep(Duration::from_millis(1500));
-    let last = quick_status(&d);
+    let mut last = first.clone();
+    wait_for("a restart, or the end of the reload", LONG, || {
+        last = quick_status(&d);
+        restarts_of(&last, "crasher") > restarts_of(&first, "crasher")
+            || !still_running(&mut reload)
+    });
     let reload_pending = still_running(&mut reload);
     kill_child(reload);
     assert!(
@@ -131,8 +144,11 @@ fn status_is_answered_while_an_online_diff_compiles() {
     d.sb.write("big.kdl", &slow_config(45_000));
     let big = d.path("big.kdl");
     let mut diff = ctl_spawn(&d, &["diff", big.to_str().expect("utf-8 path")]);
-    // Nothing is logged for a diff: give it time to be read and queued.
-    std::thread::sleep(Duration::from_millis(500));
+    // Nothing is logged for a diff; its compile thread shows it began (or the old daemon,
+    // compiling on its loop, never has one and the wait fails).
+    wait_for("the diff's compile thread", LONG, || {
+        compile_thread_running(d.pid()) || !still_running(&mut diff)
+    });
     quick_status(&d);
     let pending = still_running(&mut diff);
     kill_child(diff);
