@@ -329,8 +329,9 @@ fn a_long_stop_shows_progress_only_on_a_terminal() {
     let out = run_bounded(cmd, d.sb.root(), Duration::from_secs(60), None);
     assert_exit(&out, 0, "stop under a terminal");
     let tty = text(&out.stdout);
+    // Which seconds get drawn depends on the machine's load; the shape does not.
     assert!(
-        tty.contains("stopping slow (SIGTERM sent, 1s of 3s)…"),
+        (1..=3).any(|s| tty.contains(&format!("stopping slow (SIGTERM sent, {s}s of 3s)…"))),
         "{tty:?}"
     );
     assert!(tty.contains("\r\x1b[K"), "the line is erased: {tty:?}");
