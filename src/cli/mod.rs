@@ -72,7 +72,7 @@ pub enum Command {
     },
     /// One row per process: name, state, pid, uptime or exit info.
     Status {
-        /// Programs or processes to show [default: all].
+        /// Programs, processes (`web:1`, `web:*`) or `all` to show [default: all].
         names: Vec<String>,
         /// `--json` (or `--format json`): a JSON array instead of a table.
         #[command(flatten)]
@@ -179,11 +179,28 @@ pub struct NamesArgs {
     pub socket: SocketArg,
 }
 
-#[derive(Debug, Clone, Args)]
+/// How a client command finds and waits for the daemon.
+#[derive(Debug, Clone, Default, Args)]
 pub struct SocketArg {
     /// The daemon's control socket.
     #[arg(long, env = "TASKMASTER_SOCKET", value_name = "PATH", global = true)]
     pub socket: Option<PathBuf>,
+    /// Find the socket from this config's `socket` setting [default: ./taskmaster.kdl].
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Give up when the daemon sends nothing for this long (`10s`, `500ms`; default 10s);
+    /// waiting commands check that it still answers this often.
+    #[arg(long, value_name = "D", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// `--timeout`: a duration as in the config (`10s`, `500ms`, `1.5`), more than zero.
+fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match crate::plan::validate::values::duration_text(text) {
+        Ok(d) if d.is_zero() => Err("the timeout must be more than zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,12 +10,11 @@
 //! for the first second, so quick commands do not flicker.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::client::transport::Connection;
+use super::client::transport::{Connection, Target, Wait};
 use crate::protocol::{ProgramTimings, Request, Response};
 
 /// How long a wait stays silent before the line appears.
@@ -39,11 +38,15 @@ pub struct StopPlan {
 impl StopPlan {
     /// Asks the daemon how the processes `names` reach are stopped; `None` when stderr is
     /// no terminal (nothing will be shown, so nothing is asked) or the daemon does not say.
-    pub fn fetch(socket: &Path, names: &[String]) -> Option<StopPlan> {
+    pub fn fetch(target: &Target, names: &[String]) -> Option<StopPlan> {
         if !shown() {
             return None;
         }
-        let mut conn = Connection::connect(socket).ok()?;
+        let target = Target {
+            timeout: TIMINGS_DEADLINE,
+            ..target.clone()
+        };
+        let mut conn = Connection::open(&target, Wait::Answer).ok()?;
         conn.set_deadline(Instant::now() + TIMINGS_DEADLINE);
         conn.send(Request::Timings {
             names: names.to_vec(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::exit;
 use super::output::{eprint_block, stderr_color};
-use super::socket_path::{DEFAULT_CONFIG, for_daemon};
+use super::socket_path::{DEFAULT_CONFIG, fallback_folder, fallback_socket, for_daemon};
 use crate::plan::{LoadError, load_file};
 use crate::runtime::{self, RunError};
 
@@ -40,6 +40,13 @@ pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
         eprint_block(&compiled.warnings.render(stderr_color()));
     }
     let socket = absolute(&for_daemon(socket.as_deref(), &compiled.plan));
+    // The last-resort socket lives in a private folder under /tmp, made here.
+    if socket == fallback_socket()
+        && let Err(e) = runtime::socket::private_folder(&fallback_folder())
+    {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
     match runtime::run(signals, config, compiled.plan, socket) {
         Ok(()) => exit::OK,
         Err(e @ (RunError::Bind(_) | RunError::Logfile { .. })) => {

@@ -6,9 +6,13 @@
 //! [`PROTOCOL_VERSION`]; the daemon refuses other versions with an error reply, so a client
 //! and a daemon of different releases fail clearly instead of misreading each other.
 //!
-//! Limits the daemon enforces: a request line over [`MAX_REQUEST_BYTES`] gets an error and the
-//! connection is closed; a client that has not sent a whole request within
-//! [`REQUEST_TIMEOUT`] is disconnected.
+//! Limits the daemon enforces: a request line over [`MAX_REQUEST_BYTES`] (its `\n` or `\r\n`
+//! aside) gets an error and the connection is closed; a client that has not sent a whole
+//! request within [`REQUEST_TIMEOUT`] is disconnected; one with nothing in flight (no request
+//! being answered, no `logs -f`) is closed after [`IDLE_TIMEOUT`]; beyond
+//! [`MAX_CONNECTIONS`] connections, a new one gets a [`ErrorKind::Busy`] error and is closed;
+//! at most [`MAX_UNSENT_BYTES`] wait unsent per connection (a `logs -f` reader that falls
+//! further behind gets `[taskmaster: N bytes skipped]` instead of the lines it missed).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +29,15 @@ pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// How long a client may take to send a whole request line.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a connection with nothing in flight stays open.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Output the daemon keeps queued for one connection (one reply may pass it once).
+pub const MAX_UNSENT_BYTES: usize = 1024 * 1024;
 
 /// One request as it travels: `{"version":1,"command":"status","names":[]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +106,10 @@ pub enum Request {
     /// The stop and start timings of the named processes' programs, so a waiting client can
     /// tell how long a wait may last; answered with [`Response::Timings`].
     Timings { names: Vec<String> },
+    /// Whether the daemon still answers: a waiting client asks this on a second connection
+    /// when its own has been silent for a while. Answered with [`Response::Pong`], also
+    /// while shutting down.
+    Ping,
 }
 
 /// The daemon's answer to one request.
@@ -120,6 +137,8 @@ pub enum Response {
     },
     /// For `logs` without follow: the end of the output.
     LogEnd,
+    /// For `ping`.
+    Pong,
     /// For `names`.
     Names {
         programs: Vec<String>,
@@ -185,6 +204,8 @@ pub enum ErrorKind {
     Unreadable,
     /// The daemon is shutting down and takes no more work.
     ShuttingDown,
+    /// The daemon already serves [`MAX_CONNECTIONS`] connections; this one is closed.
+    Busy,
 }
 
 impl ErrorReply {

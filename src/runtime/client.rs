@@ -2,9 +2,12 @@
 //! slow or hostile client from affecting anyone else.
 //!
 //! Every connection is non-blocking. Input is split into lines here; a line over
-//! [`MAX_REQUEST_BYTES`] is refused. Output is queued and written as the peer reads it; a
-//! peer that lets more than [`MAX_OUTPUT_BYTES`] pile up is dropped rather than buffered
-//! forever.
+//! [`MAX_REQUEST_BYTES`] (its `\n` or `\r\n` aside) is refused. Output is queued and written
+//! as the peer reads it, at most [`MAX_UNSENT_BYTES`] of it (plus the one reply that crossed
+//! the mark): the server stops taking a connection's requests, or feeding its `logs` dump,
+//! while that much waits, and a `logs -f` reader that falls further behind has lines
+//! *skipped*, not queued: it gets `[taskmaster: N bytes skipped]` once it catches up, and is
+//! never dropped for being slow. So 250 readers that never read cost at most 250 MiB.
 
 use std::collections::VecDeque;
 use std::io::{self, Read as _, Write as _};
@@ -12,15 +15,39 @@ use std::os::unix::net::UnixStream;
 
 use calloop::RegistrationToken;
 
+use super::supervisor::{ProcId, Stream};
 use crate::protocol::{
-    ErrorKind, ErrorReply, MAX_REQUEST_BYTES, PROTOCOL_VERSION, Request, RequestLine,
+    ErrorKind, ErrorReply, MAX_REQUEST_BYTES, MAX_UNSENT_BYTES, PROTOCOL_VERSION, Request,
+    RequestLine,
 };
-
-/// Queued output beyond this drops the client (a `logs -f` reader that stopped reading).
-pub const MAX_OUTPUT_BYTES: usize = 8 * 1024 * 1024;
 
 pub type ClientId = u64;
 
+/// A follower that had lines skipped gets lines again once its unsent output is below this.
+const RESUME_BELOW: usize = MAX_UNSENT_BYTES / 2;
+
+/// Which limit a connection's timer enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// A request has been started, or none ever arrived: 5 s to finish it.
+    Request,
+    /// Nothing in flight: closed after 60 s.
+    Idle,
+}
+
+/// A `logs` answer still being sent: processes whose output is yet to go out, and the rest
+/// of the one being sent. Fed as the peer reads, so `logs all` of a thousand processes never
+/// sits in memory at once.
+#[derive(Debug)]
+pub struct LogDump {
+    pub stream: Stream,
+    pub lines: Option<usize>,
+    pub follow: bool,
+    /// Processes not yet snapshotted, in order.
+    pub todo: VecDeque<ProcId>,
+    /// The label and unsent bytes of the process being sent.
+    pub current: Option<(Option<String>, Vec<u8>)>,
+}
 #[derive(Debug)]
 pub struct Client {
     /// A second descriptor of the connection, for writing and for the write-ready source.
@@ -33,6 +60,13 @@ pub struct Client {
     pub read_token: Option<RegistrationToken>,
     pub write_token: Option<RegistrationToken>,
     pub timer: Option<RegistrationToken>,
+    pub timer_kind: Option<TimerKind>,
+    /// Followed output left out since the peer fell [`MAX_UNSENT_BYTES`] behind.
+    pub skipped: u64,
+    /// A `logs` answer being sent.
+    pub dump: Option<LogDump>,
+    /// Inside this connection's write-ready callback: queue, don't register another one.
+    pub writing: bool,
     /// Whether a whole request line ever arrived.
     pub got_request: bool,
     /// A reply is pending (start/stop/restart/shutdown): later requests wait their turn so
@@ -62,6 +96,10 @@ impl Client {
             read_token: None,
             write_token: None,
             timer: None,
+            timer_kind: None,
+            skipped: 0,
+            dump: None,
+            writing: false,
             got_request: false,
             busy: false,
             following: false,
@@ -103,10 +141,55 @@ impl Client {
         !self.inbuf.is_empty() && !self.inbuf.contains(&b'\n')
     }
 
-    /// Queues bytes; `false` when the client has let too much pile up.
-    pub fn queue(&mut self, bytes: &[u8]) -> bool {
+    /// Whether [`MAX_UNSENT_BYTES`] wait unsent: take no more requests or dump for now.
+    pub fn backlogged(&self) -> bool {
+        self.outbuf.len() >= MAX_UNSENT_BYTES
+    }
+
+    /// Queues a reply line.
+    pub fn queue(&mut self, bytes: &[u8]) {
+        let needed = self.outbuf.len() + bytes.len();
+        if needed > self.outbuf.capacity() {
+            // Double as usual, but not past the limit: 250 stalled readers must cost 250 MiB,
+            // not twice that in spare capacity.
+            let target = (self.outbuf.capacity() * 2).clamp(needed, needed.max(MAX_UNSENT_BYTES));
+            self.outbuf.reserve_exact(target - self.outbuf.len());
+        }
         self.outbuf.extend_from_slice(bytes);
-        self.outbuf.len() <= MAX_OUTPUT_BYTES
+    }
+
+    /// Queues a followed log line carrying `text_len` bytes of output, unless the peer is too
+    /// far behind: then the output is counted as skipped. A pending skip notice goes first.
+    pub fn queue_followed(&mut self, line: &[u8], text_len: usize) {
+        // Once skipping, go on until the reader has caught up by half the limit: one notice
+        // per gap, not one per line that happens to fit.
+        let limit = if self.skipped > 0 {
+            RESUME_BELOW
+        } else {
+            MAX_UNSENT_BYTES
+        };
+        if self.outbuf.len() + line.len() > limit {
+            self.skipped += text_len as u64;
+            return;
+        }
+        self.queue_skip_notice();
+        if self.skipped == 0 {
+            self.queue(line);
+        } else {
+            self.skipped += text_len as u64;
+        }
+    }
+
+    /// Queues `[taskmaster: N bytes skipped]` once there is room for it.
+    pub fn queue_skip_notice(&mut self) {
+        if self.skipped == 0 {
+            return;
+        }
+        let notice = skip_notice(self.skipped);
+        if self.outbuf.len() + notice.len() <= RESUME_BELOW {
+            self.queue(&notice);
+            self.skipped = 0;
+        }
     }
 
     /// Writes as much queued output as the socket takes. `Ok(true)`: all written.
@@ -128,14 +211,32 @@ impl Client {
         if self.outbuf.is_empty() && self.outbuf.capacity() > 64 * 1024 {
             self.outbuf = Vec::new();
         }
+        if written > 0 {
+            self.queue_skip_notice();
+        }
         result
     }
 }
 
-/// Splits the first line (without its `\n` or `\r\n`) off `buf`.
+/// The protocol line telling a follower how much output it missed.
+pub fn skip_notice(bytes: u64) -> Vec<u8> {
+    let notice = crate::protocol::Response::Log {
+        process: None,
+        text: format!("[taskmaster: {bytes} bytes skipped]\n"),
+    };
+    let mut line = serde_json::to_vec(&notice).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// Splits the first line (without its `\n` or `\r\n`) off `buf`. The limit is on the line
+/// itself: `\r\n` may follow [`MAX_REQUEST_BYTES`] bytes as well as `\n`.
 pub fn next_line(buf: &mut VecDeque<u8>) -> Option<Line> {
     match buf.iter().position(|&b| b == b'\n') {
-        Some(end) if end > MAX_REQUEST_BYTES => Some(Line::TooLarge),
+        Some(end) if end > MAX_REQUEST_BYTES + 1 => Some(Line::TooLarge),
+        Some(end) if end == MAX_REQUEST_BYTES + 1 && buf[MAX_REQUEST_BYTES] != b'\r' => {
+            Some(Line::TooLarge)
+        }
         Some(end) => {
             let mut line: Vec<u8> = buf.drain(..=end).collect();
             line.pop();
@@ -144,7 +245,11 @@ pub fn next_line(buf: &mut VecDeque<u8>) -> Option<Line> {
             }
             Some(Line::Request(line))
         }
-        None if buf.len() > MAX_REQUEST_BYTES => Some(Line::TooLarge),
+        // A `\r` may still be followed by its `\n`.
+        None if buf.len() > MAX_REQUEST_BYTES + 1 => Some(Line::TooLarge),
+        None if buf.len() == MAX_REQUEST_BYTES + 1 && buf[MAX_REQUEST_BYTES] != b'\r' => {
+            Some(Line::TooLarge)
+        }
         None => None,
     }
 }
@@ -155,14 +260,26 @@ pub fn parse_request(line: &[u8]) -> Result<Request, ErrorReply> {
     let bad = |message: String| ErrorReply::new(ErrorKind::BadRequest, message);
     let value: serde_json::Value =
         serde_json::from_slice(line).map_err(|e| bad(format!("malformed JSON: {e}")))?;
-    match value.get("version").and_then(serde_json::Value::as_u64) {
-        Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
-        Some(v) => {
-            return Err(bad(format!(
-                "protocol version {v} is not supported (this daemon speaks version {PROTOCOL_VERSION})"
-            )));
-        }
+    if !value.is_object() {
+        return Err(bad(format!(
+            "a request must be a JSON object, like {{\"version\":{PROTOCOL_VERSION},\"command\":\"status\"}}"
+        )));
+    }
+    match value.get("version") {
         None => return Err(bad("missing protocol `version`".into())),
+        Some(v) => match v.as_u64() {
+            Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
+            Some(v) => {
+                return Err(bad(format!(
+                    "protocol version {v} is not supported (this daemon speaks version {PROTOCOL_VERSION})"
+                )));
+            }
+            None => {
+                return Err(bad(format!(
+                    "protocol `version` must be an integer (like {PROTOCOL_VERSION}), not {v}"
+                )));
+            }
+        },
     }
     serde_json::from_value::<RequestLine>(value)
         .map(|r| r.request)
@@ -187,6 +304,49 @@ mod tests {
         assert!(
             matches!(next_line(&mut ok), Some(Line::Request(l)) if l.len() == MAX_REQUEST_BYTES)
         );
+        // The same line ending in \r\n, first before its \n arrived.
+        let mut crlf = VecDeque::from(vec![b'x'; MAX_REQUEST_BYTES]);
+        crlf.push_back(b'\r');
+        assert_eq!(next_line(&mut crlf), None);
+        crlf.push_back(b'\n');
+        assert!(
+            matches!(next_line(&mut crlf), Some(Line::Request(l)) if l.len() == MAX_REQUEST_BYTES)
+        );
+        let mut over = VecDeque::from(vec![b'x'; MAX_REQUEST_BYTES + 1]);
+        over.push_back(b'\r');
+        assert_eq!(next_line(&mut over), Some(Line::TooLarge));
+    }
+
+    #[test]
+    fn a_stalled_follower_is_skipped_not_buffered() {
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        let mut c = Client::new(ours);
+        let line = vec![b'y'; 1000];
+        for _ in 0..2000 {
+            c.queue_followed(&line, 900);
+        }
+        assert!(c.outbuf.len() <= MAX_UNSENT_BYTES);
+        assert!(c.outbuf.capacity() <= MAX_UNSENT_BYTES);
+        let kept = c.outbuf.len() / 1000;
+        assert_eq!(c.skipped, (2000 - kept as u64) * 900);
+        // Not before the reader caught up by half the limit.
+        let before = c.skipped;
+        c.outbuf.truncate(MAX_UNSENT_BYTES - 2000);
+        c.queue_followed(&line, 900);
+        assert_eq!(c.skipped, before + 900);
+        // Room again: the notice goes first, then lines flow.
+        c.outbuf.clear();
+        let skipped = c.skipped;
+        c.queue_followed(&line, 900);
+        let text = String::from_utf8_lossy(&c.outbuf);
+        assert!(
+            text.starts_with(&format!(
+                r#"{{"type":"log","process":null,"text":"[taskmaster: {skipped} bytes skipped]\n"}}"#
+            )),
+            "{text}"
+        );
+        assert!(text.ends_with("yyy"));
+        assert_eq!(c.skipped, 0);
     }
 
     #[test]
@@ -201,9 +361,16 @@ mod tests {
             br#"{"version":2,"command":"status"}"#,
             br#"{"command":"status"}"#,
             br#"{"version":1,"command":"start"}"#,
+            br#"{"version":"1","command":"status"}"#,
         ] {
             let err = parse_request(bad).unwrap_err();
             assert_eq!(err.kind, ErrorKind::BadRequest);
         }
+        let err = parse_request(br#"{"version":"1","command":"status"}"#).unwrap_err();
+        assert!(
+            err.message.contains("must be an integer"),
+            "{}",
+            err.message
+        );
     }
 }

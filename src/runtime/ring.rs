@@ -95,7 +95,8 @@ pub fn last_lines_start(data: &[u8], n: usize) -> usize {
 }
 
 /// Holds back an unfinished line so followers get whole lines (which also keeps multi-byte
-/// characters whole, since `\n` never falls inside one).
+/// characters whole, since `\n` never falls inside one). A line longer than 8 KiB is handed
+/// out in pieces, each cut between two characters.
 #[derive(Debug, Default)]
 pub struct LineFramer {
     partial: Vec<u8>,
@@ -107,7 +108,10 @@ impl LineFramer {
         let Some(last_nl) = data.iter().rposition(|&b| b == b'\n') else {
             self.partial.extend_from_slice(data);
             if self.partial.len() > MAX_PARTIAL_LINE {
-                return std::mem::take(&mut self.partial);
+                // Handed out whole characters only: an unfinished one waits for its rest.
+                let keep = self.partial.len() - incomplete_tail(&self.partial);
+                let rest = self.partial.split_off(keep);
+                return std::mem::replace(&mut self.partial, rest);
             }
             return Vec::new();
         };
@@ -128,7 +132,8 @@ impl LineFramer {
             None => {
                 self.partial.extend_from_slice(data);
                 if self.partial.len() > MAX_PARTIAL_LINE {
-                    self.partial = Vec::new();
+                    let keep = self.partial.len() - incomplete_tail(&self.partial);
+                    self.partial = self.partial.split_off(keep);
                 }
             }
             Some(last_nl) if last_nl + 1 == data.len() => self.partial = Vec::new(),
@@ -143,6 +148,24 @@ impl LineFramer {
     pub fn flush(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.partial)
     }
+}
+
+/// How many bytes at the end of `data` start a UTF-8 character that is not complete yet.
+pub fn incomplete_tail(data: &[u8]) -> usize {
+    for back in 1..=data.len().min(4) {
+        let b = data[data.len() - back];
+        if b & 0xC0 == 0x80 {
+            continue; // a continuation byte: look further back for the lead
+        }
+        let needed = match b {
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF7 => 4,
+            _ => return 0, // ASCII or not UTF-8 at all: nothing to wait for
+        };
+        return if back < needed { back } else { 0 };
+    }
+    0
 }
 
 #[cfg(test)]
@@ -209,5 +232,22 @@ mod tests {
         let mut f = LineFramer::default();
         let big = vec![b'x'; MAX_PARTIAL_LINE + 1];
         assert_eq!(f.push(&big).len(), big.len());
+    }
+
+    #[test]
+    fn a_huge_line_is_cut_between_characters() {
+        let euro = "€".as_bytes();
+        let mut data = vec![b'x'; MAX_PARTIAL_LINE];
+        data.extend_from_slice(&euro[..2]);
+        let mut f = LineFramer::default();
+        let mut s = LineFramer::default();
+        assert_eq!(f.push(&data), vec![b'x'; MAX_PARTIAL_LINE]);
+        s.skip(&data);
+        assert_eq!(s.partial, f.partial);
+        assert_eq!(f.push(&euro[2..]), b"");
+        assert_eq!(f.push(b"\n"), "€\n".as_bytes());
+        assert_eq!(incomplete_tail("a€".as_bytes()), 0);
+        assert_eq!(incomplete_tail(&euro[..1]), 1);
+        assert_eq!(incomplete_tail(b"\xff\xfe"), 0);
     }
 }

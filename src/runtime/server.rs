@@ -3,9 +3,17 @@
 //!
 //! Behaviour where the protocol leaves room:
 //! - replies keep the order of requests: while a `start`/`stop`/`restart`/`shutdown` reply
-//!   is pending, later lines of the same connection wait;
-//! - the 5 s limit applies to a request in progress (and to a connection that has sent
-//!   nothing yet); an idle connection between whole requests is not timed out;
+//!   is pending, or [`crate::protocol::MAX_UNSENT_BYTES`] of replies wait unsent, later lines of the same
+//!   connection wait;
+//! - at most [`MAX_CONNECTIONS`] connections: the next one gets a `busy` error line and is
+//!   closed at once (not logged, so a flood cannot fill the event log);
+//! - one timer per connection, armed only while nothing is in flight: 5 s while a request
+//!   is in progress (or none ever came), 60 s once it is idle between requests. A pending
+//!   reply, a `logs` answer being sent and a `logs -f` disarm it;
+//! - `logs` is sent process by process as the peer reads (never the whole answer in memory),
+//!   cut on line ends, or on character boundaries for lines over 32 KiB; for `logs -f`, live
+//!   output of a process whose backlog is not sent yet waits in its ring, so nothing is
+//!   missed or doubled between the backlog and the live lines;
 //! - a peer that half-closes its end still gets its pending replies, then the connection
 //!   closes; a last line without `\n` before end of input counts as a request;
 //! - after `logs` with `follow`, the connection only receives; its input is ignored and its
@@ -20,14 +28,20 @@ use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
-use super::client::{Client, ClientId, Line, parse_request};
+use super::client::{Client, ClientId, Line, LogDump, TimerKind, parse_request};
 use super::machine::Event;
 use super::names;
+use super::reload::Job;
 use super::supervisor::{Follower, Op, ProcId, Stream, Supervisor};
-use crate::protocol::{ErrorKind, ErrorReply, REQUEST_TIMEOUT, Request, Response};
+use crate::protocol::{
+    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
+};
 
 /// Input a client may queue while a reply is pending, before it is dropped.
 const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
+
+/// The most output text one `log` line of a `logs` answer carries.
+const DUMP_CHUNK: usize = 32 * 1024;
 
 impl Supervisor {
     /// Starts accepting connections on `listener` (already bound and non-blocking).
@@ -46,6 +60,7 @@ impl Supervisor {
     fn accept_ready(&mut self, listener: &UnixListener) -> PostAction {
         loop {
             match listener.accept() {
+                Ok((stream, _)) if self.clients.len() >= MAX_CONNECTIONS => refuse_busy(&stream),
                 Ok((stream, _)) => self.add_client(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return PostAction::Continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -130,7 +145,7 @@ impl Supervisor {
                 return PostAction::Remove;
             }
         };
-        if client.busy && client.inbuf.len() > MAX_QUEUED_INPUT {
+        if (client.busy || client.backlogged()) && client.inbuf.len() > MAX_QUEUED_INPUT {
             self.drop_client(cid, "too many requests queued behind a pending reply");
             return PostAction::Remove;
         }
@@ -161,7 +176,12 @@ impl Supervisor {
             let Some(client) = self.clients.get_mut(&cid) else {
                 return;
             };
-            if client.busy || client.following || client.closing {
+            if client.busy
+                || client.following
+                || client.closing
+                || client.dump.is_some()
+                || client.backlogged()
+            {
                 break;
             }
             match client.next_line() {
@@ -185,6 +205,11 @@ impl Supervisor {
                     client.got_request = true;
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
+                    }
+                    // A request restarts the idle clock.
+                    if let Some(token) = client.timer.take() {
+                        client.timer_kind = None;
+                        self.handle.remove(token);
                     }
                     match parse_request(&line) {
                         Ok(request) => self.handle_request(cid, request),
@@ -212,6 +237,7 @@ impl Supervisor {
                     | Request::Pid { .. }
                     | Request::Timings { .. }
                     | Request::Shutdown
+                    | Request::Ping
             )
         {
             self.send_error(
@@ -223,7 +249,7 @@ impl Supervisor {
         match request {
             Request::Status { names } => {
                 let ids = if names.is_empty() {
-                    Ok(self.all_ids())
+                    Ok(self.status_ids())
                 } else {
                     self.resolve(&names)
                 };
@@ -238,13 +264,10 @@ impl Supervisor {
             Request::Start { names } => self.control(cid, "start", &names),
             Request::Stop { names } => self.control(cid, "stop", &names),
             Request::Restart { names } => self.control(cid, "restart", &names),
-            Request::Reload => {
-                let response = self.reload();
-                self.send(cid, &response);
-            }
+            Request::Reload => self.queue_compile(Job::Reload { client: Some(cid) }),
             Request::Diff { config } => {
-                let response = self.diff_request(config);
-                self.send(cid, &response);
+                let path = config.unwrap_or_else(|| self.config_path.clone());
+                self.queue_compile(Job::Diff { client: cid, path });
             }
             Request::Shutdown => self.begin_shutdown(Some(cid)),
             Request::Logs {
@@ -256,6 +279,7 @@ impl Supervisor {
             Request::Signal { signal, names } => self.signal_request(cid, &signal, &names),
             Request::Pid { names } => self.pid_request(cid, &names),
             Request::Timings { names } => self.timings_request(cid, &names),
+            Request::Ping => self.send(cid, &Response::Pong),
             Request::Names => {
                 let programs = self.programs.keys().cloned().collect();
                 let processes = self
@@ -350,46 +374,117 @@ impl Supervisor {
             || self
                 .programs
                 .contains_key(names::program_of(name).unwrap_or(name));
-        let mut chunks = Vec::new();
         let mut programs: Vec<(String, Option<u32>)> = Vec::new();
         for id in &ids {
             let Some(proc) = self.procs.get(id) else {
                 continue;
             };
-            let text = proc.output(stream).ring.tail(lines);
-            if !text.is_empty() {
-                chunks.push(Response::Log {
-                    process: proc.log_label(),
-                    text: String::from_utf8_lossy(&text).into_owned(),
-                });
-            }
             let entry = (proc.program.clone(), (!whole).then_some(proc.index));
             // `ids` come in program order, so a program's entry is the last one pushed.
             if programs.last() != Some(&entry) {
                 programs.push(entry);
             }
         }
-        for chunk in &chunks {
-            self.send(cid, chunk);
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return;
+        };
+        client.dump = Some(LogDump {
+            stream,
+            lines,
+            follow,
+            todo: ids.into(),
+            current: None,
+        });
+        if follow {
+            client.following = true;
+            client.inbuf = VecDeque::new();
+            for (program, index) in programs {
+                self.followers.push(Follower {
+                    client: cid,
+                    program,
+                    index,
+                    stream,
+                });
+            }
         }
-        if !follow {
-            self.send(cid, &Response::LogEnd);
+        self.update_client_timer(cid);
+        self.pump_dump(cid);
+    }
+
+    /// Sends the next pieces of a client's `logs` answer, until its unsent output reaches
+    /// [`crate::protocol::MAX_UNSENT_BYTES`] or the answer is complete.
+    fn pump_dump(&mut self, cid: ClientId) {
+        loop {
+            let Some(client) = self.clients.get_mut(&cid) else {
+                return;
+            };
+            if client.backlogged() {
+                return;
+            }
+            let Some(dump) = client.dump.as_mut() else {
+                return;
+            };
+            if let Some((label, rest)) = &mut dump.current {
+                let cut = chunk_end(rest, DUMP_CHUNK);
+                let piece: Vec<u8> = rest.drain(..cut).collect();
+                let response = Response::Log {
+                    process: label.clone(),
+                    text: String::from_utf8_lossy(&piece).into_owned(),
+                };
+                if rest.is_empty() {
+                    dump.current = None;
+                }
+                self.send(cid, &response);
+                continue;
+            }
+            let Some(id) = dump.todo.pop_front() else {
+                let follow = dump.follow;
+                client.dump = None;
+                if !follow {
+                    self.send(cid, &Response::LogEnd);
+                }
+                self.update_client_timer(cid);
+                if !follow {
+                    self.client_resume(cid);
+                }
+                return;
+            };
+            if let Some(proc) = self.procs.get(&id) {
+                let mut text = proc.output(dump.stream).ring.tail(dump.lines);
+                // The ring may have dropped the first bytes of a character.
+                let start = text
+                    .iter()
+                    .take(3)
+                    .take_while(|&&b| is_continuation(b))
+                    .count();
+                text.drain(..start);
+                if !text.is_empty() {
+                    dump.current = Some((proc.log_label(), text));
+                }
+            }
+        }
+    }
+
+    /// Whether a follower's live output of `id` goes out now; `false` while that process's
+    /// backlog is still to be sent (the live bytes are in the ring it will be read from).
+    pub fn backlog_sent(&self, cid: ClientId, id: ProcId) -> bool {
+        self.clients
+            .get(&cid)
+            .and_then(|c| c.dump.as_ref())
+            .is_none_or(|d| !d.todo.contains(&id))
+    }
+
+    /// Queues a followed log line of `id` carrying `text_len` bytes of output; a reader too
+    /// far behind has it skipped and counted instead (see [`Client::queue_followed`]).
+    pub fn send_followed(&mut self, cid: ClientId, id: ProcId, line: &[u8], text_len: usize) {
+        if !self.backlog_sent(cid, id) {
             return;
         }
         let Some(client) = self.clients.get_mut(&cid) else {
             return;
         };
-        client.following = true;
-        client.inbuf = VecDeque::new();
-        for (program, index) in programs {
-            self.followers.push(Follower {
-                client: cid,
-                program,
-                index,
-                stream,
-            });
-        }
-        self.update_client_timer(cid);
+        client.queue_followed(line, text_len);
+        self.flush_client(cid);
     }
 
     pub fn send_error(&mut self, cid: ClientId, error: ErrorReply) {
@@ -426,10 +521,7 @@ impl Supervisor {
         let Some(client) = self.clients.get_mut(&cid) else {
             return;
         };
-        if !client.queue(line) {
-            self.drop_client(cid, "it stopped reading its replies");
-            return;
-        }
+        client.queue(line);
         self.flush_client(cid);
     }
 
@@ -437,7 +529,7 @@ impl Supervisor {
         let Some(client) = self.clients.get_mut(&cid) else {
             return;
         };
-        if client.write_token.is_some() {
+        if client.write_token.is_some() || client.writing {
             return; // the write-ready source will carry on
         }
         match client.flush() {
@@ -465,19 +557,30 @@ impl Supervisor {
             return PostAction::Remove;
         };
         let token = client.write_token.take();
-        match client.flush() {
-            Ok(true) => {
-                self.maybe_close(cid);
-                PostAction::Remove
-            }
-            Ok(false) => {
-                client.write_token = token;
-                PostAction::Continue
-            }
-            Err(e) => {
-                self.drop_client(cid, &format!("write error: {e}"));
-                PostAction::Remove
-            }
+        let was_backlogged = client.backlogged();
+        if let Err(e) = client.flush() {
+            self.drop_client(cid, &format!("write error: {e}"));
+            return PostAction::Remove;
+        }
+        let relieved = was_backlogged && !client.backlogged();
+        // Room for more of a `logs` answer; what it queues goes out on the next wake-up of
+        // this very source, so nothing below may register a second one.
+        client.writing = true;
+        if relieved {
+            // Room again for the requests held back (from an idle callback).
+            self.client_resume(cid);
+        }
+        self.pump_dump(cid);
+        let Some(client) = self.clients.get_mut(&cid) else {
+            return PostAction::Remove;
+        };
+        client.writing = false;
+        if client.outbuf.is_empty() {
+            self.maybe_close(cid);
+            PostAction::Remove
+        } else {
+            client.write_token = token;
+            PostAction::Continue
         }
     }
 
@@ -488,6 +591,7 @@ impl Supervisor {
         };
         let finished = (c.closing || c.read_closed)
             && !c.busy
+            && c.dump.is_none()
             && c.outbuf.is_empty()
             && (c.closing || c.following || !c.inbuf.contains(&b'\n'));
         if finished {
@@ -517,38 +621,99 @@ impl Supervisor {
         }
     }
 
-    /// Arms the 5 s limit while a request is awaited, disarms it otherwise.
+    /// Arms the connection's one timer for what it is waiting for (see the module doc), or
+    /// disarms it while something is in flight.
     fn update_client_timer(&mut self, cid: ClientId) {
         let Some(c) = self.clients.get_mut(&cid) else {
             return;
         };
-        let awaiting = !c.closing
-            && !c.busy
-            && !c.following
-            && !c.read_closed
-            && (!c.got_request || c.has_partial_line());
-        match (awaiting, c.timer.is_some()) {
-            (true, false) => {
-                let timer = self.handle.insert_source(
-                    Timer::from_duration(REQUEST_TIMEOUT),
-                    move |_, _, sup: &mut Supervisor| {
-                        if let Some(c) = sup.clients.get_mut(&cid) {
-                            c.timer = None;
-                        }
-                        sup.drop_client(cid, "no complete request within 5 s");
-                        TimeoutAction::Drop
-                    },
-                );
-                if let Ok(token) = timer {
-                    c.timer = Some(token);
+        let in_flight = c.busy || c.following || c.dump.is_some();
+        let wanted = if in_flight {
+            None
+        } else if !c.closing && !c.read_closed && (!c.got_request || c.has_partial_line()) {
+            Some(TimerKind::Request)
+        } else {
+            Some(TimerKind::Idle)
+        };
+        if wanted == c.timer_kind && (wanted.is_none() || c.timer.is_some()) {
+            return;
+        }
+        if let Some(token) = c.timer.take() {
+            self.handle.remove(token);
+        }
+        c.timer_kind = wanted;
+        let Some(kind) = wanted else {
+            return;
+        };
+        let (after, why) = match kind {
+            TimerKind::Request => (REQUEST_TIMEOUT, "no complete request within 5 s"),
+            TimerKind::Idle => (IDLE_TIMEOUT, ""),
+        };
+        let timer = self.handle.insert_source(
+            Timer::from_duration(after),
+            move |_, _, sup: &mut Supervisor| {
+                if let Some(c) = sup.clients.get_mut(&cid) {
+                    c.timer = None;
                 }
-            }
-            (false, true) => {
-                if let Some(token) = c.timer.take() {
-                    self.handle.remove(token);
-                }
-            }
-            _ => {}
+                // An idle connection closing is routine, not worth a log line.
+                sup.drop_client(cid, why);
+                TimeoutAction::Drop
+            },
+        );
+        if let Ok(token) = timer {
+            c.timer = Some(token);
+        }
+    }
+}
+
+/// Answers a connection over [`MAX_CONNECTIONS`] with a `busy` error, best effort (it is
+/// non-blocking and a fresh socket's buffer takes one line), then closes it.
+fn refuse_busy(stream: &UnixStream) {
+    use std::io::Write as _;
+    let reply = Response::Error(ErrorReply::new(
+        ErrorKind::Busy,
+        format!("the daemon already serves {MAX_CONNECTIONS} connections; try again later"),
+    ));
+    if let Ok(mut line) = serde_json::to_vec(&reply) {
+        line.push(b'\n');
+        let _ = stream.set_nonblocking(true);
+        let _ = (&*stream).write(&line);
+    }
+}
+
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+/// Where to cut `data` for a piece of at most `max` bytes: after its last line end within
+/// the limit, else on a character boundary (a line that long is cut, its characters never).
+fn chunk_end(data: &[u8], max: usize) -> usize {
+    if data.len() <= max {
+        return data.len();
+    }
+    if let Some(nl) = data[..max].iter().rposition(|&b| b == b'\n') {
+        return nl + 1;
+    }
+    let mut end = max;
+    while end > max.saturating_sub(3) && end > 0 && is_continuation(data[end]) {
+        end -= 1;
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_end_on_lines_or_whole_characters() {
+        assert_eq!(chunk_end(b"abc", 10), 3);
+        assert_eq!(chunk_end(b"ab\ncd\nefgh", 7), 6);
+        let text = "é".repeat(10);
+        for max in 1..text.len() {
+            let end = chunk_end(text.as_bytes(), max.max(4));
+            assert!(text.is_char_boundary(end), "cut at {end}");
+            assert!(end > 0);
         }
     }
 }

@@ -4,18 +4,17 @@
 //! client then starts every line with `web:0 | `, keeping track of where lines begin so a
 //! chunk that ends mid-line does not get a prefix in the middle of a line.
 
-use std::collections::HashMap;
-use std::path::Path;
-
-use super::transport::{ClientError, Connection};
+use super::transport::{ClientError, Connection, Target, Wait};
 use super::{client_error, error_exit, unexpected};
 use crate::cli::{exit, output};
 use crate::protocol::{Request, Response};
+use std::collections::HashMap;
 
 /// Sends a `logs` request and copies the answer to stdout.
-pub(super) fn run(socket: &Path, request: Request) -> u8 {
+pub(super) fn run(target: &Target, request: Request) -> u8 {
     let follow = matches!(request, Request::Logs { follow: true, .. });
-    let mut conn = match Connection::connect(socket) {
+    let wait = if follow { Wait::Endless } else { Wait::Answer };
+    let mut conn = match Connection::open(target, wait) {
         Ok(conn) => conn,
         Err(e) => return client_error(&e),
     };

@@ -3,11 +3,11 @@
 //! Each command opens its own connection, so the shell simply reconnects for the next
 //! command after the daemon went away. Output formats live in [`super::output`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::output::{self, eprint_block};
 use super::progress::{Progress, StopPlan};
-use super::{Command, Format, NamesArgs, SocketArg, exit};
+use super::{Command, Format, SocketArg, exit};
 use crate::plan::render::render_diff;
 use crate::protocol::{ErrorKind, ErrorReply, Request, Response};
 
@@ -16,52 +16,58 @@ mod logs;
 mod signal_and_pid;
 pub(super) mod transport;
 
-use transport::{ClientError, Connection};
+use transport::{ClientError, Connection, Target, Wait};
 
 /// Runs a client command (`status`, `start`, `stop`, `restart`, `reload`, `shutdown`, `logs`);
 /// returns its exit status.
 pub(super) fn run(command: Command) -> u8 {
-    match command {
+    let target = |arg: &SocketArg| Target::from_arg(arg).map_err(|e| client_error(&e));
+    let outcome = match command {
         Command::Status {
             names,
             format,
             socket,
-        } => status(&socket_for(&socket), names, format.get()),
+        } => target(&socket).map(|t| status(&t, names, format.get())),
         Command::Signal {
             signal,
             names,
             socket,
-        } => signal_and_pid::signal(&socket_for(&socket), signal, names),
+        } => target(&socket).map(|t| signal_and_pid::signal(&t, signal, names)),
         Command::Pid {
             names,
             format,
             socket,
-        } => signal_and_pid::pid(&socket_for(&socket), names, format.get()),
-        Command::Start(args) => action(Verb::Start, args),
-        Command::Stop(args) => action(Verb::Stop, args),
-        Command::Restart(args) => action(Verb::Restart, args),
-        Command::Reload { socket } => reload(&socket_for(&socket)),
-        Command::Shutdown { socket } => shutdown(&socket_for(&socket)),
+        } => target(&socket).map(|t| signal_and_pid::pid(&t, names, format.get())),
+        Command::Start(args) => target(&args.socket).map(|t| action(&t, Verb::Start, args.names)),
+        Command::Stop(args) => target(&args.socket).map(|t| action(&t, Verb::Stop, args.names)),
+        Command::Restart(args) => {
+            target(&args.socket).map(|t| action(&t, Verb::Restart, args.names))
+        }
+        Command::Reload { socket } => target(&socket).map(|t| reload(&t)),
+        Command::Shutdown { socket } => target(&socket).map(|t| shutdown(&t)),
         Command::Logs {
             name,
             follow,
             stderr,
             lines,
             socket,
-        } => logs::run(
-            &socket_for(&socket),
-            Request::Logs {
-                name,
-                stderr,
-                lines,
-                follow,
-            },
-        ),
+        } => target(&socket).map(|t| {
+            logs::run(
+                &t,
+                Request::Logs {
+                    name,
+                    stderr,
+                    lines,
+                    follow,
+                },
+            )
+        }),
         other => {
             eprintln!("error: `{}` is not a client command", command_word(&other));
-            exit::USAGE
+            Ok(exit::USAGE)
         }
-    }
+    };
+    outcome.unwrap_or_else(|code| code)
 }
 
 /// Online `diff`: asks the daemon what `reload` would do with `config` (or its own file).
@@ -79,15 +85,22 @@ pub(super) fn online_diff(
             return exit::USAGE;
         }
     };
-    let socket = socket_for(socket);
-    let (diff, warnings) = match Connection::call(&socket, Request::Diff { config }) {
+    let target = match Target::from_arg(socket) {
+        Ok(target) => target,
+        Err(e) => return client_error(&e),
+    };
+    let socket = &target.socket;
+    let (diff, warnings) = match Connection::call(&target, Wait::Answer, Request::Diff { config }) {
         Ok(Response::Diff { diff, warnings }) => (diff, warnings),
         Ok(Response::Error(error)) => {
             report_error(&error);
             // For `diff`, 1 means "changes pending", so every failure is a 2.
-            return exit::USAGE;
+            return match error.kind {
+                ErrorKind::Busy | ErrorKind::ShuttingDown => exit::UNREACHABLE,
+                _ => exit::USAGE,
+            };
         }
-        Ok(other) => return client_error(&unexpected(&socket, &other)),
+        Ok(other) => return client_error(&unexpected(socket, &other)),
         Err(e) => return client_error(&e),
     };
     print_warnings(&warnings);
@@ -98,11 +111,6 @@ pub(super) fn online_diff(
     } else {
         exit::FAILED
     }
-}
-
-/// The socket a command talks to: its `--socket`/`TASKMASTER_SOCKET`, else the default rule.
-pub(super) fn socket_for(arg: &SocketArg) -> PathBuf {
-    crate::cli::socket_path::for_client(arg.socket.as_deref())
 }
 
 /// The command word a user typed for `command`.
@@ -129,8 +137,9 @@ pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
     }
 }
 
-fn status(socket: &Path, names: Vec<String>, format: Format) -> u8 {
-    let mut rows = match Connection::call(socket, Request::Status { names }) {
+fn status(target: &Target, names: Vec<String>, format: Format) -> u8 {
+    let socket = &target.socket;
+    let mut rows = match Connection::call(target, Wait::Answer, Request::Status { names }) {
         Ok(Response::Status { processes }) => processes,
         Ok(Response::Error(error)) => return error_exit(&error),
         Ok(other) => return client_error(&unexpected(socket, &other)),
@@ -158,9 +167,8 @@ enum Verb {
     Restart,
 }
 
-fn action(verb: Verb, args: NamesArgs) -> u8 {
-    let socket = socket_for(&args.socket);
-    let names = args.names;
+fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
+    let socket = &target.socket;
     let (request, failed_word) = match verb {
         Verb::Start => (
             Request::Start {
@@ -183,16 +191,16 @@ fn action(verb: Verb, args: NamesArgs) -> u8 {
     };
     // Only a stop is told what it waits for; a restart's stop is followed by a start.
     let plan = match verb {
-        Verb::Stop => StopPlan::fetch(&socket, &names),
+        Verb::Stop => StopPlan::fetch(target, &names),
         Verb::Start | Verb::Restart => None,
     };
     let progress = Progress::start(progress_label(verb, &names), plan);
-    let answer = Connection::call(&socket, request);
+    let answer = Connection::call(target, Wait::Work, request);
     progress.finish();
     let (mut rows, failed) = match answer {
         Ok(Response::Done { processes, failed }) => (processes, failed),
         Ok(Response::Error(error)) => return error_exit(&error),
-        Ok(other) => return client_error(&unexpected(&socket, &other)),
+        Ok(other) => return client_error(&unexpected(socket, &other)),
         Err(e) => return client_error(&e),
     };
     output::sort_rows(&mut rows);
@@ -232,8 +240,9 @@ fn suffix(text: &str) -> String {
     }
 }
 
-fn reload(socket: &Path) -> u8 {
-    match Connection::call(socket, Request::Reload) {
+fn reload(target: &Target) -> u8 {
+    let socket = &target.socket;
+    match Connection::call(target, Wait::Answer, Request::Reload) {
         Ok(Response::Reloaded { diff, warnings }) => {
             print_warnings(&warnings);
             output::write_stdout(&render_diff(&diff, output::stdout_color()));
@@ -242,7 +251,7 @@ fn reload(socket: &Path) -> u8 {
         Ok(Response::Error(error)) => {
             report_error(&error);
             match error.kind {
-                ErrorKind::ShuttingDown => exit::UNREACHABLE,
+                ErrorKind::ShuttingDown | ErrorKind::Busy => exit::UNREACHABLE,
                 _ => exit::FAILED,
             }
         }
@@ -251,10 +260,11 @@ fn reload(socket: &Path) -> u8 {
     }
 }
 
-fn shutdown(socket: &Path) -> u8 {
-    let plan = StopPlan::fetch(socket, &["all".to_owned()]);
+fn shutdown(target: &Target) -> u8 {
+    let socket = &target.socket;
+    let plan = StopPlan::fetch(target, &["all".to_owned()]);
     let progress = Progress::start("shutting down: stopping every program".to_owned(), plan);
-    let answer = Connection::call(socket, Request::Shutdown);
+    let answer = Connection::call(target, Wait::Work, Request::Shutdown);
     progress.finish();
     match answer {
         Ok(Response::ShutDown) => {
@@ -288,7 +298,7 @@ pub(super) fn error_exit(error: &ErrorReply) -> u8 {
     match error.kind {
         ErrorKind::UnknownName | ErrorKind::InvalidConfig | ErrorKind::BadRequest => exit::FAILED,
         ErrorKind::TooLarge | ErrorKind::Unreadable => exit::USAGE,
-        ErrorKind::ShuttingDown => exit::UNREACHABLE,
+        ErrorKind::ShuttingDown | ErrorKind::Busy => exit::UNREACHABLE,
     }
 }
 
@@ -322,7 +332,8 @@ mod tests {
     fn unreachable_socket_is_exit_3_and_names_the_socket() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("nothing.sock");
-        let err = Connection::call(&socket, Request::Names).unwrap_err();
+        let err =
+            Connection::call(&Target::new(&socket), Wait::Answer, Request::Names).unwrap_err();
         assert_eq!(err.exit_code(), exit::UNREACHABLE);
         let text = err.to_string();
         assert!(text.contains("nothing.sock"), "{text}");

@@ -7,16 +7,15 @@
 //! and leaves the status 0 (the name is known). `--json` prints the daemon's answer as one
 //! object.
 
-use std::path::Path;
-
-use super::transport::Connection;
+use super::transport::{Connection, Target, Wait};
 use super::{client_error, error_exit, unexpected};
 use crate::cli::output::{self, natural_cmp};
 use crate::cli::{Format, exit};
 use crate::plan::validate::values::signal_name;
 use crate::protocol::{ErrorKind, ErrorReply, ProcessPid, Request, Response};
 
-pub(super) fn signal(socket: &Path, signal: String, names: Vec<String>) -> u8 {
+pub(super) fn signal(target: &Target, signal: String, names: Vec<String>) -> u8 {
+    let socket = &target.socket;
     // A misspelt signal is a usage error, caught before anything is sent.
     let sig = match signal_name(&signal) {
         Ok(sig) => sig,
@@ -29,7 +28,7 @@ pub(super) fn signal(socket: &Path, signal: String, names: Vec<String>) -> u8 {
         signal: sig.as_str().to_owned(),
         names,
     };
-    let (mut signalled, mut not_running) = match Connection::call(socket, request) {
+    let (mut signalled, mut not_running) = match Connection::call(target, Wait::Answer, request) {
         Ok(Response::Signalled {
             signalled,
             not_running,
@@ -63,14 +62,16 @@ pub(super) fn signal(socket: &Path, signal: String, names: Vec<String>) -> u8 {
     }
 }
 
-pub(super) fn pid(socket: &Path, names: Vec<String>, format: Format) -> u8 {
+pub(super) fn pid(target: &Target, names: Vec<String>, format: Format) -> u8 {
+    let socket = &target.socket;
     let asked_for_processes = !names.is_empty();
-    let (daemon, mut processes) = match Connection::call(socket, Request::Pid { names }) {
-        Ok(Response::Pids { daemon, processes }) => (daemon, processes),
-        Ok(Response::Error(error)) => return older_daemon(&error, "pid"),
-        Ok(other) => return client_error(&unexpected(socket, &other)),
-        Err(e) => return client_error(&e),
-    };
+    let (daemon, mut processes) =
+        match Connection::call(target, Wait::Answer, Request::Pid { names }) {
+            Ok(Response::Pids { daemon, processes }) => (daemon, processes),
+            Ok(Response::Error(error)) => return older_daemon(&error, "pid"),
+            Ok(other) => return client_error(&unexpected(socket, &other)),
+            Err(e) => return client_error(&e),
+        };
     processes.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     if format == Format::Json {
         let json = serde_json::json!({ "daemon": daemon, "processes": processes });
@@ -137,7 +138,7 @@ mod tests {
     fn a_misspelt_signal_is_a_usage_error_before_connecting() {
         let dir = tempfile::tempdir().unwrap();
         let status = signal(
-            &dir.path().join("none.sock"),
+            &Target::new(&dir.path().join("none.sock")),
             "HUPP".into(),
             vec!["x".into()],
         );

@@ -1,22 +1,89 @@
-//! One conversation with the daemon: connect to its socket, send a request line, read
-//! answer lines.
+//! One conversation with the daemon: connect to its socket, check who serves it, send a
+//! request line, read answer lines — and never hang.
 //!
-//! Commands set no timeout on answers: `start` and `stop` are answered only once they are done
-//! (only tab completion, which must not hang the prompt, sets a [`Connection::set_deadline`]).
-//! Reads wake up a few times a second only to notice [`super::interrupt`] (Ctrl-C in the
-//! shell), so an interrupted wait returns promptly without killing the shell.
+//! - **Who serves the socket.** Before anything is sent, the peer's uid (SO_PEERCRED) must be
+//!   ours or root's: another user's listener on our path gets neither our request nor our
+//!   trust ([`ClientError::ForeignServer`], exit 3).
+//! - **Connecting** is non-blocking: a listener whose backlog is full (it stopped accepting)
+//!   is retried until the timeout, then it is unreachable.
+//! - **Answers** ([`Wait`]): a command that does not wait for processes gives up when the
+//!   daemon sends nothing for its timeout (10 s, `--timeout D`). A command that waits for
+//!   work (`start`, `stop`, `restart`, `shutdown`) may wait as long as the work
+//!   takes, so silence alone proves nothing; instead, after every [`PROBE_EVERY`] of silence
+//!   the client opens a second connection and sends `ping`: a daemon that does not answer it
+//!   within the timeout has stopped answering (exit 3). The connection closing, or the daemon
+//!   process dying (which closes it), ends the wait at once. `logs -f` waits without end,
+//!   by design, and checks nothing.
+//! - Reads wake up a few times a second to notice [`super::interrupt`] (Ctrl-C in the shell)
+//!   and the limits above; the client is allowed to poll, the daemon is not.
 
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::sys::socket::{
+    AddressFamily, SockFlag, SockType, UnixAddr, connect, getsockopt, socket,
+    sockopt::PeerCredentials,
+};
+
+use crate::cli::SocketArg;
+use crate::cli::socket_path::{self, ConfigUnreadable};
 use crate::protocol::{Request, RequestLine, Response};
 
 use super::interrupt;
 
-/// How often a blocked read looks at the interrupt flag.
+/// How often a blocked read looks at the interrupt flag and the clock.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long a non-waiting command waits for the daemon's next bytes, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Silence on a waiting command's connection after which the daemon is pinged.
+pub const PROBE_EVERY: Duration = Duration::from_secs(5);
+
+/// Where a command's daemon is and how long it may stay silent.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub socket: PathBuf,
+    pub timeout: Duration,
+}
+
+impl Target {
+    /// The socket rule ([`socket_path`]) applied to a command's options.
+    pub fn from_arg(arg: &SocketArg) -> Result<Target, ClientError> {
+        let socket = socket_path::for_client(arg.socket.as_deref(), arg.config.as_deref())
+            .map_err(ClientError::Config)?;
+        Ok(Target {
+            socket,
+            timeout: arg.timeout.unwrap_or(DEFAULT_TIMEOUT),
+        })
+    }
+
+    /// `socket` with the default timeout.
+    #[cfg(test)]
+    pub fn new(socket: &Path) -> Target {
+        Target {
+            socket: socket.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// How a command waits for its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// `status`, `logs`, `diff`, `reload`: silence longer than the timeout is a failure.
+    Answer,
+    /// `start`, `stop`, `restart`, `shutdown`: wait for the work, pinging the daemon after
+    /// every [`PROBE_EVERY`] of silence.
+    Work,
+    /// `logs -f`: silence is normal and the wait has no end but Ctrl-C or the daemon
+    /// closing the connection, so nothing is checked (and the daemon is not woken up
+    /// every few seconds for as long as someone follows).
+    Endless,
+}
 
 /// Why a conversation with the daemon failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,22 +92,42 @@ pub enum ClientError {
     #[error(
         "cannot reach the daemon at {}: {reason}\n\
          hint: start it with `taskmaster run CONFIG`, or name its socket with --socket PATH \
-         (or TASKMASTER_SOCKET)",
+         (or TASKMASTER_SOCKET, or --config CONFIG)",
         socket.display()
     )]
     Unreachable { socket: PathBuf, reason: String },
+    /// Another user's process listens on the socket.
+    #[error("socket {} is served by uid {uid}, not by you", socket.display())]
+    ForeignServer { socket: PathBuf, uid: u32 },
+    /// `--config` could not be read.
+    #[error(transparent)]
+    Config(ConfigUnreadable),
     /// The connection broke before the whole answer arrived.
     #[error("the daemon at {} closed the connection before answering in full", socket.display())]
     Dropped { socket: PathBuf },
     /// The answer was not a protocol line, or not the kind expected.
     #[error("unexpected answer from the daemon at {}: {detail}", socket.display())]
     Protocol { socket: PathBuf, detail: String },
-    /// No answer before the deadline set with [`Connection::set_deadline`].
-    #[error("the daemon at {} did not answer in time", socket.display())]
-    TimedOut { socket: PathBuf },
+    /// No answer within the timeout.
+    #[error(
+        "the daemon at {} did not answer within {}\nhint: --timeout D waits longer",
+        socket.display(), show_duration(*timeout)
+    )]
+    TimedOut { socket: PathBuf, timeout: Duration },
+    /// A waiting command's daemon no longer answers a ping.
+    #[error("the daemon at {} stopped answering: {reason}", socket.display())]
+    Stalled { socket: PathBuf, reason: String },
     /// Ctrl-C while waiting for the answer.
     #[error("interrupted; the daemon carries on with the request (see `status`)")]
     Interrupted,
+}
+
+fn show_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 impl ClientError {
@@ -48,8 +135,11 @@ impl ClientError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ClientError::Unreachable { .. }
+            | ClientError::ForeignServer { .. }
             | ClientError::Dropped { .. }
-            | ClientError::TimedOut { .. } => crate::cli::exit::UNREACHABLE,
+            | ClientError::TimedOut { .. }
+            | ClientError::Stalled { .. } => crate::cli::exit::UNREACHABLE,
+            ClientError::Config(_) => crate::cli::exit::USAGE,
             ClientError::Protocol { .. } => crate::cli::exit::FAILED,
             // 128 + SIGINT, as shells report a command ended by Ctrl-C.
             ClientError::Interrupted => 130,
@@ -60,42 +150,62 @@ impl ClientError {
 /// An open connection to the daemon.
 pub struct Connection {
     stream: UnixStream,
-    socket: PathBuf,
+    target: Target,
+    wait: Wait,
     /// Bytes read but not yet returned as a line.
     pending: Vec<u8>,
     /// How many leading bytes of `pending` are known to hold no newline, so a long answer
     /// line (`status` of thousands of processes) is scanned once, not once per read.
     scanned: usize,
     eof: bool,
-    /// Only for best-effort requests (tab completion); commands wait as long as it takes.
+    /// When the daemon last sent something (or answered a ping).
+    heard: Instant,
+    /// Only for best-effort requests (tab completion): an absolute limit.
     deadline: Option<Instant>,
 }
 
 impl Connection {
-    /// Connects to the daemon's socket.
-    pub fn connect(socket: &Path) -> Result<Connection, ClientError> {
+    /// Connects to `target`'s socket, waiting for answers the `wait` way.
+    pub fn open(target: &Target, wait: Wait) -> Result<Connection, ClientError> {
+        let socket = &target.socket;
         let unreachable = |reason: String| ClientError::Unreachable {
             socket: socket.to_owned(),
             reason,
         };
-        let stream = UnixStream::connect(socket).map_err(|e| {
-            unreachable(match e.kind() {
-                io::ErrorKind::NotFound => "no such socket file".to_owned(),
-                io::ErrorKind::ConnectionRefused => {
+        let stream = connect_within(socket, target.timeout).map_err(|e| {
+            unreachable(match e {
+                nix::errno::Errno::ENOENT => "no such socket file".to_owned(),
+                nix::errno::Errno::ECONNREFUSED => {
                     "connection refused (no daemon listens there; a stale socket file?)".to_owned()
                 }
-                _ => e.to_string(),
+                nix::errno::Errno::EAGAIN => format!(
+                    "it did not accept the connection within {}",
+                    show_duration(target.timeout)
+                ),
+                other => io::Error::from(other).to_string(),
             })
         })?;
+        let cred = getsockopt(&stream, PeerCredentials)
+            .map_err(|e| unreachable(format!("cannot check who serves it: {e}")))?;
+        let uid = cred.uid();
+        if uid != nix::unistd::geteuid().as_raw() && uid != 0 {
+            return Err(ClientError::ForeignServer {
+                socket: socket.to_owned(),
+                uid,
+            });
+        }
         stream
             .set_read_timeout(Some(POLL_INTERVAL))
+            .and_then(|()| stream.set_write_timeout(Some(target.timeout)))
             .map_err(|e| unreachable(e.to_string()))?;
         Ok(Connection {
             stream,
-            socket: socket.to_owned(),
+            target: target.clone(),
+            wait,
             pending: Vec::new(),
             scanned: 0,
             eof: false,
+            heard: Instant::now(),
             deadline: None,
         })
     }
@@ -107,21 +217,22 @@ impl Connection {
 
     /// The socket this connection talks to.
     pub fn socket(&self) -> &Path {
-        &self.socket
+        &self.target.socket
     }
 
     /// Sends one request line.
     pub fn send(&mut self, request: Request) -> Result<(), ClientError> {
         let mut line =
             serde_json::to_vec(&RequestLine::new(request)).map_err(|e| ClientError::Protocol {
-                socket: self.socket.clone(),
+                socket: self.target.socket.clone(),
                 detail: format!("cannot encode the request: {e}"),
             })?;
         line.push(b'\n');
         self.write_all(&line).map_err(|_| self.dropped())
     }
 
-    /// Writes with MSG_NOSIGNAL: one-shot commands run with SIGPIPE's default action (so
+    /// Writes with MSG_NOSIGNAL (the socket's write timeout bounds a daemon that does not
+    /// read): one-shot commands run with SIGPIPE's default action (so
     /// `| head` ends them quietly), and a daemon that hung up must give a clear error, not
     /// kill the client.
     fn write_all(&self, mut bytes: &[u8]) -> nix::Result<()> {
@@ -145,7 +256,7 @@ impl Connection {
             return Ok(None);
         };
         serde_json::from_slice(&line).map_err(|e| ClientError::Protocol {
-            socket: self.socket.clone(),
+            socket: self.target.socket.clone(),
             detail: format!(
                 "not a protocol line ({e}): {}",
                 String::from_utf8_lossy(&line)
@@ -159,15 +270,55 @@ impl Connection {
     }
 
     /// Sends a request and reads its one answer.
-    pub fn call(socket: &Path, request: Request) -> Result<Response, ClientError> {
-        let mut conn = Connection::connect(socket)?;
+    pub fn call(target: &Target, wait: Wait, request: Request) -> Result<Response, ClientError> {
+        let mut conn = Connection::open(target, wait)?;
         conn.send(request)?;
         conn.expect()
     }
 
     fn dropped(&self) -> ClientError {
         ClientError::Dropped {
-            socket: self.socket.clone(),
+            socket: self.target.socket.clone(),
+        }
+    }
+
+    /// Errors out when the daemon has been silent too long for this kind of wait.
+    fn check_silence(&mut self) -> Result<(), ClientError> {
+        let silent = self.heard.elapsed();
+        match self.wait {
+            Wait::Answer if silent >= self.target.timeout => Err(ClientError::TimedOut {
+                socket: self.target.socket.clone(),
+                timeout: self.target.timeout,
+            }),
+            Wait::Work if silent >= PROBE_EVERY => {
+                self.ping()?;
+                self.heard = Instant::now();
+                Ok(())
+            }
+            Wait::Answer | Wait::Work | Wait::Endless => Ok(()),
+        }
+    }
+
+    /// Asks the daemon, on a second connection, whether it still answers.
+    fn ping(&self) -> Result<(), ClientError> {
+        let stalled = |reason: String| ClientError::Stalled {
+            socket: self.target.socket.clone(),
+            reason,
+        };
+        let answer = Connection::call(&self.target, Wait::Answer, Request::Ping);
+        match answer {
+            // Any answer is a sign of life, an error reply too (say, too many connections).
+            Ok(_) => Ok(()),
+            Err(ClientError::Interrupted) => Err(ClientError::Interrupted),
+            Err(e @ ClientError::ForeignServer { .. }) => Err(e),
+            // The socket file may be gone while the daemon finishes a `shutdown`: the
+            // connection we wait on still tells when it is over.
+            Err(ClientError::Unreachable { .. }) => Ok(()),
+            Err(ClientError::TimedOut { timeout, .. }) => Err(stalled(format!(
+                "it did not answer a ping within {}",
+                show_duration(timeout)
+            ))),
+            Err(e) => Err(stalled(e.to_string())),
         }
     }
 
@@ -202,12 +353,17 @@ impl Connection {
             }
             if self.deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(ClientError::TimedOut {
-                    socket: self.socket.clone(),
+                    socket: self.target.socket.clone(),
+                    timeout: self.target.timeout,
                 });
             }
+            self.check_silence()?;
             match self.stream.read(&mut chunk) {
                 Ok(0) => self.eof = true,
-                Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.heard = Instant::now();
+                    self.pending.extend_from_slice(&chunk[..n]);
+                }
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -222,6 +378,41 @@ impl Connection {
     }
 }
 
+/// Connects without blocking on a listener whose backlog is full: retried until `timeout`.
+fn connect_within(socket: &Path, timeout: Duration) -> Result<UnixStream, nix::errno::Errno> {
+    let addr = UnixAddr::new(socket)?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let fd: OwnedFd = socket_fd()?;
+        match connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) {
+            Ok(()) => {
+                let stream = UnixStream::from(fd);
+                stream
+                    .set_nonblocking(false)
+                    .map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+                return Ok(stream);
+            }
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(nix::errno::Errno::EAGAIN) if Instant::now() < deadline => {
+                if interrupt::take() {
+                    return Err(nix::errno::Errno::EINTR);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn socket_fd() -> Result<OwnedFd, nix::errno::Errno> {
+    socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,10 +424,12 @@ mod tests {
         ours.set_read_timeout(Some(POLL_INTERVAL)).unwrap();
         let mut conn = Connection {
             stream: ours,
-            socket: PathBuf::from("test.sock"),
+            target: Target::new(Path::new("test.sock")),
+            wait: Wait::Answer,
             pending: Vec::new(),
             scanned: 0,
             eof: false,
+            heard: Instant::now(),
             deadline: None,
         };
         let line = serde_json::to_string(&Response::ShutDown).unwrap();

@@ -14,7 +14,7 @@ use rustyline::{Context, Helper};
 
 use super::line::SHELL_COMMANDS;
 use crate::cli::Cli;
-use crate::cli::client::transport::Connection;
+use crate::cli::client::transport::{Connection, Target, Wait};
 use crate::cli::output::natural_cmp;
 use crate::protocol::{Request, Response};
 
@@ -49,7 +49,11 @@ impl ShellHelper {
 /// answer within `deadline`.
 pub fn live_names(socket: &std::path::Path, deadline: Duration) -> Names {
     let fetch = || -> Option<Names> {
-        let mut conn = Connection::connect(socket).ok()?;
+        let target = Target {
+            socket: socket.to_owned(),
+            timeout: deadline,
+        };
+        let mut conn = Connection::open(&target, Wait::Answer).ok()?;
         conn.set_deadline(Instant::now() + deadline);
         conn.send(Request::Names).ok()?;
         match conn.expect().ok()? {

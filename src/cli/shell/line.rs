@@ -58,8 +58,10 @@ fn run_words(words: &[String], socket: &Path) -> u8 {
         eprintln!("error: `{word}` is not available in the shell (try `help`)");
         return exit::USAGE;
     }
+    // A line naming its own socket or config talks to that daemon instead.
     if let Some(arg) = socket_arg_mut(&mut cli.command)
         && arg.socket.is_none()
+        && arg.config.is_none()
     {
         arg.socket = Some(socket.to_owned());
     }
@@ -145,7 +147,10 @@ fn help(args: &[String]) -> u8 {
             parse(&words).err().unwrap_or(exit::OK)
         }
         [word] => {
-            eprintln!("error: no command `{word}` (try `help`)");
+            match crate::cli::habits::advice(std::slice::from_ref(word), "") {
+                Some(text) => eprintln!("{text}"),
+                None => eprintln!("error: no command `{word}` (try `help`)"),
+            }
             exit::USAGE
         }
         _ => {

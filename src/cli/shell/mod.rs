@@ -25,7 +25,11 @@ const PROMPT: &str = "taskmaster> ";
 /// `taskmaster __complete-names`: what the bash, zsh and fish completion scripts offer
 /// after a command that takes names. Always exit 0; an unreachable daemon gives no names.
 pub(super) fn complete_names(socket: &SocketArg) -> u8 {
-    let socket = super::socket_path::for_client(socket.socket.as_deref());
+    let Ok(socket) =
+        super::socket_path::for_client(socket.socket.as_deref(), socket.config.as_deref())
+    else {
+        return exit::OK;
+    };
     let names = complete::live_names(&socket, complete::SCRIPT_NAMES_DEADLINE);
     if names.programs.is_empty() && names.processes.is_empty() {
         // No daemon (or no programs): no `all` either.
@@ -42,7 +46,14 @@ pub(super) fn complete_names(socket: &SocketArg) -> u8 {
 }
 
 pub(super) fn run(socket: &SocketArg) -> u8 {
-    let socket = super::socket_path::for_client(socket.socket.as_deref());
+    let socket =
+        match super::socket_path::for_client(socket.socket.as_deref(), socket.config.as_deref()) {
+            Ok(socket) => socket,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return super::exit::USAGE;
+            }
+        };
     if std::io::stdin().is_terminal() {
         interactive(socket)
     } else {
