@@ -3,7 +3,7 @@
 //!
 //! Behaviour where the protocol leaves room:
 //! - replies keep the order of requests: while a `start`/`stop`/`restart`/`shutdown` reply
-//!   is pending, or [`crate::protocol::MAX_UNSENT_BYTES`] of replies wait unsent, later lines of the same
+//!   is pending, or [`MAX_UNSENT_BYTES`] of replies wait unsent, later lines of the same
 //!   connection wait;
 //! - at most [`MAX_CONNECTIONS`] connections: the next one gets a `busy` error line and is
 //!   closed at once (not logged, so a flood cannot fill the event log);
@@ -12,8 +12,9 @@
 //!   reply, a `logs` answer being sent and a `logs -f` disarm it;
 //! - `logs` is sent process by process as the peer reads (never the whole answer in memory),
 //!   cut on line ends, or on character boundaries for lines over 32 KiB; for `logs -f`, live
-//!   output of a process whose backlog is not sent yet waits in its ring, so nothing is
-//!   missed or doubled between the backlog and the live lines;
+//!   output of a process whose backlog is not sent yet waits in its ring, and that of the
+//!   process being sent joins the end of its backlog, so nothing is missed, doubled or
+//!   reordered between the backlog and the live lines;
 //! - a peer that half-closes its end still gets its pending replies, then the connection
 //!   closes; a last line without `\n` before end of input counts as a request;
 //! - after `logs` with `follow`, the connection only receives; its input is ignored and its
@@ -33,7 +34,7 @@ use super::machine::Event;
 use super::names;
 use super::supervisor::{Follower, Op, ProcId, Stream, Supervisor};
 use crate::protocol::{
-    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
+    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_UNSENT_BYTES, REQUEST_TIMEOUT, Request, Response,
 };
 
 /// Input a client may queue while a reply is pending, before it is dropped.
@@ -414,7 +415,7 @@ impl Supervisor {
     }
 
     /// Sends the next pieces of a client's `logs` answer, until its unsent output reaches
-    /// [`crate::protocol::MAX_UNSENT_BYTES`] or the answer is complete.
+    /// [`MAX_UNSENT_BYTES`] or the answer is complete.
     fn pump_dump(&mut self, cid: ClientId) {
         loop {
             let Some(client) = self.clients.get_mut(&cid) else {
@@ -426,7 +427,7 @@ impl Supervisor {
             let Some(dump) = client.dump.as_mut() else {
                 return;
             };
-            if let Some((label, rest)) = &mut dump.current {
+            if let Some((_, label, rest)) = &mut dump.current {
                 let cut = chunk_end(rest, DUMP_CHUNK);
                 let piece: Vec<u8> = rest.drain(..cut).collect();
                 let response = Response::Log {
@@ -461,31 +462,37 @@ impl Supervisor {
                     .count();
                 text.drain(..start);
                 if !text.is_empty() {
-                    dump.current = Some((proc.log_label(), text));
+                    dump.current = Some((id, proc.log_label(), text));
                 }
             }
         }
     }
 
-    /// Whether a follower's live output of `id` goes out now; `false` while that process's
-    /// backlog is still to be sent (the live bytes are in the ring it will be read from).
-    pub fn backlog_sent(&self, cid: ClientId, id: ProcId) -> bool {
-        self.clients
-            .get(&cid)
-            .and_then(|c| c.dump.as_ref())
-            .is_none_or(|d| !d.todo.contains(&id))
-    }
-
-    /// Queues a followed log line of `id` carrying `text_len` bytes of output; a reader too
-    /// far behind has it skipped and counted instead (see [`Client::queue_followed`]).
-    pub fn send_followed(&mut self, cid: ClientId, id: ProcId, line: &[u8], text_len: usize) {
-        if !self.backlog_sent(cid, id) {
-            return;
-        }
+    /// Queues `line`, a followed log line of `id` carrying the output `text`, for a
+    /// follower; a reader too far behind has it skipped and counted instead (see
+    /// [`Client::queue_followed`]). While the follower's backlog is still being sent, the
+    /// output of a process not reached yet is left out (it is in the ring the backlog will be
+    /// read from), and that of the process being sent joins the end of its backlog.
+    pub fn send_followed(&mut self, cid: ClientId, id: ProcId, text: &[u8], line: &[u8]) {
         let Some(client) = self.clients.get_mut(&cid) else {
             return;
         };
-        client.queue_followed(line, text_len);
+        if let Some(dump) = &mut client.dump {
+            if dump.todo.contains(&id) {
+                return;
+            }
+            if let Some((current, _, rest)) = &mut dump.current
+                && *current == id
+            {
+                if rest.len() + text.len() <= MAX_UNSENT_BYTES {
+                    rest.extend_from_slice(text);
+                } else {
+                    client.skipped += text.len() as u64;
+                }
+                return;
+            }
+        }
+        client.queue_followed(line, text.len());
         self.flush_client(cid);
     }
 
