@@ -34,7 +34,8 @@ use super::machine::Event;
 use super::names;
 use super::supervisor::{Follower, Op, ProcId, Stream, Supervisor};
 use crate::protocol::{
-    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_UNSENT_BYTES, REQUEST_TIMEOUT, Request, Response,
+    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_UNSENT_BYTES, REQUEST_TIMEOUT,
+    Request, Response,
 };
 
 /// Input a client may queue while a reply is pending, before it is dropped.

@@ -538,3 +538,37 @@ fn random_request_lines_never_hurt_the_daemon() {
     assert_eq!(d.pid_of("a"), pid);
     d.ok(&["status"]);
 }
+
+#[test]
+fn a_waiting_command_ends_when_its_daemon_freezes() {
+    use nix::sys::signal::Signal;
+    let d = Daemon::start(&program(
+        "stubborn",
+        "    cmd \"sh\" \"-c\" \"trap '' TERM; while :; do sleep 1; done\"\n    starttime 0\n    stoptime 60",
+    ));
+    d.running_pid("stubborn");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["stop", "stubborn", "--timeout", "1s", "--socket"])
+        .arg(d.socket())
+        .current_dir(d.sb.root())
+        .env_remove("TASKMASTER_SOCKET");
+    let t = Instant::now();
+    let client = std::thread::spawn(move || {
+        let dir = std::env::temp_dir();
+        run_bounded(cmd, &dir, Duration::from_secs(50), None)
+    });
+    wait_for("the stop to be under way", LONG, || {
+        d.state("stubborn") == "STOPPING"
+    });
+    // Frozen: it answers nothing, but its connections stay open.
+    d.signal_daemon(Signal::SIGSTOP);
+    let out = client.join().expect("the client thread");
+    d.signal_daemon(Signal::SIGCONT);
+    assert_exit(&out, 3, "stop while the daemon is frozen");
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    assert!(
+        text(&out.stderr).contains("stopped answering"),
+        "{}",
+        text(&out.stderr)
+    );
+}
