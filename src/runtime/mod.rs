@@ -25,6 +25,7 @@
 pub mod client;
 pub mod eventlog;
 mod extra_requests;
+mod logdump;
 pub mod machine;
 mod memory;
 pub mod names;
