@@ -29,7 +29,11 @@ fn warnings(unmapped: &[Unmapped]) -> String {
     if unmapped.is_empty() {
         return "(no warnings)\n".to_owned();
     }
-    unmapped.iter().map(|u| format!("warning: {u}\n")).collect()
+    // As `taskmaster export` prints them: a note shared by several programs once.
+    taskmaster::export::warning_lines(unmapped)
+        .iter()
+        .map(|line| format!("warning: {line}\n"))
+        .collect()
 }
 
 fn systemd_golden(path: &Path) -> String {

@@ -1,5 +1,6 @@
-//! Every shipped example, every valid fixture and every export fixture, exported by the real
-//! binary and checked by the engines' own tools:
+//! Every shipped example, every valid fixture, every export fixture and the nspawn boot
+//! config (`tests/export_nspawn`), exported by the real binary and checked by the engines' own
+//! tools:
 //!
 //! - `systemd-analyze verify --man=no` on the first and last instance of every program
 //!   (`tm-web@0.service`, resolved to its template) together with the target: exit 0 **and**
@@ -28,7 +29,12 @@ fn root() -> &'static Path {
 /// Every config the export must handle.
 fn configs() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in ["examples", "tests/fixtures/valid", "tests/fixtures/export"] {
+    for dir in [
+        "examples",
+        "tests/fixtures/valid",
+        "tests/fixtures/export",
+        "tests/export_nspawn",
+    ] {
         let mut found: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
             .unwrap_or_else(|e| panic!("{dir}: {e}"))
             .map(|e| e.expect("dir entry").path())

@@ -149,8 +149,8 @@ fn file_name(config: &Path) -> String {
 }
 
 fn warn(unmapped: &[Unmapped]) {
-    for note in unmapped {
-        eprintln!("warning: {note}");
+    for line in export::warning_lines(unmapped) {
+        eprintln!("warning: {line}");
     }
 }
 

@@ -72,7 +72,7 @@ pub enum Command {
     },
     /// One row per process: name, state, pid, uptime or exit info.
     Status {
-        /// Programs or processes to show [default: all].
+        /// Programs, processes (`web:1`, `web:*`) or `all` to show [default: all].
         names: Vec<String>,
         /// `--json` (or `--format json`): a JSON array instead of a table.
         #[command(flatten)]

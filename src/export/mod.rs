@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::plan::model::{CrashLimit, RestartBackoff};
-use crate::plan::{AutoRestart, OutputTarget, ProgramSpec, StopSignal};
+use crate::plan::{AutoRestart, DaemonSettings, OutputTarget, ProgramSpec, StopSignal};
 
 pub mod kubernetes;
 pub mod systemd;
@@ -77,8 +77,9 @@ impl Setting<'_> {
     }
 }
 
-/// Every setting of `spec`, in config order. The destructuring has no `..`: a new
-/// [`ProgramSpec`] field must be listed here (and then mapped by each exporter).
+/// Every setting of `spec`, roughly in config order (crash-loop pacing next to autorestart).
+/// The destructuring has no `..`: a new [`ProgramSpec`] field must be listed here (and then
+/// mapped by each exporter).
 pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
     let ProgramSpec {
         name: _,
@@ -109,6 +110,10 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
             autorestart: *autorestart,
             exitcodes,
         },
+        Setting::CrashLoop {
+            backoff: *restart_backoff,
+            limit: *crash_limit,
+        },
         Setting::Startup {
             starttime: *starttime,
             startretries: *startretries,
@@ -120,45 +125,15 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Stdout(stdout),
         Setting::Stderr(stderr),
         Setting::Env(env),
-        Setting::CrashLoop {
-            backoff: *restart_backoff,
-            limit: *crash_limit,
-        },
     ]
-}
-
-/// The notes for crash-loop settings an engine paces its own way (`engine` says how):
-/// nothing for the defaults, one [`Unmapped`] per setting otherwise.
-pub fn crash_loop_unmapped(
-    program: &str,
-    backoff: RestartBackoff,
-    limit: Option<CrashLimit>,
-    engine: &str,
-) -> Vec<Unmapped> {
-    let mut out = Vec::new();
-    if backoff != RestartBackoff::default() {
-        out.push(Unmapped::new(
-            program,
-            format!("restart-backoff {backoff}"),
-            format!("{engine} paces restarts its own way"),
-        ));
-    }
-    if let Some(limit) = limit {
-        out.push(Unmapped::new(
-            program,
-            format!("crash-limit {limit}"),
-            format!("{engine} does not give up on crashes after a successful start the same way"),
-        ));
-    }
-    out
 }
 
 /// A setting the engine cannot express faithfully. It is written as a comment in the output
 /// and printed as a warning on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Unmapped {
-    /// The program it belongs to.
-    pub program: String,
+    /// The program it belongs to; `None` for a setting of the `taskmaster { … }` block.
+    pub program: Option<String>,
     /// The setting as the config writes it, with its value: `stopsignal "INT"`.
     pub setting: String,
     /// What the engine does instead, and what to do about it.
@@ -168,7 +143,16 @@ pub struct Unmapped {
 impl Unmapped {
     pub fn new(program: &str, setting: impl Into<String>, why: impl Into<String>) -> Self {
         Unmapped {
-            program: program.to_owned(),
+            program: Some(program.to_owned()),
+            setting: setting.into(),
+            why: why.into(),
+        }
+    }
+
+    /// A daemon setting (`taskmaster { socket … }`) the engine has no counterpart for.
+    pub fn daemon(setting: impl Into<String>, why: impl Into<String>) -> Self {
+        Unmapped {
+            program: None,
             setting: setting.into(),
             why: why.into(),
         }
@@ -181,10 +165,11 @@ impl Unmapped {
 
     /// The warning line for stderr, without the `warning: ` prefix.
     pub fn warning(&self) -> String {
-        format!(
-            "program \"{}\": cannot map {}: {}",
-            self.program, self.setting, self.why
-        )
+        let scope = match &self.program {
+            Some(program) => format!("program {}", kdl_quote(program)),
+            None => "taskmaster block".to_owned(),
+        };
+        format!("{scope}: cannot map {}: {}", self.setting, self.why)
     }
 }
 
@@ -192,6 +177,53 @@ impl fmt::Display for Unmapped {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.warning())
     }
+}
+
+/// The `taskmaster { … }` block's settings that are set, as `(setting, value)`: none has a
+/// counterpart once no taskmaster daemon runs, so each exporter reports them all. The
+/// destructuring has no `..`: a new daemon setting must be listed here.
+pub fn daemon_settings(daemon: &DaemonSettings) -> Vec<(&'static str, String)> {
+    let DaemonSettings { socket, logfile } = daemon;
+    [("socket", socket), ("logfile", logfile)]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_ref()
+                .map(|v| (name, format!("{name} {}", kdl_quote(&v.to_string_lossy()))))
+        })
+        .collect()
+}
+
+/// The warning lines for stderr: one per distinct note, naming every program it concerns
+/// (`programs "a", "b": cannot map …`), in the order the notes first appear. Settings left at
+/// their defaults give the same note for every program; one line says it once.
+pub fn warning_lines(unmapped: &[Unmapped]) -> Vec<String> {
+    let mut groups: Vec<(&Unmapped, Vec<&str>)> = Vec::new();
+    for note in unmapped {
+        let same = groups
+            .iter_mut()
+            .find(|(first, _)| first.setting == note.setting && first.why == note.why);
+        match (same, &note.program) {
+            (Some((_, programs)), Some(program)) => programs.push(program),
+            (Some(_), None) => {}
+            (None, program) => groups.push((note, program.iter().map(String::as_str).collect())),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(note, programs)| match programs.as_slice() {
+            [] | [_] => note.warning(),
+            many => {
+                let names: Vec<String> = many.iter().map(|p| kdl_quote(p)).collect();
+                format!(
+                    "programs {}: cannot map {}: {}",
+                    names.join(", "),
+                    note.setting,
+                    note.why
+                )
+            }
+        })
+        .collect()
 }
 
 /// What an export reads from the machine it runs on.
@@ -259,6 +291,26 @@ mod tests {
     }
 
     #[test]
+    fn warnings_say_a_shared_note_once_for_every_program() {
+        let notes = [
+            Unmapped::new("a", "starttime \"1s\"", "none"),
+            Unmapped::new("a", "umask \"027\"", "none"),
+            Unmapped::new("b", "starttime \"1s\"", "none"),
+            Unmapped::new("c", "starttime \"1s\"", "other"),
+            Unmapped::daemon("socket \"s\"", "no daemon"),
+        ];
+        assert_eq!(
+            warning_lines(&notes),
+            [
+                "programs \"a\", \"b\": cannot map starttime \"1s\": none",
+                "program \"a\": cannot map umask \"027\": none",
+                "program \"c\": cannot map starttime \"1s\": other",
+                "taskmaster block: cannot map socket \"s\": no daemon",
+            ]
+        );
+    }
+
+    #[test]
     fn config_name_is_the_file_stem() {
         assert_eq!(config_name(Path::new("examples/demo.kdl")), "demo");
         assert_eq!(config_name(Path::new("/etc/tm")), "tm");
@@ -275,6 +327,11 @@ mod tests {
         assert_eq!(
             u.warning(),
             "program \"web\": cannot map stopsignal \"INT\": Kubernetes sends SIGTERM"
+        );
+        let d = Unmapped::daemon("socket \"/run/tm.sock\"", "no daemon");
+        assert_eq!(
+            d.warning(),
+            "taskmaster block: cannot map socket \"/run/tm.sock\": no daemon"
         );
     }
 }

@@ -1,123 +1,273 @@
 //! The event log: one timestamped line per state change, spawn, exit, kill and reload,
 //! written to stderr and, when the config sets `logfile`, appended to that file.
 //!
-//! Lines are buffered and flushed once per event-loop iteration, so a burst (a thousand
-//! spawns at start-up) costs a few writes instead of thousands. Stderr is never allowed to
-//! block the daemon: when nobody reads it, lines wait (up to 1 MiB) and are then dropped,
-//! with a note saying how many.
+//! Lines are batched and handed on once per event-loop iteration, so a burst (a thousand
+//! spawns at start-up) costs a few writes instead of thousands. Neither destination can
+//! block the loop:
+//! - **stderr** belongs to whoever started the daemon (a terminal, a pipe, a file), and its
+//!   open file description is shared with them: setting `O_NONBLOCK` on it would make the
+//!   starting shell's own reads and writes fail with EAGAIN. `poll` is no guard either: a
+//!   terminal reports itself writable with a single byte of room, and a stopped one (Ctrl-S,
+//!   a stalled ssh session) reports writable and then blocks the write. So one writer thread
+//!   does the writing, and it alone may block. The loop hands it each batch under a mutex
+//!   held only to append or take bytes.
+//! - **`logfile`** is the daemon's own open file description, opened non-blocking (see
+//!   [`logtarget`]) and left so: a FIFO or terminal that stops draining takes what it can.
+//!
+//! For both, lines that cannot be written yet wait, up to [`MAX_PENDING`] bytes each; beyond
+//! that they are dropped, and a note says how many once there is room again. A failed write
+//! to the file (disk full) drops what was pending, counted the same way.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::os::fd::AsRawFd as _;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd as _, AsRawFd as _};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Event-log bytes kept for stderr while it cannot take them; beyond this, lines are dropped.
-const MAX_PENDING: usize = 1024 * 1024;
+use super::logtarget::{self, OpenError};
 
-/// A pipe always takes a write of this size when poll says it is writable.
-const PIPE_BUF: usize = 4096;
+/// Event-log bytes kept per destination while it cannot take them; beyond this, lines are
+/// dropped.
+pub const MAX_PENDING: usize = 1024 * 1024;
+
+/// How long the daemon, on its way out, waits for stderr to take the last lines.
+const EXIT_DRAIN: Duration = Duration::from_secs(1);
+
+/// Lines waiting for a destination, and how many were dropped for want of room.
+#[derive(Debug, Default)]
+struct Backlog {
+    bytes: Vec<u8>,
+    dropped: usize,
+}
+
+impl Backlog {
+    fn push(&mut self, line: &[u8]) {
+        if self.bytes.len() + line.len() <= MAX_PENDING {
+            self.bytes.extend_from_slice(line);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Moves `other` in whole, or counts its lines as dropped when it does not fit.
+    fn append(&mut self, other: &mut Backlog) {
+        if self.bytes.len() + other.bytes.len() <= MAX_PENDING {
+            self.bytes.append(&mut other.bytes);
+        } else {
+            self.dropped += line_count(&other.bytes);
+            other.bytes.clear();
+        }
+        self.dropped += std::mem::take(&mut other.dropped);
+    }
+
+    /// Adds the note about dropped lines once there is room for the lines that follow.
+    fn note_drops(&mut self, why: &str) {
+        if self.dropped > 0 && self.bytes.len() < MAX_PENDING / 2 {
+            let dropped = std::mem::take(&mut self.dropped);
+            let note = format!(
+                "{} [{dropped} event-log line{} dropped: {why}]\n",
+                rfc3339_millis(SystemTime::now()),
+                if dropped == 1 { "" } else { "s" }
+            );
+            self.bytes.extend_from_slice(note.as_bytes());
+        }
+    }
+}
+
+fn line_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
 
 pub struct EventLog {
-    /// Lines not yet written to stderr.
-    pending: Vec<u8>,
-    /// Lines dropped because stderr stopped taking them.
-    dropped: usize,
-    file: Option<BufWriter<File>>,
+    /// Lines for stderr since the last flush.
+    batch: Backlog,
+    stderr: StderrWriter,
+    file: Option<LogFile>,
 }
 
 impl EventLog {
     /// Logs to stderr, and to `logfile` when given.
-    pub fn open(logfile: Option<&Path>) -> io::Result<Self> {
+    pub fn open(logfile: Option<&Path>) -> Result<Self, OpenError> {
         let mut log = EventLog {
-            pending: Vec::new(),
-            dropped: 0,
+            batch: Backlog::default(),
+            stderr: StderrWriter::start()?,
             file: None,
         };
         log.set_file(logfile)?;
         Ok(log)
     }
 
-    /// (Re)opens the log file, e.g. after a reload changed it. On error the old file stays.
-    pub fn set_file(&mut self, logfile: Option<&Path>) -> io::Result<()> {
-        self.flush();
-        self.file = match logfile {
-            None => None,
-            Some(path) => {
-                let file = OpenOptions::new().create(true).append(true).open(path)?;
-                Some(BufWriter::new(file))
-            }
-        };
+    /// (Re)opens the log file (a reload, SIGUSR2). On error the old file stays.
+    pub fn set_file(&mut self, logfile: Option<&Path>) -> Result<(), OpenError> {
+        let file = logfile.map(logtarget::open).transpose()?;
+        if let Some(old) = &mut self.file {
+            old.flush();
+        }
+        self.file = file.map(|file| LogFile {
+            file,
+            backlog: Backlog::default(),
+        });
         Ok(())
     }
 
     /// Writes one line: `2026-11-26T11:20:00.123Z message`.
     pub fn log(&mut self, message: std::fmt::Arguments<'_>) {
         let line = format!("{} {message}\n", rfc3339_millis(SystemTime::now()));
-        if self.pending.len() + line.len() <= MAX_PENDING {
-            self.pending.extend_from_slice(line.as_bytes());
-        } else {
-            self.dropped += 1;
-        }
-        // A full disk must not stop supervision: file errors are ignored here.
+        self.batch.push(line.as_bytes());
         if let Some(file) = &mut self.file {
-            let _ = file.write_all(line.as_bytes());
+            file.backlog.push(line.as_bytes());
         }
     }
 
-    /// Writes what stderr takes without blocking: a daemon whose stderr is a pipe nobody
-    /// reads must keep supervising (the log file, when set, still gets every line).
+    /// Hands the lines logged since the last call on; never blocks.
     pub fn flush(&mut self) {
         if let Some(file) = &mut self.file {
-            let _ = file.flush();
+            file.flush();
         }
-        if self.dropped > 0 && self.pending.len() < MAX_PENDING / 2 {
-            let dropped = std::mem::take(&mut self.dropped);
-            let note = format!(
-                "{} [{dropped} event-log line{} dropped: stderr was not being read]\n",
-                rfc3339_millis(SystemTime::now()),
-                if dropped == 1 { "" } else { "s" }
-            );
-            self.pending.extend_from_slice(note.as_bytes());
-        }
-        let stderr = io::stderr();
-        let mut written = 0;
-        while written < self.pending.len() && stderr_writable(&stderr) {
-            let end = (written + PIPE_BUF).min(self.pending.len());
-            match (&stderr).write(&self.pending[written..end]) {
-                Ok(0) => break,
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // Closed or broken: nothing more will get through.
-                    written = self.pending.len();
-                }
-            }
-        }
-        self.pending.drain(..written);
-        if self.pending.is_empty() && self.pending.capacity() > 64 * 1024 {
-            self.pending = Vec::new();
-        }
+        self.stderr.hand_over(&mut self.batch);
     }
-}
-
-/// Whether stderr takes a write now (a terminal, a file, or a pipe with room).
-fn stderr_writable(stderr: &io::Stderr) -> bool {
-    let mut fds = [nix::libc::pollfd {
-        fd: stderr.as_raw_fd(),
-        events: nix::libc::POLLOUT,
-        revents: 0,
-    }];
-    // SAFETY: `fds` is a valid array of one pollfd for the duration of the call; a zero
-    // timeout makes it return at once.
-    let ready = unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, 0) };
-    ready == 1 && fds[0].revents & nix::libc::POLLOUT != 0
 }
 
 impl Drop for EventLog {
     fn drop(&mut self) {
         self.flush();
+        self.stderr.drain(EXIT_DRAIN);
     }
+}
+
+/// The `logfile`, non-blocking, and what it has not taken yet.
+struct LogFile {
+    file: File,
+    backlog: Backlog,
+}
+
+impl LogFile {
+    fn flush(&mut self) {
+        self.backlog.note_drops("the logfile was not taking them");
+        let mut written = 0;
+        while written < self.backlog.bytes.len() {
+            match (&self.file).write(&self.backlog.bytes[written..]) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    // A full disk must not stop supervision: drop what failed, counted.
+                    self.backlog.dropped += line_count(&self.backlog.bytes[written..]);
+                    written = self.backlog.bytes.len();
+                }
+            }
+        }
+        self.backlog.bytes.drain(..written);
+        shrink(&mut self.backlog.bytes);
+    }
+}
+
+fn shrink(bytes: &mut Vec<u8>) {
+    if bytes.is_empty() && bytes.capacity() > 64 * 1024 {
+        *bytes = Vec::new();
+    }
+}
+
+/// What the loop and the stderr writer thread share.
+#[derive(Debug, Default)]
+struct Shared {
+    backlog: Backlog,
+    /// The thread is writing a batch it took.
+    writing: bool,
+}
+
+/// Hands batches to the thread that writes them to stderr.
+struct StderrWriter {
+    shared: Arc<(Mutex<Shared>, Condvar)>,
+}
+
+fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl StderrWriter {
+    fn start() -> io::Result<Self> {
+        let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
+        let theirs = shared.clone();
+        std::thread::Builder::new()
+            .name("tm-eventlog".into())
+            .stack_size(128 * 1024)
+            .spawn(move || write_stderr(&theirs))?;
+        Ok(StderrWriter { shared })
+    }
+
+    fn hand_over(&mut self, batch: &mut Backlog) {
+        if batch.bytes.is_empty() && batch.dropped == 0 {
+            return;
+        }
+        let (mutex, cond) = &*self.shared;
+        lock(mutex).backlog.append(batch);
+        cond.notify_all();
+        shrink(&mut batch.bytes);
+    }
+
+    /// Waits, at most `limit`, until the thread has written everything handed to it.
+    fn drain(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let (mutex, cond) = &*self.shared;
+        let mut shared = lock(mutex);
+        while !shared.backlog.bytes.is_empty() || shared.writing {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            shared = cond
+                .wait_timeout(shared, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// The writer thread: takes whatever is queued and writes it, blocking as long as stderr
+/// makes it. Once stderr is gone (closed, EPIPE) everything is discarded.
+fn write_stderr(shared: &(Mutex<Shared>, Condvar)) {
+    let (mutex, cond) = shared;
+    let stderr = io::stderr();
+    let mut broken = false;
+    loop {
+        let bytes = {
+            let mut shared = lock(mutex);
+            shared.writing = false;
+            cond.notify_all();
+            while shared.backlog.bytes.is_empty() && shared.backlog.dropped == 0 {
+                shared = cond.wait(shared).unwrap_or_else(PoisonError::into_inner);
+            }
+            shared.writing = true;
+            shared.backlog.note_drops("stderr was not being read");
+            std::mem::take(&mut shared.backlog.bytes)
+        };
+        let mut rest = &bytes[..];
+        while !broken && !rest.is_empty() {
+            // The raw descriptor, not `Stderr`'s lock, which the loop's thread may want.
+            match nix::unistd::write(stderr.as_fd(), rest) {
+                Ok(0) => broken = true,
+                Ok(n) => rest = &rest[n..],
+                Err(nix::errno::Errno::EINTR) => {}
+                // A non-blocking stderr (made so by whoever shares it): wait for room.
+                Err(nix::errno::Errno::EAGAIN) => wait_writable(stderr.as_raw_fd()),
+                Err(_) => broken = true,
+            }
+        }
+    }
+}
+
+/// Blocks (the writer thread) until `fd` takes a write.
+fn wait_writable(fd: i32) {
+    let mut fds = [nix::libc::pollfd {
+        fd,
+        events: nix::libc::POLLOUT,
+        revents: 0,
+    }];
+    // SAFETY: `fds` is a valid array of one pollfd for the duration of the call.
+    unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, -1) };
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.

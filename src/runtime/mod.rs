@@ -5,16 +5,23 @@
 //!   exited child reaped with `waitpid(-1, WNOHANG)` and routed by pid, see [`reap`]), at most
 //!   one timer per process (starttime, backoff or stoptime) armed only while needed, a pipe per captured
 //!   output stream (removed at EOF, not at exit: grandchildren may hold it open), the
-//!   control socket and each client, and a signalfd for SIGHUP/SIGTERM/SIGINT. An idle
-//!   daemon makes no system call at all.
+//!   control socket and each client, a signalfd for every catchable signal, and a channel
+//!   from the thread that compiles a config for `reload` or `diff`. An idle daemon makes
+//!   no system call at all.
 //! - **Pure state machine.** [`machine`] decides every transition; [`supervisor`] performs
 //!   its effects (spawn, timers, signals) and feeds the outcomes back.
-//! - **Signals.** SIGHUP/SIGTERM/SIGINT/SIGCHLD are blocked (for the signalfd) before
-//!   anything else runs; children get an empty mask back in `pre_exec`, since exec keeps the
-//!   mask. SIGHUP reloads; SIGTERM/SIGINT stop every process gracefully, then the daemon
-//!   exits 0 (a second one SIGKILLs what is still stopping). Blocked signals reach the
+//! - **Signals.** Every catchable signal is blocked (for the signalfd) before anything else
+//!   runs; children get an empty mask and default actions back. SIGCHLD reaps; SIGHUP
+//!   reloads; SIGTERM/SIGINT/SIGQUIT stop every process gracefully, then the daemon exits 0
+//!   (a second one SIGKILLs what is still stopping); SIGUSR2 reopens the files the daemon
+//!   writes; the rest are noted and ignored (see [`signals`]). Blocked signals reach the
 //!   signalfd also when the daemon is PID 1 of a container, where signals with the default
 //!   action would be dropped.
+//! - **Nothing blocks the loop.** Configs compile on a worker thread ([`reload`]); log
+//!   targets are opened non-blocking ([`logtarget`]); the event log reaches stderr through
+//!   a writer thread ([`eventlog`]).
+//! - **No child outlives a failed loop.** An error returned by the loop, like a panic, kills
+//!   every process group before the daemon exits.
 //! - **Containment.** The daemon is a child subreaper: orphans of its programs' trees are
 //!   reparented to it and reaped (no `<defunct>` accumulates, also as PID 1); a process is
 //!   gone only when its process group is empty (see [`supervisor`]); the live groups are
@@ -26,6 +33,7 @@ pub mod client;
 pub mod eventlog;
 mod extra_requests;
 mod logdump;
+pub mod logtarget;
 pub mod machine;
 mod memory;
 pub mod names;
@@ -34,6 +42,7 @@ pub mod reap;
 mod reload;
 pub mod ring;
 mod server;
+pub mod signals;
 pub mod socket;
 pub mod spawn;
 pub mod statefile;
@@ -41,8 +50,9 @@ pub mod supervisor;
 
 use std::path::PathBuf;
 
-use calloop::EventLoop;
-use calloop::signals::{Signal, Signals};
+use calloop::generic::Generic;
+use calloop::{EventLoop, Interest, Mode, PostAction};
+use nix::sys::signalfd::SignalFd;
 
 use self::eventlog::EventLog;
 use self::socket::BindError;
@@ -57,27 +67,21 @@ pub enum RunError {
     #[error("cannot open the logfile {}: {source}", path.display())]
     Logfile {
         path: PathBuf,
-        source: std::io::Error,
+        source: logtarget::OpenError,
     },
     #[error("event loop: {0}")]
     Loop(String),
 }
 
-/// Blocks the daemon's signals into a signalfd. Call first thing, before any thread could
-/// exist, so no thread can receive them with their default (fatal) action.
-pub fn block_signals() -> Result<Signals, RunError> {
-    Signals::new(&[
-        Signal::SIGHUP,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGCHLD,
-    ])
-    .map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
+/// Takes every signal the daemon handles (see [`signals`]). Call first thing, before any
+/// thread could exist, so no thread can receive one with its default (often fatal) action.
+pub fn block_signals() -> Result<SignalFd, RunError> {
+    signals::take().map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
 }
 
 /// Supervises `plan` until a shutdown. `config_path` (absolute) is what reload reads.
 pub fn run(
-    signals: Signals,
+    signals: SignalFd,
     config_path: PathBuf,
     plan: Plan,
     socket: PathBuf,
@@ -132,27 +136,19 @@ pub fn run(
     }
     let setup = event_loop
         .handle()
-        .insert_source(signals, |event, _, sup: &mut Supervisor| {
-            match event.signal() {
-                Signal::SIGCHLD => sup.reap(),
-                Signal::SIGHUP if sup.shutdown.is_some() => {}
-                Signal::SIGHUP => {
-                    sup.log.log(format_args!("SIGHUP: reloading"));
-                    // The outcome (diff or diagnostics) is already in the event log.
-                    let _ = sup.reload();
-                }
-                other => {
-                    if sup.shutdown.is_some() {
-                        sup.kill_everything();
-                    } else {
-                        sup.log.log(format_args!("{other:?}: shutting down"));
-                        sup.begin_shutdown(None);
-                    }
-                }
-            }
-        })
+        .insert_source(
+            Generic::new(signals, Interest::READ, Mode::Level),
+            |_, fd, sup: &mut Supervisor| {
+                sup.signals_ready(fd);
+                Ok(PostAction::Continue)
+            },
+        )
         .map_err(|e| RunError::Loop(e.error.to_string()))
         .and_then(|_| {
+            sup.start_compiler()
+                .map_err(|e| RunError::Loop(e.to_string()))
+        })
+        .and_then(|()| {
             sup.listen(listener)
                 .map_err(|e| RunError::Loop(e.to_string()))
         });
@@ -177,22 +173,7 @@ pub fn run(
     // And what the burst of spawns itself left behind (about 0.5 MiB for 1,000).
     memory::release_free_heap();
     sup.log.flush();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        event_loop.run(None, &mut sup, |sup| {
-            sup.flush_groups();
-            sup.log.flush();
-        })
-    }));
-    let result = match result {
-        Ok(r) => r.map_err(|e| RunError::Loop(e.to_string())),
-        Err(_) => {
-            // A bug must not leave unsupervised children behind.
-            sup.kill_everything();
-            Err(RunError::Loop(
-                "internal error; every process was killed".into(),
-            ))
-        }
-    };
+    let result = supervise(&mut event_loop, &mut sup);
     if result.is_ok() {
         // A clean shutdown: every group is gone.
         sup.groups.remove_file();
@@ -202,4 +183,73 @@ pub fn run(
     sup.socket_file.remove();
     sup.log.flush();
     result
+}
+
+/// Runs the loop until the daemon is done. Whatever ends it early (an error from the loop,
+/// a bug's panic), no child is left unsupervised: every group is killed first.
+fn supervise(
+    event_loop: &mut EventLoop<'static, Supervisor>,
+    sup: &mut Supervisor,
+) -> Result<(), RunError> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        event_loop.run(None, sup, |sup| {
+            sup.flush_groups();
+            sup.log.flush();
+        })
+    }));
+    let why = match result {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => format!("event loop failed: {e}"),
+        Err(_) => "internal error".to_owned(),
+    };
+    sup.abandon(&why);
+    Err(RunError::Loop(format!("{why}; every process was killed")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+    use crate::plan::ProgramSpec;
+
+    /// An error from the loop (a source's callback failing) must not leave children behind.
+    #[test]
+    fn a_loop_error_kills_every_child_before_returning() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_listener, socket_file) = socket::bind(&dir.path().join("t.sock")).unwrap();
+        let mut event_loop: EventLoop<'static, Supervisor> = EventLoop::try_new().unwrap();
+        let mut sup = Supervisor::new(
+            event_loop.handle(),
+            event_loop.get_signal(),
+            EventLog::open(None).unwrap(),
+            dir.path().join("taskmaster.kdl"),
+            socket_file,
+            statefile::StateFile::new(dir.path().join("t.groups")),
+        );
+        let mut spec = ProgramSpec::with_defaults("p", vec!["sleep".into(), "3600".into()]);
+        spec.starttime = std::time::Duration::ZERO;
+        sup.add_program(spec);
+        let pid = sup.procs.values().find_map(|p| p.pid).expect("a child");
+
+        let (tx, rx) = UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut &tx, b"x").unwrap();
+        event_loop
+            .handle()
+            .insert_source(Generic::new(rx, Interest::READ, Mode::Level), |_, _, _| {
+                Err(std::io::Error::other("a failing source"))
+            })
+            .unwrap();
+        let result = supervise(&mut event_loop, &mut sup);
+        assert!(matches!(result, Err(RunError::Loop(m)) if m.contains("every process was killed")));
+        let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
+        assert_eq!(
+            status,
+            nix::sys::wait::WaitStatus::Signaled(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+                false
+            )
+        );
+    }
 }

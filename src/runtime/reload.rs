@@ -14,10 +14,22 @@
 //!
 //! The `Reloaded` reply is sent as soon as the changes are initiated, not when the stops
 //! and starts they cause have finished (a `status` shows their progress).
+//!
+//! Reading and compiling happen off the event loop: each reload or diff is a [`Job`] in one
+//! FIFO queue, run on a thread of its own (std thread, generous stack), whose outcome comes
+//! back through a calloop channel. The loop keeps reaping, restarting and answering
+//! meanwhile. One job runs at a time, so two reloads never overlap and a diff queued behind
+//! a reload is computed against the plan that reload applied; the plan itself is applied
+//! on the loop, like every other change.
 
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use calloop::channel::{Event as ChannelEvent, Sender};
+
+use super::client::ClientId;
 use super::machine::Event;
 use super::supervisor::{ProcId, Supervisor};
 use crate::plan::diff::{Action, PlanDiff};
@@ -25,20 +37,198 @@ use crate::plan::model::{ProgramSpec, process_name};
 use crate::plan::{Compiled, LoadError, Plan, diff, load_file};
 use crate::protocol::{ErrorKind, ErrorReply, Response};
 
+/// The stack of a compile thread. Generous: the KDL parser recurses per nesting level and
+/// per syntax-error recovery; thread stacks are reserved, not committed, so an unused part
+/// costs nothing.
+const COMPILE_STACK: usize = 64 * 1024 * 1024;
+
+/// A config to read and compile off the event loop, and who gets the outcome.
+#[derive(Debug)]
+pub enum Job {
+    /// `reload` from a client, or SIGHUP (`client: None`; the outcome goes to the event log).
+    Reload { client: Option<ClientId> },
+    /// An online `diff` against `path`.
+    Diff { client: ClientId, path: PathBuf },
+}
+
+impl Job {
+    fn client(&self) -> Option<ClientId> {
+        match self {
+            Job::Reload { client } => *client,
+            Job::Diff { client, .. } => Some(*client),
+        }
+    }
+}
+
+/// What a compile thread sends back.
+type Outcome = Result<Compiled, LoadError>;
+
+/// The compile queue: one config compiles at a time, on a thread of its own, and the next
+/// job starts when the loop has taken the last one's outcome. Its length is bounded by the
+/// connections (a client has at most one request in progress) plus one SIGHUP (a second
+/// SIGHUP while one is queued joins it).
+#[derive(Debug, Default)]
+pub struct Compiles {
+    queue: VecDeque<Job>,
+    running: Option<Job>,
+    sender: Option<Sender<Outcome>>,
+}
+
 impl Supervisor {
-    /// Re-reads the config file and applies the diff; the reply for `reload`.
-    pub fn reload(&mut self) -> Response {
-        let response = self.reload_config();
-        super::memory::release_free_heap();
-        response
+    /// Sets up the channel through which compile threads hand their outcome to the loop.
+    pub fn start_compiler(&mut self) -> std::io::Result<()> {
+        let (sender, channel) = calloop::channel::channel::<Outcome>();
+        self.handle
+            .insert_source(channel, |event, _, sup: &mut Supervisor| {
+                if let ChannelEvent::Msg(outcome) = event {
+                    sup.compile_done(outcome);
+                }
+            })
+            .map_err(|e| std::io::Error::other(e.error))?;
+        self.compiles.sender = Some(sender);
+        Ok(())
     }
 
-    fn reload_config(&mut self) -> Response {
-        self.log.log(format_args!(
-            "reload: reading {}",
-            self.config_path.display()
+    /// Queues a reload or a diff; its client's later requests wait for its reply.
+    pub fn queue_compile(&mut self, job: Job) {
+        if matches!(job, Job::Reload { client: None })
+            && self
+                .compiles
+                .queue
+                .iter()
+                .any(|j| matches!(j, Job::Reload { client: None }))
+        {
+            self.log
+                .log(format_args!("SIGHUP: a reload is already queued"));
+            return;
+        }
+        if let Some(cid) = job.client()
+            && let Some(c) = self.clients.get_mut(&cid)
+        {
+            c.busy = true;
+        }
+        self.compiles.queue.push_back(job);
+        self.next_compile();
+    }
+
+    /// Starts the next queued job when none is running.
+    fn next_compile(&mut self) {
+        while self.compiles.running.is_none() {
+            let Some(job) = self.compiles.queue.pop_front() else {
+                return;
+            };
+            let path = match &job {
+                Job::Reload { .. } => {
+                    self.log.log(format_args!(
+                        "reload: reading {}",
+                        self.config_path.display()
+                    ));
+                    self.config_path.clone()
+                }
+                // Nobody is left to read it.
+                Job::Diff { client, .. } if !self.clients.contains_key(client) => continue,
+                Job::Diff { path, .. } => path.clone(),
+            };
+            match self.spawn_compile(path) {
+                Ok(()) => self.compiles.running = Some(job),
+                Err(e) => {
+                    let reply = ErrorReply::new(
+                        ErrorKind::Unreadable,
+                        format!("cannot start compiling the config: {e}"),
+                    );
+                    self.log.log(format_args!("{}", reply.message));
+                    if let Some(cid) = job.client() {
+                        self.answer_job(cid, &Response::Error(reply));
+                    }
+                }
+            }
+        }
+    }
+
+    fn spawn_compile(&mut self, path: PathBuf) -> std::io::Result<()> {
+        let sender = self
+            .compiles
+            .sender
+            .clone()
+            .ok_or_else(|| std::io::Error::other("no compile channel"))?;
+        std::thread::Builder::new()
+            .name("tm-compile".into())
+            .stack_size(COMPILE_STACK)
+            .spawn(move || {
+                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| load_config(&path)))
+                    .unwrap_or_else(|_| {
+                        Err(LoadError::Unreadable {
+                            path,
+                            reason: "internal error while compiling it".into(),
+                        })
+                    });
+                // The loop only goes away when the daemon exits.
+                let _ = sender.send(outcome);
+            })
+            .map(drop)
+    }
+
+    /// A compile thread finished: apply (reload) or report (diff) on the loop.
+    fn compile_done(&mut self, outcome: Outcome) {
+        let Some(job) = self.compiles.running.take() else {
+            return;
+        };
+        if self.shutdown.is_none() {
+            match job {
+                Job::Reload { client } => {
+                    let response = self.finish_reload(outcome);
+                    if let Some(cid) = client {
+                        self.answer_job(cid, &response);
+                    }
+                }
+                Job::Diff { client, .. } => {
+                    let response = match outcome {
+                        Ok(c) => Response::Diff {
+                            diff: diff(&self.plan, &c.plan),
+                            warnings: c.warnings.render(false),
+                        },
+                        Err(e) => Response::Error(load_error_reply(e)),
+                    };
+                    self.answer_job(client, &response);
+                }
+            }
+        }
+        super::memory::release_free_heap();
+        self.next_compile();
+    }
+
+    /// At shutdown: every queued or running reload and diff is answered that nothing was
+    /// done; an outcome that still arrives is dropped.
+    pub fn cancel_compiles(&mut self) {
+        let jobs: Vec<Job> = self
+            .compiles
+            .queue
+            .drain(..)
+            .chain(self.compiles.running.as_mut().map(|j| {
+                // Keep the slot taken, so that no other job starts.
+                std::mem::replace(j, Job::Reload { client: None })
+            }))
+            .collect();
+        let reply = Response::Error(ErrorReply::new(
+            ErrorKind::ShuttingDown,
+            "the daemon is shutting down; nothing was changed",
         ));
-        let compiled = match load_config(&self.config_path) {
+        for cid in jobs.iter().filter_map(Job::client) {
+            self.answer_job(cid, &reply);
+        }
+    }
+
+    fn answer_job(&mut self, cid: ClientId, response: &Response) {
+        if let Some(c) = self.clients.get_mut(&cid) {
+            c.busy = false;
+            self.send(cid, response);
+            self.client_resume(cid);
+        }
+    }
+
+    /// Applies a compiled config (or reports why there is none); the reply for `reload`.
+    fn finish_reload(&mut self, outcome: Outcome) -> Response {
+        let compiled = match outcome {
             Ok(c) => c,
             Err(e) => {
                 let reply = load_error_reply(e);
@@ -63,20 +253,6 @@ impl Supervisor {
             warnings.push_str(&w);
         }
         Response::Reloaded { diff, warnings }
-    }
-
-    /// The reply for `diff`: what a reload with `config` (default: the daemon's file) does.
-    pub fn diff_request(&mut self, config: Option<PathBuf>) -> Response {
-        let path = config.unwrap_or_else(|| self.config_path.clone());
-        let response = match load_config(&path) {
-            Ok(c) => Response::Diff {
-                diff: diff(&self.plan, &c.plan),
-                warnings: c.warnings.render(false),
-            },
-            Err(e) => Response::Error(load_error_reply(e)),
-        };
-        super::memory::release_free_heap();
-        response
     }
 
     /// Applies `diff` (computed from the current plan to `new`); returns a warning about
@@ -115,12 +291,6 @@ impl Supervisor {
             }
         }
         let mut warning = None;
-        if new.daemon.logfile != self.plan.daemon.logfile
-            && let Err(e) = self.log.set_file(new.daemon.logfile.as_deref())
-        {
-            self.log
-                .log(format_args!("reload: cannot open the new logfile: {e}"));
-        }
         if new.daemon.socket != self.plan.daemon.socket {
             let w = format!(
                 "the socket setting changed; the daemon keeps listening on {} until it restarts",
@@ -130,6 +300,8 @@ impl Supervisor {
             warning = Some(w);
         }
         self.plan = new;
+        // Every applied reload starts the daemon's files afresh (`mv x.log x.log.1; reload`).
+        self.reopen_logs();
         warning
     }
 
@@ -139,6 +311,8 @@ impl Supervisor {
             return;
         };
         proc.retiring = true;
+        let key = (proc.program.clone(), proc.index);
+        self.retired.insert(key, id);
         self.feed(id, Event::StopRequested);
         if self.procs.get(&id).is_some_and(|p| !p.machine.has_child()) {
             self.forget(id);

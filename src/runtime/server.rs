@@ -28,6 +28,7 @@ use calloop::{Interest, Mode, PostAction};
 use super::client::{Client, ClientId, Line, TimerKind, parse_request};
 use super::machine::Event;
 use super::names;
+use super::reload::Job;
 use super::supervisor::{Op, ProcId, Supervisor};
 use crate::protocol::{
     ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
@@ -242,7 +243,7 @@ impl Supervisor {
         match request {
             Request::Status { names } => {
                 let ids = if names.is_empty() {
-                    Ok(self.all_ids())
+                    Ok(self.status_ids())
                 } else {
                     self.resolve(&names)
                 };
@@ -257,13 +258,10 @@ impl Supervisor {
             Request::Start { names } => self.control(cid, "start", &names),
             Request::Stop { names } => self.control(cid, "stop", &names),
             Request::Restart { names } => self.control(cid, "restart", &names),
-            Request::Reload => {
-                let response = self.reload();
-                self.send(cid, &response);
-            }
+            Request::Reload => self.queue_compile(Job::Reload { client: Some(cid) }),
             Request::Diff { config } => {
-                let response = self.diff_request(config);
-                self.send(cid, &response);
+                let path = config.unwrap_or_else(|| self.config_path.clone());
+                self.queue_compile(Job::Diff { client: cid, path });
             }
             Request::Shutdown => self.begin_shutdown(Some(cid)),
             Request::Logs {

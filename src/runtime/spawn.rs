@@ -1,7 +1,8 @@
 //! Spawning one child the way the contract says, and nothing else.
 //!
 //! The child gets: stdin from /dev/null; stdout/stderr as a file opened here (appended, handed
-//! to the child directly so output never passes through the daemon), /dev/null, or a pipe the
+//! to the child directly so output never passes through the daemon; opened without blocking,
+//! so a FIFO without a reader is a failed attempt, see [`logtarget`]), /dev/null, or a pipe the
 //! daemon reads into its ring; its own process group; an empty signal mask (the daemon blocks
 //! SIGHUP/SIGTERM/SIGINT for its signalfd and exec keeps the mask) and every signal's default
 //! action (exec keeps ignored signals ignored too); the program's umask; the
@@ -26,7 +27,7 @@
 //! every child and routes the status of the ones spawned here to their process.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd as _, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
@@ -41,6 +42,7 @@ use nix::sys::signal::SigSet;
 use nix::sys::stat::{Mode, umask};
 use rustix::process::{Resource, Rlimit};
 
+use super::logtarget::{self, OpenError};
 use crate::plan::model::{OutputTarget, ProgramSpec};
 
 /// What every spawn shares, computed once at start-up.
@@ -125,6 +127,8 @@ pub enum SpawnError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error("no reader on FIFO {}", path.display())]
+    NoReader { path: PathBuf },
     #[error("cannot start {program}: {source}")]
     Exec { program: String, source: io::Error },
 }
@@ -156,16 +160,20 @@ impl Output {
                 Output::Pipe { read, write }
             }
             OutputTarget::Discard => Output::Discard,
-            OutputTarget::File(path) => OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map(Output::File)
-                .map_err(|source| SpawnError::Output {
+            OutputTarget::File(path) => {
+                let output_error = |source| SpawnError::Output {
                     stream,
                     path: path.clone(),
                     source,
-                })?,
+                };
+                let file = logtarget::open(path).map_err(|e| match e {
+                    OpenError::NoReader(path) => SpawnError::NoReader { path },
+                    OpenError::Io(source) => output_error(source),
+                })?;
+                // The child shares this open file description and expects blocking writes.
+                logtarget::set_blocking(&file).map_err(output_error)?;
+                Output::File(file)
+            }
         })
     }
 

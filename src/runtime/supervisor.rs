@@ -35,6 +35,7 @@ use super::client::{Client, ClientId};
 use super::eventlog::EventLog;
 use super::machine::{Effect, Event, Exit, Failure, Machine};
 use super::procfs;
+use super::reload::Compiles;
 use super::ring::{LineFramer, Ring};
 use super::socket::SocketFile;
 use super::spawn::{Identity, SpawnContext, spawn};
@@ -168,6 +169,11 @@ pub struct Supervisor {
     pub shutdown: Option<Vec<ClientId>>,
     pub socket_file: SocketFile,
     pub listener: Option<RegistrationToken>,
+    /// Reloads and diffs waiting for, or being compiled on, a worker thread.
+    pub compiles: Compiles,
+    /// Processes a reload removed or scaled away whose child is still stopping, by
+    /// (program, index): shown by `status` until gone, and taken back if re-added.
+    pub retired: HashMap<(String, u32), ProcId>,
     /// Main processes not yet reaped, by pid.
     leaders: HashMap<i32, ProcId>,
     /// Tracked leftovers not yet reaped, by pid.
@@ -204,6 +210,8 @@ impl Supervisor {
             shutdown: None,
             socket_file,
             listener: None,
+            compiles: Compiles::default(),
+            retired: HashMap::new(),
             leaders: HashMap::new(),
             adopted: HashMap::new(),
             draining: BTreeSet::new(),
@@ -238,6 +246,9 @@ impl Supervisor {
 
     /// Creates process `index` of `program` and starts it when the program autostarts.
     pub fn add_proc(&mut self, program: &str, index: u32) -> Option<ProcId> {
+        if let Some(id) = self.retired.remove(&(program.to_owned(), index)) {
+            return self.adopt(id, program);
+        }
         let prog = self.programs.get_mut(program)?;
         let spec = prog.spec.clone();
         let id = self.next_proc;
@@ -263,6 +274,31 @@ impl Supervisor {
                 stderr: Captured::default(),
             },
         );
+        if spec.autostart {
+            self.feed(id, Event::StartRequested);
+        }
+        Some(id)
+    }
+
+    /// Takes a retiring process (removed or scaled away by an earlier reload, its child still
+    /// stopping) back into `program` under the current spec, rather than creating a second
+    /// process of the same name: when the program autostarts, the start waits for the old
+    /// child to be gone (as a `restart` does), so two live processes never share a name.
+    fn adopt(&mut self, id: ProcId, program: &str) -> Option<ProcId> {
+        let prog = self.programs.get_mut(program)?;
+        let spec = prog.spec.clone();
+        let proc = self.procs.get_mut(&id)?;
+        prog.procs.push(id);
+        proc.retiring = false;
+        proc.spec = spec.clone();
+        let name = proc.name.clone();
+        let then = if spec.autostart {
+            "starts again once its old process is gone"
+        } else {
+            "stays stopped (autostart is off)"
+        };
+        self.log
+            .log(format_args!("{name}: added back while stopping; {then}"));
         if spec.autostart {
             self.feed(id, Event::StartRequested);
         }
@@ -523,6 +559,10 @@ impl Supervisor {
         let Some(proc) = self.procs.remove(&id) else {
             return;
         };
+        let key = (proc.program.clone(), proc.index);
+        if self.retired.get(&key) == Some(&id) {
+            self.retired.remove(&key);
+        }
         self.log.log(format_args!("{}: removed", proc.name));
         let status = status_of(&proc);
         for pending in &mut self.pending {
@@ -717,17 +757,17 @@ impl Supervisor {
             line.push(')');
         }
         self.log.log(format_args!("{line}"));
-        self.progress_pending(id, after);
+        self.progress_pending(id, before, after);
     }
 
     /// Moves every pending reply waiting on `id` forward; replies when one is complete.
-    fn progress_pending(&mut self, id: ProcId, state: ProcessState) {
+    fn progress_pending(&mut self, id: ProcId, before: ProcessState, state: ProcessState) {
         let mut any = false;
         for pending in &mut self.pending {
             let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
                 continue;
             };
-            if let Some(ok) = outcome(pending.op, state) {
+            if let Some(ok) = outcome(pending.op, state).or_else(|| restarted(pending.op, before)) {
                 pending.waiting.swap_remove(pos);
                 if !ok {
                     pending.failed.push(id);
@@ -813,6 +853,7 @@ impl Supervisor {
             }
         }
         if first {
+            self.cancel_compiles();
             self.log
                 .log(format_args!("shutting down: stopping every process"));
             let ids: Vec<ProcId> = self.procs.keys().copied().collect();
@@ -823,13 +864,44 @@ impl Supervisor {
         self.maybe_finish_shutdown();
     }
 
-    /// On a second SIGTERM/SIGINT: kill what is still stopping, now.
+    /// On a second SIGTERM/SIGINT/SIGQUIT: kill what is still stopping, now.
     pub fn kill_everything(&mut self) {
         self.log
             .log(format_args!("second signal: killing every process now"));
+        self.kill_all_groups();
+    }
+
+    /// The loop cannot go on (it returned an error, or a bug panicked): no child may be
+    /// left unsupervised, so every group is killed before the daemon exits.
+    pub fn abandon(&mut self, why: &str) {
+        self.log
+            .log(format_args!("{why}: killing every process and exiting"));
+        self.kill_all_groups();
+        self.log.flush();
+    }
+
+    fn kill_all_groups(&mut self) {
         let ids: Vec<ProcId> = self.procs.keys().copied().collect();
         for id in ids {
             self.signal_group(id, Signal::SIGKILL);
+        }
+    }
+
+    /// Closes and reopens every file the daemon writes itself (SIGUSR2, every applied
+    /// reload), so that `mv x.log x.log.1` followed by either starts a new file. Today that
+    /// is the event log's `logfile`; daemon-written program logs belong here too.
+    pub fn reopen_logs(&mut self) {
+        let path = self.plan.daemon.logfile.clone();
+        match self.log.set_file(path.as_deref()) {
+            Ok(()) => {
+                if let Some(path) = path {
+                    self.log
+                        .log(format_args!("logfile {} reopened", path.display()));
+                }
+            }
+            Err(e) => self.log.log(format_args!(
+                "cannot reopen the logfile: {e}; keeping the old one"
+            )),
         }
     }
 
@@ -858,6 +930,22 @@ impl Supervisor {
             .collect()
     }
 
+    /// What `status` lists: every live process and every retiring one still stopping, in
+    /// program then index order.
+    pub fn status_ids(&self) -> Vec<ProcId> {
+        let mut ids = self.all_ids();
+        if self.retired.is_empty() {
+            return ids;
+        }
+        ids.extend(self.retired.values().copied());
+        ids.sort_by_cached_key(|id| {
+            self.procs
+                .get(id)
+                .map(|p| (p.program.clone(), p.index, p.retiring))
+        });
+        ids
+    }
+
     /// Every live (non-retiring) process, in program then index order.
     pub fn all_ids(&self) -> Vec<ProcId> {
         self.programs
@@ -877,6 +965,13 @@ fn outcome(op: Op, state: ProcessState) -> Option<bool> {
         (Op::Stop, S::Stopped | S::Exited | S::Fatal) => Some(true),
         _ => None,
     }
+}
+
+/// A `stop` is done once the old child is gone, also when a `start` or `restart` from
+/// another client, queued meanwhile, starts the process again at once (STOPPING straight to
+/// STARTING): the reply then shows the state it is in now.
+fn restarted(op: Op, before: ProcessState) -> Option<bool> {
+    (op == Op::Stop && before == ProcessState::Stopping).then_some(true)
 }
 
 pub fn describe_exit(exit: Exit) -> String {

@@ -91,10 +91,13 @@ fn zsh_with_names(generated: &str) -> String {
     let function = r#"
 (( $+functions[_taskmaster_names] )) ||
 _taskmaster_names() {
+    # The whole line so far: `_arguments` narrows $words to the positional arguments.
+    local -a line
+    line=(${(z)LBUFFER})
     local sock i
-    for (( i = 1; i < ${#words}; i++ )); do
-        [[ ${words[i]} == --socket ]] && sock=${words[i+1]}
-        [[ ${words[i]} == --socket=* ]] && sock=${words[i]#--socket=}
+    for (( i = 1; i < ${#line}; i++ )); do
+        [[ ${line[i]} == --socket ]] && sock=${(Q)line[i+1]}
+        [[ ${line[i]} == --socket=* ]] && sock=${(Q)line[i]#--socket=}
     done
     local -a names
     names=(${(f)"$(taskmaster __complete-names ${sock:+--socket "$sock"} 2>/dev/null)"})

@@ -147,7 +147,10 @@ fn help(args: &[String]) -> u8 {
             parse(&words).err().unwrap_or(exit::OK)
         }
         [word] => {
-            eprintln!("error: no command `{word}` (try `help`)");
+            match crate::cli::habits::advice(std::slice::from_ref(word), "") {
+                Some(text) => eprintln!("{text}"),
+                None => eprintln!("error: no command `{word}` (try `help`)"),
+            }
             exit::USAGE
         }
         _ => {

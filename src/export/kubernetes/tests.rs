@@ -32,11 +32,15 @@ fn container(object: &Value) -> &Value {
     &object["spec"]["template"]["spec"]["containers"][0]
 }
 
-/// The settings that could not map, but for the two every restarting program has.
+/// The settings that could not map, but for those every restarting program has.
 fn other(unmapped: &[String]) -> Vec<&String> {
     unmapped
         .iter()
-        .filter(|s| !s.starts_with("starttime") && !s.starts_with("autorestart"))
+        .filter(|s| {
+            !s.starts_with("starttime")
+                && !s.starts_with("autorestart")
+                && !s.ends_with("(the default)")
+        })
         .collect()
 }
 
@@ -230,22 +234,48 @@ fn json_is_one_list_of_the_same_objects_as_the_yaml() {
 }
 
 #[test]
-fn crash_loop_settings_warn_only_when_set() {
+fn daemon_settings_are_comments_at_the_top_and_warnings() {
+    let e = export_kdl(
+        r#"taskmaster { socket "tm.sock"; logfile "/var/log/tm.log"; }
+           program "p" { cmd "true"; }"#,
+    );
+    let yaml = e.to_yaml().expect("yaml");
+    let header = yaml.split("---").next().expect("header");
+    assert!(
+        header.contains("# cannot map socket \"/cfg/tm.sock\""),
+        "{yaml}"
+    );
+    assert!(
+        header.contains("# cannot map logfile \"/var/log/tm.log\""),
+        "{yaml}"
+    );
+    assert_eq!(e.unmapped.iter().filter(|u| u.program.is_none()).count(), 2);
+}
+
+#[test]
+fn crash_loop_settings_are_comments_and_warnings() {
     let (_, unmapped) = object_of("program \"p\" { cmd \"true\"; }");
     assert!(
-        !unmapped
-            .iter()
-            .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
+        unmapped.contains(&"restart-backoff \"100ms\" \"30s\" (the default)".to_owned()),
+        "{unmapped:?}"
+    );
+    assert!(
+        !unmapped.iter().any(|w| w.contains("crash-limit")),
         "{unmapped:?}"
     );
     let (_, unmapped) =
         object_of("program \"p\" { cmd \"true\"; restart-backoff 0; crash-limit 3 \"10s\"; }");
     assert!(
-        unmapped.iter().any(|w| w.contains("restart-backoff 0")),
+        unmapped.contains(&"restart-backoff 0".to_owned()),
         "{unmapped:?}"
     );
     assert!(
-        unmapped.iter().any(|w| w.contains("crash-limit 3 \"10s\"")),
+        unmapped.contains(&"crash-limit 3 \"10s\"".to_owned()),
+        "{unmapped:?}"
+    );
+    let (_, unmapped) = object_of("program \"p\" { cmd \"true\"; autorestart #false; }");
+    assert!(
+        !unmapped.iter().any(|w| w.contains("restart-backoff")),
         "{unmapped:?}"
     );
 }

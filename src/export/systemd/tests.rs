@@ -51,11 +51,11 @@ fn assert_line(text: &str, line: &str) {
     assert!(has_line(text, line), "no line `{line}` in\n{text}");
 }
 
-/// Only the unexpected-restart and starttime warnings every program has.
+/// The warnings but for the two every restarting program has (starttime, default backoff).
 fn other_warnings(warnings: &[String]) -> Vec<&String> {
     warnings
         .iter()
-        .filter(|w| !w.contains("starttime"))
+        .filter(|w| !w.contains("starttime") && !w.contains("(the default)"))
         .collect()
 }
 
@@ -183,8 +183,13 @@ fn starttime_and_startretries_are_a_comment_and_a_warning() {
         unit.contains("# cannot map starttime \"5s\", startretries 7: systemd has no starttime"),
         "{unit}"
     );
-    assert_eq!(warnings.len(), 1);
-    assert!(warnings[0].starts_with("program \"p\": cannot map starttime \"5s\", startretries 7"));
+    assert!(other_warnings(&warnings).is_empty(), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("program \"p\": cannot map starttime \"5s\", startretries 7")),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -268,15 +273,45 @@ fn timespans_are_exact() {
 }
 
 #[test]
+fn daemon_settings_are_comments_in_the_target_and_warnings() {
+    let e = export_kdl(
+        r#"taskmaster { socket "tm.sock"; logfile "/var/log/tm.log"; }
+           program "p" { cmd "true"; }"#,
+    );
+    let target = &e.units.last().expect("target").text;
+    assert!(
+        target.contains("# cannot map socket \"/cfg/tm.sock\""),
+        "{target}"
+    );
+    assert!(
+        target.contains("# cannot map logfile \"/var/log/tm.log\""),
+        "{target}"
+    );
+    let daemon: Vec<String> = e
+        .unmapped
+        .iter()
+        .filter(|u| u.program.is_none())
+        .map(Unmapped::warning)
+        .collect();
+    assert_eq!(daemon.len(), 2, "{daemon:?}");
+    assert!(daemon[0].starts_with("taskmaster block: cannot map socket"));
+    let plain = export_kdl(r#"program "p" { cmd "true"; }"#);
+    assert!(plain.unmapped.iter().all(|u| u.program.is_some()));
+}
+
+#[test]
 fn crash_loop_settings_map_to_restart_sec_and_start_limits() {
     let (unit, warnings) = unit_of("program \"p\" { cmd \"true\"; }");
     assert!(
-        !warnings
+        !unit.lines().any(|l| l.starts_with("RestartSec=")),
+        "{unit}"
+    );
+    assert!(
+        warnings
             .iter()
-            .any(|w| w.contains("restart-backoff") || w.contains("crash-limit")),
+            .any(|w| w.contains("restart-backoff \"100ms\" \"30s\" (the default)")),
         "{warnings:?}"
     );
-    assert!(!unit.contains("RestartSec="), "{unit}");
     let (unit, warnings) = unit_of(
         "program \"p\" { cmd \"true\"; autorestart #true; restart-backoff \"1s\" \"1m\"; crash-limit 5 \"60s\"; }",
     );
@@ -287,11 +322,34 @@ fn crash_loop_settings_map_to_restart_sec_and_start_limits() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("restart-backoff \"1s\" \"60s\"")),
+            .any(|w| w.contains("restart-backoff \"1s\" \"60s\"") && w.contains("doubling")),
         "{warnings:?}"
     );
     assert!(
         !warnings.iter().any(|w| w.contains("crash-limit")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn restart_backoff_zero_is_restart_sec_zero_with_nothing_lost() {
+    let (unit, warnings) = unit_of("program \"p\" { cmd \"true\"; restart-backoff 0; }");
+    assert_line(section(&unit, "Service"), "RestartSec=0s");
+    assert!(
+        !warnings.iter().any(|w| w.contains("restart-backoff")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn autorestart_false_has_no_crash_restarts_to_pace() {
+    let (unit, warnings) = unit_of("program \"p\" { cmd \"true\"; autorestart #false; }");
+    assert!(
+        !unit.lines().any(|l| l.starts_with("RestartSec=")),
+        "{unit}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("restart-backoff")),
         "{warnings:?}"
     );
 }
