@@ -7,6 +7,7 @@ Workloads (each system runs the same one, on this machine, in one run):
   status     wall time of one status call with N processes (median of K calls)
   restart    kill -9 of a RUNNING child to the replacement having exec'd `sleep`
   log        a child writing 1 GiB to its stdout file, against a straight `head > file`
+  crashloop  `false` restarted for a window (30 s): daemon CPU, event-log growth, restarts
 
 Standard library only. Run through run.sh, which builds/installs what this needs.
 Every daemon runs in a session of its own; whatever happens, every process this script
@@ -252,14 +253,20 @@ class Taskmaster(System):
             f.write('taskmaster {\n    socket "tm.sock"\n}\n')
             f.write(programs)
 
-    def write_sleepers(self, n):
+    def write_sleepers(self, n, extra=""):
         self._write(
             "".join(
                 f'program "s{i:04d}" {{\n    cmd "sleep" "3600"\n    autorestart #true\n'
-                f"    starttime 0\n    stoptime 10\n}}\n"
+                f"    starttime 0\n    stoptime 10\n{extra}}}\n"
                 for i in range(n)
             )
         )
+
+    def write_restart(self):
+        # Kills come 1.2-1.7 s apart: with MAX 1s each one is the first crash of a run, which
+        # is restarted at once (the default MAX of 30 s would make them a crash loop, backed
+        # off; the crashloop workload measures that).
+        self.write_sleepers(1, '    restart-backoff "100ms" "1s"\n')
 
     def write_log(self, path):
         self._write(
@@ -267,6 +274,25 @@ class Taskmaster(System):
             f'    stdout "{path}"\n    stderr "discard"\n    autorestart #false\n'
             "    starttime 0\n}\n"
         )
+
+    def write_crashloop(self, backoff=None):
+        extra = f"    restart-backoff {backoff}\n" if backoff is not None else ""
+        with open(self.config, "w") as f:
+            f.write('taskmaster {\n    socket "tm.sock"\n    logfile "events.log"\n}\n')
+            f.write(
+                'program "crash" {\n    cmd "false"\n    starttime 0\n    autorestart #true\n'
+                f"{extra}}}\n"
+            )
+
+    def event_log(self):
+        return os.path.join(self.workdir, "events.log")
+
+    def restarts(self):
+        r = subprocess.run(self.json_status_argv(), capture_output=True, timeout=60)
+        try:
+            return sum(row.get("restarts", 0) for row in json.loads(r.stdout))
+        except ValueError:
+            return None
 
     def status_argv(self):
         return [self.binary, "status", "--socket", self.socket]
@@ -328,6 +354,15 @@ class Supervisord(System):
             f"stdout_logfile={path}\nstdout_logfile_maxbytes=0\nstdout_logfile_backups=0\n"
             "stderr_logfile=NONE\nautorestart=false\nstartsecs=0\n\n"
         )
+
+    def write_crashloop(self, backoff=None):
+        self._write("[program:crash]\ncommand=false\nautorestart=true\nstartsecs=0\n\n")
+
+    def event_log(self):
+        return os.path.join(self.workdir, "supervisord.log")
+
+    def restarts(self):
+        return None
 
     def status_argv(self):
         return [os.path.join(self.venv, "bin", "supervisorctl"), "-c", self.config, "status"]
@@ -472,6 +507,31 @@ def restart_latency(system, kills, seed, timeout=10):
     return {"latencies_ms": lat, **summary(lat)}
 
 
+def crash_loop(system, window):
+    """`false` restarted for `window` seconds: the daemon's CPU (utime+stime) and how much its
+    log grew over the window, which starts once the loop is under way (1 s after launch)."""
+    pid = system.launch()
+    time.sleep(1.0)
+    log_path = system.event_log() if hasattr(system, "event_log") else None
+    size = lambda: os.path.getsize(log_path) if log_path and os.path.exists(log_path) else 0  # noqa: E731
+    c0, b0, r0 = cpu_ticks(pid), size(), None
+    if hasattr(system, "restarts"):
+        r0 = system.restarts()
+    t0 = time.monotonic()
+    time.sleep(window)
+    c1, b1 = cpu_ticks(pid), size()
+    elapsed = time.monotonic() - t0
+    r1 = system.restarts() if hasattr(system, "restarts") else None
+    cpu = None if c0 is None or c1 is None else (c1 - c0) / CLK_TCK
+    return {
+        "window_secs": elapsed,
+        "cpu_secs": cpu,
+        "cpu_percent": None if cpu is None else 100.0 * cpu / elapsed,
+        "log_growth_bytes": (b1 - b0) if log_path else None,
+        "restarts": None if r0 is None or r1 is None else r1 - r0,
+    }
+
+
 def wait_size(path, size, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -556,6 +616,10 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
+def kb(b):
+    return None if b is None else b / 1000
+
+
 def build_table(results, targets):
     tm = results.get("taskmaster", {})
     sv = results.get("supervisord", {})
@@ -589,6 +653,19 @@ def build_table(results, targets):
         targets["status"])
     row("status --json with N (ms)", None, ms(st_t.get("status_json")), None, "")
     row("no-op client (ms)", None, ms(st_t.get("noop_client")), ms(st_s.get("noop_client")), "")
+    cl_f, cl_t, cl_s = fl.get("crashloop", {}), tm.get("crashloop", {}), sv.get("crashloop", {})
+    cl_0 = tm.get("crashloop_nobackoff", {})
+    if cl_f or cl_t or cl_s:
+        w = next((c["window_secs"] for c in (cl_t, cl_s, cl_f) if c.get("window_secs")), 0)
+        row(f"crash loop of `false`, {w:.0f} s: daemon CPU (%)", cl_f.get("cpu_percent"),
+            cl_t.get("cpu_percent"), cl_s.get("cpu_percent"), targets["crashloop_cpu"])
+        row("  ... event log growth (KB)", None, kb(cl_t.get("log_growth_bytes")),
+            kb(cl_s.get("log_growth_bytes")), targets["crashloop_log"])
+        row("  ... restarts", cl_f.get("restarts"), cl_t.get("restarts"), cl_s.get("restarts"), "")
+    if cl_0:
+        row("  ... with restart-backoff 0: CPU (%)", None, cl_0.get("cpu_percent"), None, "")
+        row("  ... with restart-backoff 0: log (KB)", None, kb(cl_0.get("log_growth_bytes")), None, "")
+        row("  ... with restart-backoff 0: restarts", None, cl_0.get("restarts"), None, "")
 
     head = ("metric", "floor", "taskmaster", "supervisord", "tm/sv", "target (taskmaster)")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
@@ -616,6 +693,11 @@ def verdicts(results, n):
     t_log, f_log = med(tm.get("log", []), "secs"), med(fl.get("log", []), "secs")
     if t_log is not None and f_log:
         out["log_within_1.3x_straight"] = t_log <= 1.3 * f_log
+    cl = tm.get("crashloop", {})
+    if cl.get("cpu_percent") is not None:
+        out["crashloop_cpu_below_1_percent"] = cl["cpu_percent"] < 1.0
+    if cl.get("log_growth_bytes") is not None:
+        out["crashloop_log_below_100_kb"] = cl["log_growth_bytes"] < 100_000
     return out
 
 
@@ -630,8 +712,9 @@ def main():
     ap.add_argument("--workdir", default="/tmp/taskmaster-bench/work")
     ap.add_argument("--out", required=True, help="where to write the JSON results")
     ap.add_argument("--systems", default="floor,taskmaster,supervisord")
-    ap.add_argument("--workloads", default="spawn,footprint,status,restart,log",
-                    help="comma-separated subset of spawn,footprint,status,restart,log")
+    ap.add_argument("--workloads", default="spawn,footprint,status,restart,log,crashloop",
+                    help="comma-separated subset of spawn,footprint,status,restart,log,crashloop")
+    ap.add_argument("--crash-window", type=float, help="crash loop window in seconds (default 30)")
     ap.add_argument("--quick", action="store_true", help="N=100, 1 run, 5 kills, 5 s idle")
     ap.add_argument("-n", type=int, help="processes for spawn/footprint/status (default 1000)")
     ap.add_argument("--runs", type=int, help="repetitions of spawn and log (default 3)")
@@ -648,7 +731,8 @@ def main():
     calls = a.status_calls or (5 if a.quick else 10)
     systems = [s for s in a.systems.split(",") if s]
     workloads = set(w for w in a.workloads.split(",") if w)
-    unknown = workloads - {"spawn", "footprint", "status", "restart", "log"}
+    crash_window = a.crash_window or (5.0 if a.quick else 30.0)
+    unknown = workloads - {"spawn", "footprint", "status", "restart", "log", "crashloop"}
     if unknown:
         ap.error(f"unknown workloads: {sorted(unknown)}")
     timeout = max(60.0, n * 0.1)
@@ -690,6 +774,7 @@ def main():
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "n": n, "runs": runs, "kills": kills, "idle_secs": idle, "status_calls": calls,
+        "crash_window_secs": crash_window,
         "quick": a.quick, "workloads": sorted(workloads), "seed": a.seed,
         "loadavg_start": open("/proc/loadavg").read().split()[:3],
     }
@@ -734,6 +819,8 @@ def main():
                 s = make(name, "restart")
                 if name == "floor":
                     s.args = ["-r", "1", "sleep", "3600"]
+                elif name == "taskmaster":
+                    s.write_restart()
                 else:
                     s.write_sleepers(1)
                 s.launch()
@@ -754,6 +841,20 @@ def main():
                         os.unlink(path)
                     res["log"].append(r)
                     log(f"{name} log run {i}: {r.get('secs')} s")
+            if "crashloop" in workloads:
+                # The floor is the bare loop: spawnloop -r respawns `false` at once, for ever.
+                variants = [("crashloop", None)]
+                if name == "taskmaster":
+                    variants.append(("crashloop_nobackoff", "0"))
+                for key, backoff in variants:
+                    s = make(name, key)
+                    if name == "floor":
+                        s.args = ["-r", "1", "false"]
+                    else:
+                        s.write_crashloop(backoff)
+                    res[key] = crash_loop(s, crash_window)
+                    finish(s)
+                    log(f"{name} {key}: {res[key]}")
     except KeyboardInterrupt as e:
         meta["interrupted"] = str(e)
     finally:
@@ -767,6 +868,7 @@ def main():
     targets = {
         "spawn": "<= 1.5x floor", "rss": "< 10 MiB", "idle": "0.00 CPU-s",
         "restart": "< 3 ms", "status": "< 50 ms", "log": "<= 1.3x floor",
+        "crashloop_cpu": "< 1 %", "crashloop_log": "< 100 KB",
     }
     doc = {"meta": meta, "results": results, "targets_met": verdicts(results, n)}
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)

@@ -93,6 +93,7 @@ impl StateFile {
         if !self.dirty {
             return Ok(());
         }
+        // Cleared also on failure: the next change tries again, not every loop iteration.
         self.dirty = false;
         let mut text = String::from(
             "# taskmaster: live process groups (pgid start signal stoptime_ms name)\n",
@@ -118,7 +119,6 @@ impl StateFile {
         let written = fs::File::create(&tmp).and_then(|mut f| f.write_all(text.as_bytes()));
         if let Err(e) = written.and_then(|()| fs::rename(&tmp, &self.path)) {
             let _ = fs::remove_file(&tmp);
-            self.dirty = true;
             return Err(e);
         }
         Ok(())

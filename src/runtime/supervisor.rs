@@ -182,6 +182,7 @@ pub struct Supervisor {
     draining: BTreeSet<ProcId>,
     /// The record of live groups for the next daemon.
     pub groups: StateFile,
+    groups_unwritable: bool,
 }
 
 impl Supervisor {
@@ -216,6 +217,7 @@ impl Supervisor {
             adopted: HashMap::new(),
             draining: BTreeSet::new(),
             groups,
+            groups_unwritable: false,
         }
     }
 
@@ -447,9 +449,14 @@ impl Supervisor {
         let name = proc.name.clone();
         self.log
             .log(format_args!("{name}: pid {pid} {}", describe_exit(exit)));
-        // Fork into the background: it ended while starting, or "successfully".
-        let forked = proc.machine.state() == ProcessState::Starting
-            || is_expected_exit(exit.code(), &proc.spec.exitcodes);
+        // Fork into the background: it ended while starting, or "successfully" while
+        // running. Not when it was being stopped: a stop of 1,000 processes that exit 0 on
+        // SIGTERM must not scan /proc 1,000 times (their groups are still checked).
+        let forked = match proc.machine.state() {
+            ProcessState::Starting => true,
+            ProcessState::Running => is_expected_exit(exit.code(), &proc.spec.exitcodes),
+            _ => false,
+        };
         let mut leftovers = 0;
         if forked || procfs::group_exists(pid) {
             leftovers = self.adopt_leftovers(id, forked);
@@ -532,13 +539,20 @@ impl Supervisor {
         }
     }
 
-    /// Writes the record of live groups if it changed (once per loop iteration).
+    /// Writes the record of live groups if it changed (once per loop iteration). A failure
+    /// is logged once, not at every change, until a write succeeds again.
     pub fn flush_groups(&mut self) {
-        if let Err(e) = self.groups.flush() {
-            self.log.log(format_args!(
-                "cannot write {}: {e}",
-                self.groups.path().display()
-            ));
+        match self.groups.flush() {
+            Ok(()) => self.groups_unwritable = false,
+            Err(e) if !self.groups_unwritable => {
+                self.groups_unwritable = true;
+                self.log.log(format_args!(
+                    "cannot write {}: {e}; a daemon started after this one is killed with \
+                     SIGKILL will not stop what it left",
+                    self.groups.path().display()
+                ));
+            }
+            Err(_) => {}
         }
     }
 

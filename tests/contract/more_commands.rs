@@ -273,10 +273,13 @@ try "taskmaster stop d" taskmaster stop d
 try "taskmaster stop --socket {sock} we" taskmaster stop --socket {sock} we
 try "taskmaster restart web:" taskmaster restart web :
 try "taskmaster signal U" taskmaster signal U
+cd /
+try "taskmaster pid --config {config} d" taskmaster pid --config {config} d
 "#,
         bin = bin_dir.display(),
         script = script_path.display(),
         sock = d.socket().display(),
+        config = d.sb.config().display(),
     );
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
@@ -286,11 +289,15 @@ try "taskmaster signal U" taskmaster signal U
     let out = run_bounded(cmd, d.sb.root(), Duration::from_secs(60), None);
     assert_exit(&out, 0, "bash completion probe");
     let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
-    assert_eq!(lines.len(), 4, "{lines:?}\n{}", text(&out.stderr));
+    assert_eq!(lines.len(), 5, "{lines:?}\n{}", text(&out.stderr));
     assert_eq!(lines[0], "db db:*", "names from the config's socket");
     assert_eq!(lines[1], "web web:0 web:1 web:*", "names from --socket");
     assert_eq!(lines[2], ":0 :1 :*", "the part after bash's colon split");
     assert_eq!(lines[3], "USR1 USR2");
+    assert_eq!(
+        lines[4], "db db:*",
+        "names through --config, from another folder"
+    );
 }
 
 /// A slow stop shows a progress line on a terminal (here a pseudo-terminal from

@@ -5,7 +5,8 @@
 //! after a second, nothing printed on any failure), run by the script each time names are
 //! wanted: after `status`, `start`, `stop`, `restart`, `logs`, `pid`, and after `signal`'s
 //! signal (whose first argument completes from a list of common signals). A `--socket PATH`
-//! already typed on the line is passed on; otherwise the usual socket rule applies.
+//! or `--config CONFIG` already typed on the line is passed on; otherwise the usual socket
+//! rule applies.
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -46,14 +47,16 @@ fn bash_names() -> String {
     local prev="${{COMP_WORDS[COMP_CWORD-1]}}"
     case "$full" in -*) return 0 ;; esac
     case "$prev" in --socket|-n|--lines|--timeout|--config) return 0 ;; esac
-    local words sub="" sock="" positional=0 i
+    local words sub="" sock="" config="" positional=0 i
     read -ra words <<< "$line"
     [[ -n "$full" ]] && unset 'words[${{#words[@]}}-1]'
     for (( i = 1; i < ${{#words[@]}}; i++ )); do
         case "${{words[i]}}" in
             --socket) sock="${{words[i+1]}}"; i=$((i + 1)) ;;
             --socket=*) sock="${{words[i]#--socket=}}" ;;
-            -n|--lines|--timeout|--config) i=$((i + 1)) ;;
+            --config) config="${{words[i+1]}}"; i=$((i + 1)) ;;
+            --config=*) config="${{words[i]#--config=}}" ;;
+            -n|--lines|--timeout) i=$((i + 1)) ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="${{words[i]}}"; else positional=$((positional + 1)); fi ;;
         esac
@@ -65,7 +68,7 @@ fn bash_names() -> String {
     elif [[ "$sub" == logs && $positional -gt 0 ]]; then
         return 0
     else
-        candidates="$(taskmaster __complete-names ${{sock:+--socket "$sock"}} 2>/dev/null)"
+        candidates="$(taskmaster __complete-names ${{sock:+--socket "$sock"}} ${{config:+--config "$config"}} 2>/dev/null)"
     fi
     local IFS=$'\n' prefix="${{full%"$cur"}}" c
     COMPREPLY=()
@@ -94,13 +97,15 @@ _taskmaster_names() {
     # The whole line so far: `_arguments` narrows $words to the positional arguments.
     local -a line
     line=(${(z)LBUFFER})
-    local sock i
+    local sock config i
     for (( i = 1; i < ${#line}; i++ )); do
         [[ ${line[i]} == --socket ]] && sock=${(Q)line[i+1]}
         [[ ${line[i]} == --socket=* ]] && sock=${(Q)line[i]#--socket=}
+        [[ ${line[i]} == --config ]] && config=${(Q)line[i+1]}
+        [[ ${line[i]} == --config=* ]] && config=${(Q)line[i]#--config=}
     done
     local -a names
-    names=(${(f)"$(taskmaster __complete-names ${sock:+--socket "$sock"} 2>/dev/null)"})
+    names=(${(f)"$(taskmaster __complete-names ${sock:+--socket "$sock"} ${config:+--config "$config"} 2>/dev/null)"})
     compadd -a names
 }
 "#;
@@ -130,13 +135,13 @@ fn fish_names() -> String {
     format!(
         r#"function __fish_taskmaster_names
     set -l words (commandline -opc)
-    set -l sock
+    set -l where
     for i in (seq (count $words))
-        if test "$words[$i]" = --socket; and test $i -lt (count $words)
-            set sock --socket $words[(math $i + 1)]
+        if contains -- "$words[$i]" --socket --config; and test $i -lt (count $words)
+            set -a where $words[$i] $words[(math $i + 1)]
         end
     end
-    taskmaster __complete-names $sock 2>/dev/null
+    taskmaster __complete-names $where 2>/dev/null
 end
 complete -c taskmaster -n "__fish_taskmaster_using_subcommand {NAME_COMMANDS}" -f -a "(__fish_taskmaster_names)"
 complete -c taskmaster -n "__fish_taskmaster_using_subcommand signal" -f -a "{SIGNALS}"
@@ -175,6 +180,6 @@ mod tests {
         assert!(b.contains("taskmaster __complete-names"));
         let f = text(Shell::Fish);
         assert!(f.contains("(__fish_taskmaster_names)"));
-        assert!(f.contains("taskmaster __complete-names $sock"));
+        assert!(f.contains("taskmaster __complete-names $where"));
     }
 }
