@@ -42,7 +42,7 @@ use super::spawn::{Identity, SpawnContext, spawn};
 use super::statefile::StateFile;
 use crate::plan::Plan;
 use crate::plan::model::{ProgramSpec, format_duration, is_expected_exit, process_name};
-use crate::protocol::{ProcessState, ProcessStatus, Response};
+use crate::protocol::{ErrorReply, ProcessState, ProcessStatus, Response};
 
 pub type ProcId = u64;
 
@@ -293,7 +293,12 @@ impl Supervisor {
         prog.procs.push(id);
         proc.retiring = false;
         proc.spec = spec.clone();
-        let name = proc.name.clone();
+        // Its name under the new numprocs (`web` removed, added back as `web:0`…).
+        let name = process_name(program, spec.numprocs, proc.index);
+        if name != proc.name {
+            let old = std::mem::replace(&mut proc.name, name.clone());
+            self.log.log(format_args!("{old}: renamed to {name}"));
+        }
         let then = if spec.autostart {
             "starts again once its old process is gone"
         } else {
@@ -958,6 +963,38 @@ impl Supervisor {
                 .map(|p| (p.program.clone(), p.index, p.retiring))
         });
         ids
+    }
+
+    /// What `status NAME…` lists: the named live processes, plus the retiring ones still
+    /// stopping that a name covers (`all`, their program's name, their own name). A name
+    /// that covers neither is an unknown name.
+    pub fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+        let mut ids = Vec::new();
+        for name in names {
+            let retiring: Vec<ProcId> = self
+                .retired
+                .values()
+                .copied()
+                .filter(|id| {
+                    self.procs
+                        .get(id)
+                        .is_some_and(|p| name == "all" || p.program == *name || p.name == *name)
+                })
+                .collect();
+            match self.resolve(std::slice::from_ref(name)) {
+                Ok(live) => ids.extend(live),
+                Err(e) if retiring.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+            ids.extend(retiring);
+        }
+        ids.sort_by_cached_key(|id| {
+            self.procs
+                .get(id)
+                .map(|p| (p.program.clone(), p.index, p.retiring))
+        });
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Every live (non-retiring) process, in program then index order.
