@@ -204,6 +204,88 @@ proptest! {
     }
 }
 
+/// Valid KDL 2 with every construct the pre-scan must see through, for the piece-cutting
+/// property below.
+const TRICKY: &str = r####"
+/- program "old" {
+    cmd "x { y"
+}
+/-
+
+// a comment } with { braces
+program "t" { cmd "a\" }" "b{" ; numprocs 1 }
+program "u" {
+    cmd #"raw " } { "# ##"raw "# }"## """
+    multi " { line
+    """
+    env { A "\
+        continued" ; B #"}"# }
+    /* block { /* nested } */ } */ stopsignal         "TERM" // after a continuation
+}
+"####;
+
+/// Cutting a big valid file into pieces must not change what it parses to: same nodes, same
+/// spans, no error kdl would not give on the whole text.
+fn pieces_match_the_whole(text: &str) {
+    let whole = kdl::KdlDocument::parse_v2(text);
+    let ours = taskmaster::parse::parse(text);
+    let (Ok(whole), Ok(ours)) = (whole, ours) else {
+        panic!("the pieces or the whole failed to parse");
+    };
+    fn spans(doc: &kdl::KdlDocument, out: &mut Vec<(usize, usize)>) {
+        for n in doc.nodes() {
+            out.push((n.span().offset(), n.span().len()));
+            for e in n.entries() {
+                out.push((e.span().offset(), e.span().len()));
+            }
+            if let Some(c) = n.children() {
+                spans(c, out);
+            }
+        }
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    spans(&whole, &mut a);
+    spans(&ours.doc, &mut b);
+    assert!(a == b, "spans differ");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases().map_or(8, |c| (c / 32).max(1)),
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn big_valid_files_parse_the_same_in_pieces(
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 400..1200),
+    ) {
+        let mut texts: Vec<&str> = vec![TRICKY];
+        texts.extend(valid_kdl2_fixtures().iter().map(String::as_str));
+        let mut text = String::new();
+        for pick in picks {
+            text.push_str(texts[pick.index(texts.len())]);
+            text.push('\n');
+        }
+        prop_assume!(text.len() > 2 * taskmaster::parse::CHUNK_BYTES);
+        pieces_match_the_whole(&text);
+    }
+}
+
+/// The valid fixtures that are KDL 2 (some are KDL 1 on purpose).
+fn valid_kdl2_fixtures() -> &'static [String] {
+    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
+    TEXTS.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid");
+        let mut texts: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .filter(|t| kdl::KdlDocument::parse_v2(t).is_ok())
+            .collect();
+        texts.sort();
+        texts
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: cases().unwrap_or(256),

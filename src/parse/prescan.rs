@@ -11,7 +11,8 @@
 //! from counting: quoted strings with escapes (`"…"`, also over several lines as KDL 1
 //! allows), multi-line strings (`"""…"""`), raw strings (`#"…"#`, `##"""…"""##`, KDL 1's
 //! `r#"…"#`), `//` and nested `/* */` comments, and `\` line continuations. A slashdash
-//! (`/-`) comments out a node that kdl still parses, so its braces count. Where the scanner
+//! (`/-`) comments out a node that kdl still parses, so its braces count; the newlines and
+//! comments between it and that node do not end a node. Where the scanner
 //! could be wrong (text that is not valid KDL anyway) it can only count a brace kdl would
 //! not see, or miss a cut point: it never lets nesting through unseen in valid KDL, and a
 //! cut point it reports is always a real node boundary in valid KDL.
@@ -78,6 +79,9 @@ pub fn scan(text: &str) -> Scan {
                     i + 1
                 };
             }
+            // A slashdash may be followed by newlines before what it comments out: none of
+            // them ends a node.
+            b'/' if b.get(i + 1) == Some(&b'-') => i = skip_line_space(b, i + 2),
             b'/' if b.get(i + 1) == Some(&b'/') => i = line_end(b, i),
             b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
             b'\\' => i = skip_continuation(b, i),
@@ -162,6 +166,18 @@ fn line_end(b: &[u8], i: usize) -> usize {
         .iter()
         .position(|&c| c == b'\n' || c == b'\r')
         .map_or(b.len(), |p| i + p)
+}
+
+/// Past blanks, newlines and comments.
+fn skip_line_space(b: &[u8], mut i: usize) -> usize {
+    loop {
+        match b.get(i) {
+            Some(b' ' | b'\t' | b'\n' | b'\r') => i += 1,
+            Some(b'/') if b.get(i + 1) == Some(&b'/') => i = line_end(b, i),
+            Some(b'/') if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
+            _ => return i,
+        }
+    }
 }
 
 /// Past a `/* … */` comment, nested ones included.
@@ -324,6 +340,22 @@ mod tests {
             at = range.end;
         }
         assert_eq!(at, text.len());
+    }
+
+    #[test]
+    fn no_cut_between_a_slashdash_and_what_it_comments_out() {
+        let node = "a 1\n/-\n// note\n\n  b {\n}\n";
+        let text = node.repeat(CHUNK_BYTES / node.len() * 3);
+        let got = pieces(&text);
+        assert!(got.len() > 2);
+        for (range, _) in got {
+            let piece = &text[range.clone()];
+            assert!(
+                piece.starts_with("a 1") || piece.starts_with("/-"),
+                "{range:?}"
+            );
+            assert!(kdl::KdlDocument::parse_v2(piece).is_ok(), "{range:?}");
+        }
     }
 
     #[test]

@@ -72,6 +72,7 @@ codes! {
     UnknownSignal = "unknown_signal", Error, "A `stopsignal` that names no signal.";
     BadAutorestart = "bad_autorestart", Error, "An `autorestart` other than #true, #false or \"unexpected\".";
     BadDuration = "bad_duration", Error, "A duration that is malformed or above 24 hours.";
+    IgnoredSetting = "ignored_setting", Warning, "A setting that can never take effect, such as `crash-limit` with `autorestart #false`.";
     BackoffMinAboveMax = "backoff_min_above_max", Error, "A `restart-backoff` whose first wait (MIN) is longer than its longest (MAX).";
     InvalidEnvKey = "invalid_env_key", Error, "An `env` key that is empty or contains `=`.";
     EmptyPath = "empty_path", Error, "An empty path.";

@@ -259,6 +259,33 @@ fn write_stderr(shared: &(Mutex<Shared>, Condvar)) {
     }
 }
 
+/// Makes panics report themselves without ever waiting on stderr: the default hook writes
+/// the message to stderr blocking, and on a stalled terminal that write would keep the
+/// daemon from killing its children (see `runtime::supervise`). The message is written only
+/// as far as stderr takes it at once.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let message = format!(
+            "{} taskmaster: internal error in thread {}: {info}\n",
+            rfc3339_millis(SystemTime::now()),
+            thread.name().unwrap_or("?")
+        );
+        let stderr = io::stderr();
+        let mut fds = [nix::libc::pollfd {
+            fd: stderr.as_raw_fd(),
+            events: nix::libc::POLLOUT,
+            revents: 0,
+        }];
+        // SAFETY: `fds` is a valid array of one pollfd; a zero timeout returns at once.
+        let ready = unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, 0) };
+        if ready == 1 && fds[0].revents & nix::libc::POLLOUT != 0 {
+            let bytes = message.as_bytes();
+            let _ = nix::unistd::write(stderr.as_fd(), &bytes[..bytes.len().min(4096)]);
+        }
+    }));
+}
+
 /// Blocks (the writer thread) until `fd` takes a write.
 fn wait_writable(fd: i32) {
     let mut fds = [nix::libc::pollfd {

@@ -172,6 +172,7 @@ pub fn run(
     // And what the burst of spawns itself left behind (about 0.5 MiB for 1,000).
     memory::release_free_heap();
     sup.log.flush();
+    eventlog::install_panic_hook();
     let result = supervise(&mut event_loop, &mut sup);
     if result.is_ok() {
         // A clean shutdown: every group is gone.

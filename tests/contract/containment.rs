@@ -520,3 +520,42 @@ fn log_files_take_the_program_umask_and_relative_path_entries_follow_workingdir(
         d.sb.read("wd/tool.out") == "from-wd\n"
     });
 }
+
+/// Both crash settings apply in place on reload: `diff` classes them as supervision, the
+/// process keeps its pid, and the new values decide at the next crash.
+#[test]
+fn crash_settings_apply_in_place_on_reload() {
+    let d = Daemon::start(&program(
+        "w",
+        r#"cmd "sh" "-c" "echo $$ >> pids; if [ -e crash ]; then sleep 0.3; exit 1; fi; exec sleep 1000"
+           starttime "100ms"
+           autorestart #true"#,
+    ));
+    let pid = d.running_pid("w");
+    d.sb.write_config(&program(
+        "w",
+        r#"cmd "sh" "-c" "echo $$ >> pids; if [ -e crash ]; then sleep 0.3; exit 1; fi; exec sleep 1000"
+           starttime "100ms"
+           autorestart #true
+           restart-backoff 0
+           crash-limit 2 "1m""#,
+    ));
+    let diff = d.ctl(&["diff"]);
+    assert_exit(&diff, 1, "diff");
+    let shown = text(&diff.stdout);
+    assert!(
+        shown.contains("restart-backoff") && shown.contains("crash-limit"),
+        "{shown}"
+    );
+    d.ok(&["reload"]);
+    assert_eq!(d.pid_of("w"), pid, "applied in place: same pid");
+    // The new limit decides: two crash restarts, then FATAL at the third crash.
+    d.sb.write("crash", "");
+    signal(pid, Signal::SIGKILL);
+    let row = d.wait_state("w", "FATAL");
+    assert!(
+        reason(&row).contains("crash loop: 2 restarts within 60s"),
+        "{row}"
+    );
+    assert_eq!(row["restarts"], 2);
+}

@@ -412,6 +412,58 @@ fn exit_statuses_survive_a_daemon_started_with_sigchld_ignored() {
     );
 }
 
+/// The blocked and ignored signal sets of /proc/self/status as the child saw them, leaving
+/// out signals 32 and 33: glibc reserves them for itself, and its posix_spawn hands them
+/// to every child ignored (it cannot be asked otherwise); libc installs its own handlers
+/// when it needs them.
+fn child_signal_masks(d: &Daemon, name: &str) -> (u64, u64) {
+    d.wait_state(name, "EXITED");
+    let out = d.ok(&["logs", name]);
+    let field = |key: &str| {
+        let status = text(&out.stdout);
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no {key} in {status}"));
+        let hex = line.split_whitespace().nth(1).unwrap_or_default();
+        u64::from_str_radix(hex, 16).expect("a hex mask") & !(0b11 << 31)
+    };
+    (field("SigBlk:"), field("SigIgn:"))
+}
+
+#[test]
+fn children_get_no_blocked_or_ignored_signals() {
+    let sb = Sandbox::new();
+    let masks = "    cmd \"cat\" \"/proc/self/status\"\n    starttime 0\n    autorestart #false";
+    sb.write_config(&format!(
+        "{}{}",
+        program("spawned", masks),
+        // A workingdir takes the fork path instead of posix_spawn.
+        program("forked", &format!("{masks}\n    workingdir \"/\"")),
+    ));
+    // Started with signals ignored, as `nohup` and some init scripts do.
+    let d = Daemon::spawn_custom(
+        sb,
+        &[
+            "python3",
+            "-c",
+            "import os, signal, sys; [signal.signal(s, signal.SIG_IGN) for s in \
+             (signal.SIGCHLD, signal.SIGHUP, signal.SIGUSR1, signal.SIGPIPE, signal.SIGRTMIN)]; \
+             os.execv(sys.argv[1], sys.argv[1:])",
+        ],
+        |_| {},
+    );
+    d.wait_ready();
+    for name in ["spawned", "forked"] {
+        let (blocked, ignored) = child_signal_masks(&d, name);
+        assert_eq!(
+            (blocked, ignored),
+            (0, 0),
+            "{name}: blocked {blocked:#x}, ignored {ignored:#x}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Reload overlap.
 

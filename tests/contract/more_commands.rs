@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, Daemon, LONG, Sandbox, assert_exit, pid_alive, program, run_bounded, text, wait_for,
+    BIN, Daemon, LONG, Sandbox, assert_exit, holds_for, pid_alive, program, run_bounded, text,
+    wait_for,
 };
 
 /// `web` (2 processes) records every SIGHUP it gets in `hup.log`, with its pid; `db` is one
@@ -76,8 +77,9 @@ fn signal_of_a_stopped_process_or_unknown_name_is_exit_1() {
         "{}",
         text(&out.stderr)
     );
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(d.sb.line_count("hup.log"), before, "nothing was sent");
+    holds_for("no SIGHUP arriving", Duration::from_millis(500), || {
+        d.sb.line_count("hup.log") == before
+    });
     assert_eq!(d.pid_of("web:0"), w0);
     // A signal that does not exist is a usage error.
     assert_exit(&d.ctl(&["signal", "HUPP", "web"]), 2, "signal HUPP");
@@ -329,8 +331,9 @@ fn a_long_stop_shows_progress_only_on_a_terminal() {
     let out = run_bounded(cmd, d.sb.root(), Duration::from_secs(60), None);
     assert_exit(&out, 0, "stop under a terminal");
     let tty = text(&out.stdout);
+    // Which seconds get drawn depends on the machine's load; the shape does not.
     assert!(
-        tty.contains("stopping slow (SIGTERM sent, 1s of 3s)…"),
+        (1..=3).any(|s| tty.contains(&format!("stopping slow (SIGTERM sent, {s}s of 3s)…"))),
         "{tty:?}"
     );
     assert!(tty.contains("\r\x1b[K"), "the line is erased: {tty:?}");

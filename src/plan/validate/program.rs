@@ -54,6 +54,24 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
         has_cmd |= fname == "cmd";
         (directive.parse)(ctx, field, &mut spec);
     }
+    if spec.autorestart == AutoRestart::Never {
+        for setting in ["restart-backoff", "crash-limit"] {
+            if let Some(&span) = seen.get(setting) {
+                ctx.push(
+                    Problem::new(
+                        Code::IgnoredSetting,
+                        span,
+                        format!("`{setting}` never applies with `autorestart #false`"),
+                        "ignored",
+                    )
+                    .help(
+                        "it paces crash restarts, and this program is never restarted: \
+                         remove it, or set autorestart #true or \"unexpected\"",
+                    ),
+                );
+            }
+        }
+    }
     if !has_cmd {
         ctx.push(
             Problem::new(
