@@ -251,7 +251,7 @@ impl Supervisor {
                 let ids = if names.is_empty() {
                     Ok(self.status_ids())
                 } else {
-                    self.resolve(&names)
+                    self.status_targets(&names)
                 };
                 match ids {
                     Ok(ids) => {

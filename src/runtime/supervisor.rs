@@ -42,7 +42,7 @@ use super::spawn::{Identity, SpawnContext, spawn};
 use super::statefile::StateFile;
 use crate::plan::Plan;
 use crate::plan::model::{ProgramSpec, format_duration, is_expected_exit, process_name};
-use crate::protocol::{ProcessState, ProcessStatus, Response};
+use crate::protocol::{ErrorReply, ProcessState, ProcessStatus, Response};
 
 pub type ProcId = u64;
 
@@ -81,6 +81,9 @@ pub struct Proc {
     pub pgid: Option<i32>,
     /// Leftovers that are the daemon's children, waited for one by one.
     extras: BTreeSet<i32>,
+    /// The `TASKMASTER_PROCESS` the last spawn got (the name then: a rename since does not
+    /// change the child's environment).
+    spawned_as: String,
     pub started: Option<Instant>,
     timer: Option<RegistrationToken>,
     timer_seq: u64,
@@ -267,6 +270,7 @@ impl Supervisor {
                 pid: None,
                 pgid: None,
                 extras: BTreeSet::new(),
+                spawned_as: String::new(),
                 started: None,
                 timer: None,
                 timer_seq: 0,
@@ -293,7 +297,12 @@ impl Supervisor {
         prog.procs.push(id);
         proc.retiring = false;
         proc.spec = spec.clone();
-        let name = proc.name.clone();
+        // Its name under the new numprocs (`web` removed, added back as `web:0`…).
+        let name = process_name(program, spec.numprocs, proc.index);
+        if name != proc.name {
+            let old = std::mem::replace(&mut proc.name, name.clone());
+            self.log.log(format_args!("{old}: renamed to {name}"));
+        }
         let then = if spec.autostart {
             "starts again once its old process is gone"
         } else {
@@ -374,6 +383,7 @@ impl Supervisor {
         let pid = child.pid;
         proc.pid = Some(pid);
         proc.pgid = Some(pid);
+        proc.spawned_as.clone_from(&name);
         proc.started = Some(Instant::now());
         proc.spawn_error = None;
         self.leaders.insert(pid, id);
@@ -484,7 +494,7 @@ impl Supervisor {
         let Some(pgid) = proc.pgid else {
             return 0;
         };
-        let name = proc.name.clone();
+        let name = proc.spawned_as.clone();
         let leaders = &self.leaders;
         let adopted = &self.adopted;
         let found = procfs::scan(pgid, marked.then_some(name.as_str()), |p| {
@@ -958,6 +968,38 @@ impl Supervisor {
                 .map(|p| (p.program.clone(), p.index, p.retiring))
         });
         ids
+    }
+
+    /// What `status NAME…` lists: the named live processes, plus the retiring ones still
+    /// stopping that a name covers (`all`, their program's name, their own name). A name
+    /// that covers neither is an unknown name.
+    pub fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+        let mut ids = Vec::new();
+        for name in names {
+            let retiring: Vec<ProcId> = self
+                .retired
+                .values()
+                .copied()
+                .filter(|id| {
+                    self.procs
+                        .get(id)
+                        .is_some_and(|p| name == "all" || p.program == *name || p.name == *name)
+                })
+                .collect();
+            match self.resolve(std::slice::from_ref(name)) {
+                Ok(live) => ids.extend(live),
+                Err(e) if retiring.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+            ids.extend(retiring);
+        }
+        ids.sort_by_cached_key(|id| {
+            self.procs
+                .get(id)
+                .map(|p| (p.program.clone(), p.index, p.retiring))
+        });
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Every live (non-retiring) process, in program then index order.

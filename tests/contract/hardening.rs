@@ -61,6 +61,16 @@ fn ctl_within(d: &Daemon, args: &[&str], limit: Duration) -> std::process::Outpu
     run_bounded(cmd, d.sb.root(), limit, None)
 }
 
+/// Whether the daemon has a thread compiling a config right now.
+fn compile_thread_running(pid: u32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .any(|t| fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "tm-compile"))
+}
+
 fn still_running(child: &mut Child) -> bool {
     child.try_wait().expect("try_wait").is_none()
 }
@@ -109,9 +119,12 @@ fn status_is_answered_and_children_restarted_while_a_reload_compiles() {
         event_log(&d).contains("reload: reading")
     });
     let first = quick_status(&d);
-    // Long enough for the crasher to exit and be restarted at least once.
-    std::thread::sleep(Duration::from_millis(1500));
-    let last = quick_status(&d);
+    let mut last = first.clone();
+    wait_for("a restart, or the end of the reload", LONG, || {
+        last = quick_status(&d);
+        restarts_of(&last, "crasher") > restarts_of(&first, "crasher")
+            || !still_running(&mut reload)
+    });
     let reload_pending = still_running(&mut reload);
     kill_child(reload);
     assert!(
@@ -131,8 +144,11 @@ fn status_is_answered_while_an_online_diff_compiles() {
     d.sb.write("big.kdl", &slow_config(45_000));
     let big = d.path("big.kdl");
     let mut diff = ctl_spawn(&d, &["diff", big.to_str().expect("utf-8 path")]);
-    // Nothing is logged for a diff: give it time to be read and queued.
-    std::thread::sleep(Duration::from_millis(500));
+    // Nothing is logged for a diff; its compile thread shows it began (or the old daemon,
+    // compiling on its loop, never has one and the wait fails).
+    wait_for("the diff's compile thread", LONG, || {
+        compile_thread_running(d.pid()) || !still_running(&mut diff)
+    });
     quick_status(&d);
     let pending = still_running(&mut diff);
     kill_child(diff);
@@ -499,6 +515,16 @@ fn a_removed_program_stays_stopping_and_a_re_added_one_waits_for_it() {
     assert_eq!(row.len(), 1, "a removed process still stopping is listed");
     assert_eq!(row[0]["state"], "STOPPING", "{row:?}");
     assert_eq!(row[0]["pid"], old);
+    // Named too, by itself or with `all`.
+    for name in ["slow", "all"] {
+        let out = d.ok(&["status", name, "--json"]);
+        let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(
+            rows.iter()
+                .any(|r| r["name"] == "slow" && r["state"] == "STOPPING"),
+            "status {name}: {rows:?}"
+        );
+    }
 
     d.sb.write_config(&format!("{keep}{}", stubborn("slow", "")));
     d.ok(&["reload"]);
@@ -540,6 +566,25 @@ fn a_scaled_away_process_stays_stopping_and_scaling_back_waits_for_it() {
     }
     signal(old, Signal::SIGKILL);
     let row = d.wait_state("web:2", "RUNNING");
+    assert_ne!(row["pid"], old);
+}
+
+#[test]
+fn a_program_added_back_with_more_processes_takes_its_stopping_one_back_renamed() {
+    let keep = program("keep", "    cmd \"sleep 3600\"\n    starttime 0");
+    let d = Daemon::start(&format!("{keep}{}", stubborn("web", "")));
+    let old = d.running_pid("web");
+    d.sb.write_config(&keep);
+    d.ok(&["reload"]);
+    d.sb.write_config(&format!("{keep}{}", stubborn("web", "\n    numprocs 2")));
+    d.ok(&["reload"]);
+    let row = rows_named(&d, "web:0");
+    assert_eq!(row.len(), 1, "the stopping process is web:0 now");
+    assert_eq!(row[0]["pid"], old);
+    assert!(rows_named(&d, "web").is_empty());
+    d.wait_state("web:1", "RUNNING");
+    signal(old, Signal::SIGKILL);
+    let row = d.wait_state("web:0", "RUNNING");
     assert_ne!(row["pid"], old);
 }
 
