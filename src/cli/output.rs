@@ -133,7 +133,8 @@ pub fn info_column(row: &ProcessStatus) -> String {
     let mut info = if is_alive(row.state) {
         match row.uptime_secs {
             Some(secs) => format!("uptime {}", format_uptime(secs)),
-            None => String::new(),
+            // STOPPING without a main process: its leftovers are being stopped, and why.
+            None => row.reason.clone().unwrap_or_default(),
         }
     } else {
         // The daemon's reason already tells how the process ended ("exited with code 3
@@ -278,6 +279,9 @@ mod tests {
         b.reason = Some("exited with code 1 before starttime".into());
         b.exit_code = Some(1);
         assert_eq!(info_column(&b), "exited with code 1 before starttime");
+        let mut s = row("d", ProcessState::Stopping);
+        s.reason = Some("stopping 2 leftover processes".into());
+        assert_eq!(info_column(&s), "stopping 2 leftover processes");
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct Proc {
     pub pgid: Option<i32>,
     /// Leftovers that are the daemon's children, waited for one by one.
     extras: BTreeSet<i32>,
+    /// The `TASKMASTER_PROCESS` the last spawn got (the name then: a rename since does not
+    /// change the child's environment).
+    spawned_as: String,
     pub started: Option<Instant>,
     timer: Option<RegistrationToken>,
     timer_seq: u64,
@@ -267,6 +270,7 @@ impl Supervisor {
                 pid: None,
                 pgid: None,
                 extras: BTreeSet::new(),
+                spawned_as: String::new(),
                 started: None,
                 timer: None,
                 timer_seq: 0,
@@ -379,6 +383,7 @@ impl Supervisor {
         let pid = child.pid;
         proc.pid = Some(pid);
         proc.pgid = Some(pid);
+        proc.spawned_as.clone_from(&name);
         proc.started = Some(Instant::now());
         proc.spawn_error = None;
         self.leaders.insert(pid, id);
@@ -489,7 +494,7 @@ impl Supervisor {
         let Some(pgid) = proc.pgid else {
             return 0;
         };
-        let name = proc.name.clone();
+        let name = proc.spawned_as.clone();
         let leaders = &self.leaders;
         let adopted = &self.adopted;
         let found = procfs::scan(pgid, marked.then_some(name.as_str()), |p| {
