@@ -705,7 +705,7 @@ impl Supervisor {
         };
         for client in targets {
             // Skipped, not queued, for a reader too far behind (see `server.rs`).
-            self.send_followed(client, id, &line, text.len());
+            self.send_followed(client, id, text, &line);
         }
     }
 
