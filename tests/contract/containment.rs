@@ -22,6 +22,16 @@ fn group_members(pgid: i32) -> Vec<ProcStat> {
         .collect()
 }
 
+/// The `sleep` in the group led by `leader` (started by the program's shell).
+fn sleeping_member(leader: u32) -> u32 {
+    wait_some("the group member running sleep", LONG, || {
+        group_members(leader as i32)
+            .into_iter()
+            .find(|p| p.pid != leader && p.comm == "sleep")
+            .map(|p| p.pid)
+    })
+}
+
 /// The pid written to `rel` by a child (`echo $$ > rel`).
 fn pid_in(d: &Daemon, rel: &str) -> u32 {
     wait_some(&format!("a pid in {rel}"), LONG, || {
@@ -145,12 +155,7 @@ fn stop_kills_group_members_that_ignore_the_stop_signal() {
            stoptime "500ms""#,
     ));
     let pid = d.running_pid("app");
-    let member = wait_some("the member ignoring TERM", LONG, || {
-        group_members(pid as i32)
-            .into_iter()
-            .find(|p| p.pid != pid && p.comm == "sleep")
-            .map(|p| p.pid)
-    });
+    let member = sleeping_member(pid);
     let began = Instant::now();
     d.ok(&["stop", "app"]);
     assert!(
@@ -175,12 +180,7 @@ fn shutdown_leaves_no_group_member_running() {
            stoptime "300ms""#,
     ));
     let pid = d.running_pid("app");
-    let member = wait_some("the member", LONG, || {
-        group_members(pid as i32)
-            .into_iter()
-            .find(|p| p.pid != pid && p.comm == "sleep")
-            .map(|p| p.pid)
-    });
+    let member = sleeping_member(pid);
     d.ok(&["shutdown"]);
     assert_eq!(d.wait_exit(LONG), Some(0));
     assert!(!pid_alive(member), "a group member outlived shutdown");
@@ -230,16 +230,13 @@ fn children_carry_their_identity() {
 #[test]
 fn a_crash_loop_backs_off() {
     let sb = Sandbox::new();
-    sb.write(
-        "taskmaster.kdl",
-        &format!(
-            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.log\"\n}}\n{}",
-            program(
-                "crash",
-                r#"cmd "false"
-                   starttime 0
-                   autorestart #true"#
-            )
+    sb.write_config_with_logfile(
+        "events.log",
+        &program(
+            "crash",
+            r#"cmd "false"
+               starttime 0
+               autorestart #true"#,
         ),
     );
     let d = Daemon::start_in(sb, &[]);

@@ -15,8 +15,8 @@ use nix::sys::stat::Mode;
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, Daemon, LONG, Sandbox, assert_exit, pid_alive, program, run_bounded, signal, text,
-    wait_for, wait_some,
+    BIN, Daemon, LONG, Sandbox, assert_exit, holds_for, pid_alive, program, run_bounded, signal,
+    text, wait_for, wait_some,
 };
 
 /// How long a client may take to be answered while the daemon is busy elsewhere. Far above
@@ -38,12 +38,7 @@ fn slow_config(programs: usize) -> String {
 
 /// `taskmaster ARGS --socket …` started in the background.
 fn ctl_spawn(d: &Daemon, args: &[&str]) -> Child {
-    let mut cmd = Command::new(BIN);
-    if let Some((sub, rest)) = args.split_first() {
-        cmd.arg(sub).arg("--socket").arg(d.socket()).args(rest);
-    }
-    cmd.current_dir(d.sb.root())
-        .env_remove("TASKMASTER_SOCKET")
+    d.ctl_command(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -53,12 +48,7 @@ fn ctl_spawn(d: &Daemon, args: &[&str]) -> Child {
 
 /// `taskmaster ARGS --socket …`, which must finish within `limit`.
 fn ctl_within(d: &Daemon, args: &[&str], limit: Duration) -> std::process::Output {
-    let mut cmd = Command::new(BIN);
-    if let Some((sub, rest)) = args.split_first() {
-        cmd.arg(sub).arg("--socket").arg(d.socket()).args(rest);
-    }
-    cmd.current_dir(d.sb.root()).env_remove("TASKMASTER_SOCKET");
-    run_bounded(cmd, d.sb.root(), limit, None)
+    run_bounded(d.ctl_command(args), d.sb.root(), limit, None)
 }
 
 /// Whether the daemon has a thread compiling a config right now.
@@ -258,13 +248,7 @@ fn a_fifo_without_a_reader_is_a_failed_attempt_and_the_daemon_keeps_answering() 
 fn a_logfile_fifo_without_a_reader_makes_run_exit_2() {
     let sb = Sandbox::new();
     mkfifo(&sb.path("events.fifo"));
-    sb.write(
-        "taskmaster.kdl",
-        &format!(
-            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.fifo\"\n}}\n{}",
-            program("p", "    cmd \"sleep 3600\"")
-        ),
-    );
+    sb.write_config_with_logfile("events.fifo", &program("p", "    cmd \"sleep 3600\""));
     let mut cmd = Command::new(BIN);
     cmd.arg("run")
         .arg(sb.config())
@@ -283,14 +267,11 @@ fn a_logfile_fifo_without_a_reader_makes_run_exit_2() {
 #[test]
 fn character_devices_are_log_targets() {
     let sb = Sandbox::new();
-    sb.write(
-        "taskmaster.kdl",
-        &format!(
-            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"/dev/stdout\"\n}}\n{}",
-            program(
-                "quiet",
-                "    cmd \"sh\" \"-c\" \"echo hidden; sleep 3600\"\n    stdout \"/dev/null\"\n    starttime 0"
-            )
+    sb.write_config_with_logfile(
+        "/dev/stdout",
+        &program(
+            "quiet",
+            "    cmd \"sh\" \"-c\" \"echo hidden; sleep 3600\"\n    stdout \"/dev/null\"\n    starttime 0"
         ),
     );
     let d = Daemon::start_in(sb, &[]);
@@ -379,14 +360,11 @@ fn a_second_sigquit_kills_what_is_still_stopping() {
 #[test]
 fn sigusr2_reopens_the_logfile() {
     let sb = Sandbox::new();
-    sb.write(
-        "taskmaster.kdl",
-        &format!(
-            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.log\"\n}}\n{}",
-            program(
-                "p",
-                "    cmd \"sleep 3600\"\n    starttime 0\n    autostart #false"
-            )
+    sb.write_config_with_logfile(
+        "events.log",
+        &program(
+            "p",
+            "    cmd \"sleep 3600\"\n    starttime 0\n    autostart #false",
         ),
     );
     let d = Daemon::start_in(sb, &[]);
@@ -528,11 +506,11 @@ fn a_removed_program_stays_stopping_and_a_re_added_one_waits_for_it() {
 
     d.sb.write_config(&format!("{keep}{}", stubborn("slow", "")));
     d.ok(&["reload"]);
-    for _ in 0..10 {
-        let row = rows_named(&d, "slow");
-        assert_eq!(row[0]["pid"], old, "a second `slow` started: {row:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    holds_for(
+        "no second `slow` starts",
+        Duration::from_millis(500),
+        || rows_named(&d, "slow")[0]["pid"] == old,
+    );
     assert!(pid_alive(old));
     signal(old, Signal::SIGKILL);
     let row = d.wait_state("slow", "RUNNING");
@@ -559,11 +537,9 @@ fn a_scaled_away_process_stays_stopping_and_scaling_back_waits_for_it() {
 
     d.sb.write_config(&stubborn("web", "\n    numprocs 3"));
     d.ok(&["reload"]);
-    for _ in 0..10 {
-        let row = rows_named(&d, "web:2");
-        assert_eq!(row[0]["pid"], old, "a second web:2 started: {row:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    holds_for("no second web:2 starts", Duration::from_millis(500), || {
+        rows_named(&d, "web:2")[0]["pid"] == old
+    });
     signal(old, Signal::SIGKILL);
     let row = d.wait_state("web:2", "RUNNING");
     assert_ne!(row["pid"], old);
@@ -642,12 +618,9 @@ fn a_logfile_that_stops_draining_does_not_freeze_the_daemon() {
         .open(sb.path("events.fifo"))
         .expect("open the FIFO for reading");
     let name = "a".repeat(60);
-    sb.write(
-        "taskmaster.kdl",
-        &format!(
-            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.fifo\"\n}}\n{}",
-            program(&name, "    cmd \"sleep 3600\"\n    starttime 0")
-        ),
+    sb.write_config_with_logfile(
+        "events.fifo",
+        &program(&name, "    cmd \"sleep 3600\"\n    starttime 0"),
     );
     let d = Daemon::start_in(sb, &[]);
     log_a_lot(&d, &name, 6);

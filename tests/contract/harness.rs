@@ -265,6 +265,16 @@ impl Sandbox {
         self.write("taskmaster.kdl", &format!("{PREAMBLE}{programs}"))
     }
 
+    /// Like [`Sandbox::write_config`], with the daemon's event log also going to `logfile`.
+    pub fn write_config_with_logfile(&self, logfile: &str, programs: &str) -> PathBuf {
+        self.write(
+            "taskmaster.kdl",
+            &format!(
+                "taskmaster {{\n    socket \"t.sock\"\n    logfile \"{logfile}\"\n}}\n{programs}"
+            ),
+        )
+    }
+
     pub fn config(&self) -> PathBuf {
         self.path("taskmaster.kdl")
     }
@@ -421,13 +431,23 @@ impl Daemon {
     }
 
     pub fn ctl_input(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        run_bounded(
+            self.ctl_command(args),
+            self.sb.root(),
+            Duration::from_secs(60),
+            stdin,
+        )
+    }
+
+    /// The command behind [`Daemon::ctl`], not yet run.
+    pub fn ctl_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         if let Some((sub, rest)) = args.split_first() {
             cmd.arg(sub).arg("--socket").arg(self.socket()).args(rest);
         }
         cmd.current_dir(self.sb.root())
             .env_remove("TASKMASTER_SOCKET");
-        run_bounded(cmd, self.sb.root(), Duration::from_secs(60), stdin)
+        cmd
     }
 
     /// `ctl` that must exit 0.
