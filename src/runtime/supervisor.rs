@@ -1,9 +1,21 @@
 //! The supervisor's state and the glue between the event loop, the per-process state
 //! machines and the children.
 //!
-//! Everything happens in callbacks of one calloop loop: SIGCHLD (reap every exited child,
-//! route each status: see [`super::reap`]), a process's single timer (start, backoff or
-//! kill), an output pipe turning readable, a client's socket, a signal.
+//! Everything happens in callbacks of one calloop loop, on one thread:
+//! - the signalfd that takes every catchable signal ([`super::signals`]). SIGCHLD reaps every
+//!   exited child with `waitpid(-1, WNOHANG)` — the daemon is a child subreaper, so the
+//!   orphans of its programs' trees are its children too — and routes each status by pid
+//!   ([`Supervisor::reap`], [`super::reap`]); the others shut down, reload, reopen the logs
+//!   or are noted;
+//! - a process's single timer (start, backoff or kill);
+//! - an output pipe turning readable;
+//! - the control socket and each client;
+//! - the channel from the compile worker thread (`tm-compile`, [`super::reload`]): `reload`,
+//!   SIGHUP and `diff` read and compile the config there; the outcome is applied here.
+//!
+//! After each iteration the loop hands the batched event log on (its stderr half to a writer
+//! thread, the only one that may block on stderr: [`super::eventlog`]) and writes the record
+//! of live groups if it changed ([`Supervisor::flush_groups`], [`super::statefile`]).
 //! Nothing polls and nothing wakes up periodically: an idle daemon sleeps in `epoll_wait`.
 //! No callback returns `Err` (that would stop the loop for everyone): failures are logged
 //! and the source concerned is removed.
