@@ -33,7 +33,7 @@ use super::client::ClientId;
 use super::machine::Event;
 use super::supervisor::{ProcId, Supervisor};
 use crate::plan::diff::{Action, PlanDiff};
-use crate::plan::model::{ProgramSpec, process_name};
+use crate::plan::model::ProgramSpec;
 use crate::plan::{Compiled, LoadError, Plan, diff, load_file};
 use crate::protocol::{ErrorKind, ErrorReply, Response};
 
@@ -372,15 +372,8 @@ impl Supervisor {
             return;
         };
         let numprocs = prog.spec.numprocs;
-        for &id in &prog.procs {
-            if let Some(proc) = self.procs.get_mut(&id) {
-                let name = process_name(program, numprocs, proc.index);
-                if name != proc.name {
-                    self.log
-                        .log(format_args!("{}: renamed to {name}", proc.name));
-                    proc.name = name;
-                }
-            }
+        for id in prog.procs.clone() {
+            self.rename_proc(id, numprocs);
         }
     }
 }

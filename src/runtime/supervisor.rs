@@ -310,11 +310,7 @@ impl Supervisor {
         proc.retiring = false;
         proc.spec = spec.clone();
         // Its name under the new numprocs (`web` removed, added back as `web:0`…).
-        let name = process_name(program, spec.numprocs, proc.index);
-        if name != proc.name {
-            let old = std::mem::replace(&mut proc.name, name.clone());
-            self.log.log(format_args!("{old}: renamed to {name}"));
-        }
+        let name = self.rename_proc(id, spec.numprocs)?;
         let then = if spec.autostart {
             "starts again once its old process is gone"
         } else {
@@ -326,6 +322,18 @@ impl Supervisor {
             self.feed(id, Event::StartRequested);
         }
         Some(id)
+    }
+
+    /// Gives process `id` the name its index has under `numprocs`, noting a change in the
+    /// event log; returns that name.
+    pub fn rename_proc(&mut self, id: ProcId, numprocs: u32) -> Option<String> {
+        let proc = self.procs.get_mut(&id)?;
+        let name = process_name(&proc.program, numprocs, proc.index);
+        if name != proc.name {
+            let old = std::mem::replace(&mut proc.name, name.clone());
+            self.log.log(format_args!("{old}: renamed to {name}"));
+        }
+        Some(name)
     }
 
     /// Applies one event to a process's machine and carries out what it decides, feeding
