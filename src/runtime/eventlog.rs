@@ -20,10 +20,12 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsFd as _, AsRawFd as _};
+use std::os::fd::{AsFd as _, BorrowedFd};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::logtarget::{self, OpenError};
 
@@ -252,7 +254,9 @@ fn write_stderr(shared: &(Mutex<Shared>, Condvar)) {
                 Ok(n) => rest = &rest[n..],
                 Err(nix::errno::Errno::EINTR) => {}
                 // A non-blocking stderr (made so by whoever shares it): wait for room.
-                Err(nix::errno::Errno::EAGAIN) => wait_writable(stderr.as_raw_fd()),
+                Err(nix::errno::Errno::EAGAIN) => {
+                    writable(stderr.as_fd(), PollTimeout::NONE);
+                }
                 Err(_) => broken = true,
             }
         }
@@ -272,29 +276,20 @@ pub fn install_panic_hook() {
             thread.name().unwrap_or("?")
         );
         let stderr = io::stderr();
-        let mut fds = [nix::libc::pollfd {
-            fd: stderr.as_raw_fd(),
-            events: nix::libc::POLLOUT,
-            revents: 0,
-        }];
-        // SAFETY: `fds` is a valid array of one pollfd; a zero timeout returns at once.
-        let ready = unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, 0) };
-        if ready == 1 && fds[0].revents & nix::libc::POLLOUT != 0 {
+        if writable(stderr.as_fd(), PollTimeout::ZERO) {
             let bytes = message.as_bytes();
             let _ = nix::unistd::write(stderr.as_fd(), &bytes[..bytes.len().min(4096)]);
         }
     }));
 }
 
-/// Blocks (the writer thread) until `fd` takes a write.
-fn wait_writable(fd: i32) {
-    let mut fds = [nix::libc::pollfd {
-        fd,
-        events: nix::libc::POLLOUT,
-        revents: 0,
-    }];
-    // SAFETY: `fds` is a valid array of one pollfd for the duration of the call.
-    unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, -1) };
+/// Whether `fd` takes a write within `timeout` (`PollTimeout::NONE`: blocks until it does).
+fn writable(fd: BorrowedFd<'_>, timeout: PollTimeout) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    poll(&mut fds, timeout).is_ok_and(|n| n == 1)
+        && fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLOUT))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
