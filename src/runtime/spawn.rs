@@ -4,7 +4,7 @@
 //! to the child directly so output never passes through the daemon; opened without blocking,
 //! so a FIFO without a reader is a failed attempt, see [`logtarget`]), /dev/null, or a pipe the
 //! daemon reads into its ring; its own process group; an empty signal mask (the daemon blocks
-//! SIGHUP/SIGTERM/SIGINT for its signalfd and exec keeps the mask) and every signal's default
+//! every catchable signal for its signalfd and exec keeps the mask) and every signal's default
 //! action (exec keeps ignored signals ignored too); the program's umask; the
 //! daemon's original `RLIMIT_NOFILE` soft limit (the daemon raises its own to watch many
 //! children); the daemon's environment plus `env`; `cmd[0]` looked up on the *child's* PATH.
@@ -12,8 +12,10 @@
 //! Two ways to get there. Without a `workingdir`, `posix_spawn`: glibc starts the child with
 //! `CLONE_VM | CLONE_VFORK`, so nothing of the daemon's address space is copied and torn down
 //! again per spawn (with 1,000 children that copy was most of the daemon's share of the
-//! spawn time). What posix_spawn cannot set (umask, rlimit) the single-threaded daemon takes
-//! on itself for the instant of the call, and the child inherits it. With a `workingdir`
+//! spawn time). What posix_spawn cannot set (umask, rlimit) the daemon takes on itself for the
+//! instant of the call, and the child inherits it. Both are process-wide: the daemon's other
+//! threads (the compile worker, the stderr writer) create no files, but a compile opening the
+//! config at that very instant sees the child's `RLIMIT_NOFILE`. With a `workingdir`
 //! (posix_spawn's chdir action is not in nix) or for a script without `#!` (which only
 //! `execvp`'s shell fallback runs), std's fork + `pre_exec` + exec.
 //!
@@ -343,8 +345,8 @@ fn environment(
 }
 
 /// The umask and open-file limit the child must start with, which posix_spawn cannot set:
-/// the daemon (single-threaded) takes them on while the child is created, and gets its own
-/// back when this is dropped.
+/// the daemon takes them on while the child is created (on the loop's thread; see the module
+/// doc about the other threads), and gets its own back when this is dropped.
 struct Lent {
     umask: Option<Mode>,
     nofile: Option<Rlimit>,
