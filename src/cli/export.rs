@@ -12,7 +12,7 @@ use clap::{Subcommand, ValueEnum};
 
 use super::{exit, output};
 use crate::export::{self, ExportEnv, Unmapped, kubernetes, systemd};
-use crate::plan::{Compiled, LoadError, load_file};
+use crate::plan::Compiled;
 
 #[derive(Debug, Subcommand)]
 pub enum Target {
@@ -49,7 +49,7 @@ pub enum ManifestFormat {
 pub(super) fn run(target: Target) -> u8 {
     match target {
         Target::Systemd { config, dir } => {
-            let compiled = match load(&config) {
+            let compiled = match output::load_config(&config) {
                 Ok(compiled) => compiled,
                 Err(status) => return status,
             };
@@ -87,7 +87,7 @@ pub(super) fn run(target: Target) -> u8 {
             namespace,
             format,
         } => {
-            let compiled = match load(&config) {
+            let compiled = match output::load_config(&config) {
                 Ok(compiled) => compiled,
                 Err(status) => return status,
             };
@@ -118,25 +118,6 @@ pub(super) fn run(target: Target) -> u8 {
                 warnings(&exported.unmapped)
             );
             exit::OK
-        }
-    }
-}
-
-/// Compiles the config, printing its warnings; or prints why it did not compile and gives
-/// the exit status (1 invalid, 2 unreadable).
-fn load(config: &Path) -> Result<Compiled, u8> {
-    match load_file(config) {
-        Ok(compiled) => {
-            output::eprint_block(&compiled.warnings.render(output::stderr_color()));
-            Ok(compiled)
-        }
-        Err(LoadError::Invalid(report)) => {
-            output::eprint_block(&report.render(output::stderr_color()));
-            Err(exit::FAILED)
-        }
-        Err(err @ LoadError::Unreadable { .. }) => {
-            eprintln!("error: {err}");
-            Err(exit::USAGE)
         }
     }
 }

@@ -1,9 +1,13 @@
-//! How the client commands show things to people: the status table, state colours, and
-//! writing to stdout without panicking when the reader has gone (`taskmaster logs | head`).
+//! How the client commands show things to people: the status table, state colours, a
+//! config's diagnostics, and writing to stdout without panicking when the reader has gone
+//! (`taskmaster logs | head`).
 
 use std::cmp::Ordering;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
+use super::exit;
+use crate::plan::{Compiled, LoadError, load_file};
 use crate::protocol::{ProcessState, ProcessStatus};
 
 /// Whether to colour what goes to stdout: only on a terminal, and never when `NO_COLOR` is set
@@ -27,6 +31,26 @@ pub fn eprint_block(text: &str) {
         eprint!("{text}");
     } else {
         eprintln!("{text}");
+    }
+}
+
+/// Compiles `config` for a command that needs its plan (`run`, `export`), printing its
+/// warnings, or why it did not compile, on stderr; the error is the exit status (1 invalid,
+/// 2 unreadable).
+pub fn load_config(config: &Path) -> Result<Compiled, u8> {
+    match load_file(config) {
+        Ok(compiled) => {
+            eprint_block(&compiled.warnings.render(stderr_color()));
+            Ok(compiled)
+        }
+        Err(LoadError::Invalid(report)) => {
+            eprint_block(&report.render(stderr_color()));
+            Err(exit::FAILED)
+        }
+        Err(err @ LoadError::Unreadable { .. }) => {
+            eprintln!("error: {err}");
+            Err(exit::USAGE)
+        }
     }
 }
 

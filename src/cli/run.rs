@@ -7,9 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use super::exit;
-use super::output::{eprint_block, stderr_color};
+use super::output::load_config;
 use super::socket_path::{DEFAULT_CONFIG, fallback_folder, fallback_socket, for_daemon};
-use crate::plan::{LoadError, load_file};
 use crate::runtime::{self, RunError};
 
 pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
@@ -25,20 +24,10 @@ pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
     let config = config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
     // Absolute, so a reload reads the same file whatever happens to the cwd.
     let config = absolute(&config);
-    let compiled = match load_file(&config) {
+    let compiled = match load_config(&config) {
         Ok(c) => c,
-        Err(LoadError::Unreadable { path, reason }) => {
-            eprintln!("error: cannot read {}: {reason}", path.display());
-            return exit::USAGE;
-        }
-        Err(LoadError::Invalid(report)) => {
-            eprint_block(&report.render(stderr_color()));
-            return exit::FAILED;
-        }
+        Err(status) => return status,
     };
-    if !compiled.warnings.is_empty() {
-        eprint_block(&compiled.warnings.render(stderr_color()));
-    }
     let socket = absolute(&for_daemon(socket.as_deref(), &compiled.plan));
     // The last-resort socket lives in a private folder under /tmp, made here.
     if socket == fallback_socket()
