@@ -16,11 +16,11 @@
 //! and starts they cause have finished (a `status` shows their progress).
 //!
 //! Reading and compiling happen off the event loop: each reload or diff is a [`Job`] in one
-//! FIFO queue, run on a thread of its own (std thread, generous stack), whose outcome comes
-//! back through a calloop channel. The loop keeps reaping, restarting and answering
-//! meanwhile. One job runs at a time, so two reloads never overlap and a diff queued behind
-//! a reload is computed against the plan that reload applied; the plan itself is applied
-//! on the loop, like every other change.
+//! FIFO queue, run on a thread of its own (`tm-compile`), whose outcome comes back through a
+//! calloop channel. The loop keeps reaping, restarting and answering meanwhile. One job runs
+//! at a time, so two reloads never overlap and a diff queued behind a reload is computed
+//! against the plan that reload applied; the plan itself is applied on the loop, like every
+//! other change.
 
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
@@ -36,11 +36,6 @@ use crate::plan::diff::{Action, PlanDiff};
 use crate::plan::model::ProgramSpec;
 use crate::plan::{Compiled, LoadError, Plan, diff, load_file};
 use crate::protocol::{ErrorKind, ErrorReply, Response};
-
-/// The stack of a compile thread. Generous: the KDL parser recurses per nesting level and
-/// per syntax-error recovery; thread stacks are reserved, not committed, so an unused part
-/// costs nothing.
-const COMPILE_STACK: usize = 64 * 1024 * 1024;
 
 /// A config to read and compile off the event loop, and who gets the outcome.
 #[derive(Debug)]
@@ -151,9 +146,10 @@ impl Supervisor {
             .sender
             .clone()
             .ok_or_else(|| std::io::Error::other("no compile channel"))?;
+        // The default stack: the KDL parser, the one deep recursion, runs on a thread of
+        // its own with its own stack (see `crate::parse`).
         std::thread::Builder::new()
             .name("tm-compile".into())
-            .stack_size(COMPILE_STACK)
             .spawn(move || {
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| load_config(&path)))
                     .unwrap_or_else(|_| {
