@@ -4,8 +4,8 @@
 //!   blocks must be valid configs; `kdl,must-fail` blocks must be rejected, and
 //!   `kdl,must-fail(CODE …)` must be rejected with each CODE among the diagnostics;
 //!   `kdl,warns(CODE …)` blocks must compile and raise each CODE as a warning.
-//! - Each config field page states the field's reload effect, which must match
-//!   [`taskmaster::plan::diff::field_class`], and every program field has a page.
+//! - Every directive ([`taskmaster::plan::directive`]) has its page (or section), whose
+//!   `Type`, `Default` and `On reload` rows and prose say what its definition says.
 //! - Every diagnostic code of the compiler ([`taskmaster::plan::Code::ALL`]) has a section in
 //!   the diagnostics reference, with its severity and an example that raises it; no section
 //!   names a code that does not exist.
@@ -17,7 +17,8 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use taskmaster::plan::diff::{FieldClass, field_class, program_field_names};
+use taskmaster::plan::diff::FieldClass;
+use taskmaster::plan::directive::{DAEMON, Directive, PROGRAM};
 
 fn book_src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -263,31 +264,92 @@ fn reload_words(class: FieldClass) -> &'static str {
     }
 }
 
-#[test]
-fn field_pages_state_the_reload_effect_of_the_diff() {
-    let dir = book_src().join("config");
-    let mut failures = Vec::new();
-    for field in program_field_names() {
-        let page = dir.join(format!("{field}.md"));
-        let Ok(text) = fs::read_to_string(&page) else {
-            failures.push(format!(
-                "{}: missing page for field `{field}`",
-                relative(&page)
-            ));
-            continue;
-        };
-        let Some(row) = text.lines().find(|l| l.starts_with("| On reload |")) else {
-            failures.push(format!("{}: no `| On reload |` row", relative(&page)));
-            continue;
-        };
-        let class = field_class(field).expect("a listed field has a class");
-        let want = reload_words(class);
-        if !row.to_lowercase().contains(want) {
-            failures.push(format!(
-                "{}: `{row}` should say `{want}` ({class:?})",
-                relative(&page)
-            ));
+/// The text of a directive's page, or of its `## anchor` section for a link with an anchor.
+fn directive_text(page: &str) -> Result<String, String> {
+    let (file, anchor) = match page.split_once('#') {
+        Some((file, anchor)) => (file, Some(anchor)),
+        None => (page, None),
+    };
+    let path = book_src().join(file);
+    let text =
+        fs::read_to_string(&path).map_err(|_| format!("{}: missing page", relative(&path)))?;
+    let Some(anchor) = anchor else {
+        return Ok(text);
+    };
+    let mut section: Option<String> = None;
+    for line in text.lines() {
+        if let Some(title) = line.strip_prefix("## ") {
+            if section.is_some() {
+                break;
+            }
+            if title.trim() == anchor {
+                section = Some(String::new());
+            }
+        } else if let Some(body) = &mut section {
+            body.push_str(line);
+            body.push('\n');
         }
+    }
+    section.ok_or_else(|| format!("{}: no `## {anchor}` section", relative(&path)))
+}
+
+/// The value cell of a `| Label | value |` table row.
+fn row<'t>(text: &'t str, label: &str) -> Option<&'t str> {
+    let prefix = format!("| {label} |");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(|rest| rest.trim().trim_end_matches('|').trim())
+}
+
+/// A directive's page says what its definition says: its type, its default, its reload
+/// effect (the diff's class) and its one-line doc.
+fn check_page<T>(d: &Directive<T>, failures: &mut Vec<String>) {
+    let at = d.page;
+    let text = match directive_text(at) {
+        Ok(text) => text,
+        Err(why) => {
+            failures.push(format!("{why} (directive `{}`)", d.name));
+            return;
+        }
+    };
+    match row(&text, "On reload") {
+        None => failures.push(format!("{at}: no `| On reload |` row")),
+        Some(found) => {
+            let want = reload_words(d.reload);
+            if !found.to_lowercase().contains(want) {
+                failures.push(format!(
+                    "{at}: `{found}` should say `{want}` ({:?})",
+                    d.reload
+                ));
+            }
+        }
+    }
+    for (label, want) in [("Type", d.shape), ("Default", d.default)] {
+        match row(&text, label) {
+            Some(found) if found == want => {}
+            found => failures.push(format!(
+                "{at}: `| {label} |` is {found:?}, directive `{}` says {want:?}",
+                d.name
+            )),
+        }
+    }
+    let prose = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !prose.contains(d.doc) {
+        failures.push(format!(
+            "{at}: does not say directive `{}`'s doc line {:?}",
+            d.name, d.doc
+        ));
+    }
+}
+
+#[test]
+fn directive_pages_match_their_definition() {
+    let mut failures = Vec::new();
+    for d in PROGRAM {
+        check_page(d, &mut failures);
+    }
+    for d in DAEMON {
+        check_page(d, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

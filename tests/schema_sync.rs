@@ -1,13 +1,14 @@
-//! `schema/taskmaster.schema.json` stays in step with the plan: same fields, same defaults,
-//! same reload classes. Adding a field to `ProgramSpec` (and so to the diff's field table)
-//! without describing it in the schema fails here, and so does the other way round.
+//! `schema/taskmaster.schema.json` stays in step with the plan: the directive tables'
+//! names and reload classes, the model's defaults. Adding a directive without describing it
+//! in the schema fails here, and so does the other way round.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::Value;
-use taskmaster::plan::diff::{FieldClass, field_class, program_field_names};
-use taskmaster::plan::{DaemonSettings, ProgramSpec};
+use taskmaster::plan::ProgramSpec;
+use taskmaster::plan::diff::FieldClass;
+use taskmaster::plan::directive::{DAEMON, Directive, PROGRAM};
 
 fn schema() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/taskmaster.schema.json");
@@ -58,7 +59,7 @@ fn the_schema_has_the_expected_shape() {
 fn program_fields_match_the_plan() {
     let s = schema();
     let in_schema: BTreeSet<String> = program_properties(&s).keys().cloned().collect();
-    let in_plan: BTreeSet<String> = program_field_names().map(str::to_owned).collect();
+    let in_plan: BTreeSet<String> = Directive::names(PROGRAM).map(str::to_owned).collect();
     assert_eq!(
         in_schema.difference(&in_plan).collect::<Vec<_>>(),
         Vec::<&String>::new(),
@@ -74,11 +75,8 @@ fn program_fields_match_the_plan() {
 #[test]
 fn daemon_fields_match_the_plan() {
     let s = schema();
-    let serialized = serde_json::to_value(DaemonSettings::default()).expect("serializes");
-    assert_eq!(
-        keys(&s["properties"]["taskmaster"]["properties"]),
-        keys(&serialized)
-    );
+    let in_plan: BTreeSet<String> = Directive::names(DAEMON).map(str::to_owned).collect();
+    assert_eq!(keys(&s["properties"]["taskmaster"]["properties"]), in_plan);
 }
 
 /// JSON numbers compare by value: the plan serializes `1s` as `1.0`, the schema writes `1`.
@@ -122,7 +120,7 @@ fn defaults_match_the_plan() {
 fn reload_classes_match_the_diff() {
     let s = schema();
     for (name, property) in program_properties(&s) {
-        let expected = match field_class(name) {
+        let expected = match Directive::find(PROGRAM, name).map(|d| d.reload) {
             Some(FieldClass::Spawn) => "restart",
             Some(FieldClass::Supervision) => "in-place",
             Some(FieldClass::Scale) => "scale",

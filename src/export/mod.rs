@@ -277,6 +277,8 @@ fn kdl_quote(s: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::plan::directive::{Directive, PROGRAM};
+
     #[test]
     fn settings_cover_every_program_field_once() {
         let spec = ProgramSpec::with_defaults("web", vec!["true".into()]);
@@ -284,7 +286,7 @@ mod tests {
             .iter()
             .flat_map(|s| s.fields().iter().copied())
             .collect();
-        let mut fields: Vec<&str> = crate::plan::diff::program_field_names().collect();
+        let mut fields: Vec<&str> = Directive::names(PROGRAM).collect();
         covered.sort_unstable();
         fields.sort_unstable();
         assert_eq!(covered, fields);

@@ -5,13 +5,17 @@
 //! - a change to what a process is spawned with ([`FieldClass::Spawn`]) restarts the program;
 //! - a change to supervision only ([`FieldClass::Supervision`]) applies in place;
 //! - a `numprocs` change ([`FieldClass::Scale`]) starts or stops only the difference.
+//!
+//! Each field's class, and how its values compare and show, is its directive's (see
+//! [`super::directive`]); this module only walks the tables.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{DaemonSettings, OutputTarget, Plan, ProgramSpec, format_duration};
+use super::directive::{DAEMON, Directive, PROGRAM};
+use super::model::{DaemonSettings, Plan, ProgramSpec};
 
 /// Everything that differs between an old and a new plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,28 +114,6 @@ pub enum KeyAction {
     Changed,
 }
 
-/// The keys that differ between two maps, in key order.
-fn key_changes(
-    old: &std::collections::BTreeMap<String, String>,
-    new: &std::collections::BTreeMap<String, String>,
-) -> Vec<KeyChange> {
-    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
-    keys.into_iter()
-        .filter_map(|key| {
-            let change = match (old.get(key), new.get(key)) {
-                (Some(a), Some(b)) if a == b => return None,
-                (Some(_), Some(_)) => KeyAction::Changed,
-                (None, _) => KeyAction::Added,
-                (_, None) => KeyAction::Removed,
-            };
-            Some(KeyChange {
-                key: key.clone(),
-                change,
-            })
-        })
-        .collect()
-}
-
 /// How a reload treats a change to a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -144,85 +126,6 @@ pub enum FieldClass {
     Scale,
     /// A daemon setting.
     Daemon,
-}
-
-/// One program field: its name, its reload class, how to compare it and how to show it.
-struct Field {
-    name: &'static str,
-    class: FieldClass,
-    /// Compares the typed values, so two values that happen to display alike still differ.
-    same: fn(&ProgramSpec, &ProgramSpec) -> bool,
-    /// Shows the value the way a config would write it.
-    show: fn(&ProgramSpec) -> String,
-}
-
-macro_rules! field {
-    // A field whose config name is not its Rust name (`restart-backoff`).
-    ($name:ident as $config:literal, $class:ident, $show:expr) => {
-        Field {
-            name: $config,
-            class: FieldClass::$class,
-            same: |a, b| a.$name == b.$name,
-            show: $show,
-        }
-    };
-    ($name:ident, $class:ident, $show:expr) => {
-        Field {
-            name: stringify!($name),
-            class: FieldClass::$class,
-            same: |a, b| a.$name == b.$name,
-            show: $show,
-        }
-    };
-}
-
-/// Every program field except `name`, in declaration order.
-/// This table is the single source of truth for the classification.
-const PROGRAM_FIELDS: &[Field] = &[
-    field!(cmd, Spawn, |p| show_argv(&p.cmd)),
-    field!(numprocs, Scale, |p| p.numprocs.to_string()),
-    field!(umask, Spawn, |p| {
-        p.umask
-            .map_or_else(|| "inherited".into(), |u| format!("0o{u:03o}"))
-    }),
-    field!(workingdir, Spawn, |p| {
-        p.workingdir
-            .as_ref()
-            .map_or_else(|| "inherited".into(), |d| quote(&d.display().to_string()))
-    }),
-    field!(autostart, Supervision, |p| format!("#{}", p.autostart)),
-    field!(autorestart, Supervision, |p| p.autorestart.to_string()),
-    field!(exitcodes, Supervision, |p| show_list(&p.exitcodes)),
-    field!(startretries, Supervision, |p| p.startretries.to_string()),
-    field!(starttime, Supervision, |p| format_duration(p.starttime)),
-    field!(stopsignal, Supervision, |p| p.stopsignal.to_string()),
-    field!(stoptime, Supervision, |p| format_duration(p.stoptime)),
-    field!(stdout, Spawn, |p| show_output(&p.stdout)),
-    field!(stderr, Spawn, |p| show_output(&p.stderr)),
-    field!(env, Spawn, |p| {
-        let pairs: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-        format!("{{{}}}", pairs.join("; "))
-    }),
-    field!(restart_backoff as "restart-backoff", Supervision, |p| p
-        .restart_backoff
-        .to_string()),
-    field!(crash_limit as "crash-limit", Supervision, |p| p
-        .crash_limit
-        .map_or_else(|| "none".into(), |l| l.to_string())),
-];
-
-/// The names of every program field (every [`ProgramSpec`] field but `name`), in the order
-/// `diff` shows them.
-pub fn program_field_names() -> impl Iterator<Item = &'static str> {
-    PROGRAM_FIELDS.iter().map(|f| f.name)
-}
-
-/// The reload class of a program field, or `None` for a name that is not a field.
-pub fn field_class(field: &str) -> Option<FieldClass> {
-    PROGRAM_FIELDS
-        .iter()
-        .find(|f| f.name == field)
-        .map(|f| f.class)
 }
 
 /// Compares two plans. Pure: the same plans always give the same diff.
@@ -244,21 +147,7 @@ fn diff_program(name: &str, old: Option<&ProgramSpec>, new: Option<&ProgramSpec>
         (None, _) => return whole(name, Action::Added),
         (_, None) => return whole(name, Action::Removed),
     };
-    let changes: Vec<FieldChange> = PROGRAM_FIELDS
-        .iter()
-        .filter(|f| !(f.same)(old, new))
-        .map(|f| FieldChange {
-            field: f.name.to_owned(),
-            class: f.class,
-            old: (f.show)(old),
-            new: (f.show)(new),
-            keys: if f.name == "env" {
-                key_changes(&old.env, &new.env)
-            } else {
-                Vec::new()
-            },
-        })
-        .collect();
+    let changes = changes(PROGRAM, old, new);
     let scale = (old.numprocs != new.numprocs).then_some(Scale {
         from: old.numprocs,
         to: new.numprocs,
@@ -288,57 +177,28 @@ fn whole(name: &str, action: Action) -> ProgramDiff {
 }
 
 fn diff_daemon(old: &DaemonSettings, new: &DaemonSettings) -> Vec<FieldChange> {
-    let show = |p: &Option<std::path::PathBuf>| {
-        p.as_ref()
-            .map_or_else(|| "default".into(), |p| quote(&p.display().to_string()))
-    };
-    [
-        ("socket", show(&old.socket), show(&new.socket)),
-        ("logfile", show(&old.logfile), show(&new.logfile)),
-    ]
-    .into_iter()
-    .filter(|(_, o, n)| o != n)
-    .map(|(field, old, new)| FieldChange {
-        field: field.to_owned(),
-        class: FieldClass::Daemon,
-        old,
-        new,
-        keys: Vec::new(),
-    })
-    .collect()
+    changes(DAEMON, old, new)
 }
 
-/// A `cmd` as one quoted string when it splits back into the same argv, else as the list of
-/// its quoted arguments (`"sh" "-c" "echo hi"` style, the config's multi-argument form).
-fn show_argv(argv: &[String]) -> String {
-    match shlex::try_join(argv.iter().map(String::as_str)) {
-        Ok(joined) => quote(&joined),
-        Err(_) => argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
-    }
-}
-
-/// A string value as a KDL string literal (Rust's escapes are a subset of KDL 2's).
-fn quote(s: &str) -> String {
-    format!("{s:?}")
-}
-
-/// `memory` is the absence of a setting, so it stays bare; the others are config strings.
-fn show_output(target: &OutputTarget) -> String {
-    match target {
-        OutputTarget::Memory => target.to_string(),
-        OutputTarget::Discard | OutputTarget::File(_) => quote(&target.to_string()),
-    }
-}
-
-fn show_list(codes: &BTreeSet<u8>) -> String {
-    let items: Vec<String> = codes.iter().map(u8::to_string).collect();
-    items.join(" ")
+/// The fields of `table` that differ between `old` and `new`, in the table's order.
+fn changes<T>(table: &[Directive<T>], old: &T, new: &T) -> Vec<FieldChange> {
+    table
+        .iter()
+        .filter(|d| !(d.same)(old, new))
+        .map(|d| FieldChange {
+            field: d.name.to_owned(),
+            class: d.reload,
+            old: (d.show)(old),
+            new: (d.show)(new),
+            keys: d.key_changes(old, new),
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::model::AutoRestart;
+    use crate::plan::model::{AutoRestart, OutputTarget};
 
     fn plan(specs: &[ProgramSpec]) -> Plan {
         specs.iter().cloned().collect()
@@ -400,22 +260,6 @@ mod tests {
     }
 
     #[test]
-    fn the_table_lists_every_spec_field_but_name() {
-        let json = serde_json::to_value(spec("a")).unwrap();
-        let mut keys: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .filter(|k| *k != "name")
-            .collect();
-        let mut fields: Vec<&str> = program_field_names().collect();
-        keys.sort_unstable();
-        fields.sort_unstable();
-        assert_eq!(keys, fields);
-    }
-
-    #[test]
     fn values_show_as_config_literals() {
         let mut b = spec("a");
         b.cmd = vec!["sh".into(), "-c".into(), "echo \"hi\"".into()];
@@ -460,12 +304,5 @@ mod tests {
                 ("crash-limit", "none", r#"5 "60s""#),
             ]
         );
-    }
-
-    #[test]
-    fn every_field_has_a_class() {
-        for name in program_field_names() {
-            assert!(field_class(name).is_some(), "{name}");
-        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod codes;
 pub mod diff;
+pub mod directive;
 pub mod load;
 pub mod model;
 pub mod render;

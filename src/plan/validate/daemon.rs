@@ -1,6 +1,7 @@
 //! The optional `taskmaster { … }` node: daemon settings.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use kdl::KdlNode;
 use miette::SourceSpan;
@@ -9,14 +10,9 @@ use super::fields::{self, cover};
 use super::{Ctx, paths, unknown_setting};
 use crate::parse::syntax::{arguments, name_span};
 use crate::plan::codes::Code;
+use crate::plan::directive::{DAEMON, Directive};
 use crate::plan::model::DaemonSettings;
 use crate::plan::report::Problem;
-
-/// Every daemon setting, with how to write it.
-pub const DAEMON_FIELDS: &[(&str, &str)] = &[
-    ("socket", "socket \"taskmaster.sock\""),
-    ("logfile", "logfile \"taskmaster.log\""),
-];
 
 /// Validates a `taskmaster` node into daemon settings.
 pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
@@ -37,10 +33,10 @@ pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
     let mut seen: HashMap<&str, SourceSpan> = HashMap::new();
     for field in node.children().map_or(&[][..], |c| c.nodes()) {
         let fname = field.name().value();
-        let Some((_, ex)) = DAEMON_FIELDS.iter().find(|(n, _)| *n == fname) else {
+        let Some(directive) = Directive::find(DAEMON, fname) else {
             ctx.push(unknown_setting(
                 field,
-                DAEMON_FIELDS,
+                DAEMON,
                 "daemon",
                 "`taskmaster` takes",
             ));
@@ -49,19 +45,20 @@ pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
         if fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting") {
             continue;
         }
-        let Some(entry) = fields::one_arg(ctx, field, ex) else {
-            continue;
-        };
-        let Some(path) = paths::path(ctx, entry, fname, ex) else {
-            continue;
-        };
-        paths::warn_parent_missing(ctx, entry, fname, &path);
-        match fname {
-            "socket" => settings.socket = Some(path),
-            _ => settings.logfile = Some(path),
-        }
+        (directive.parse)(ctx, field, &mut settings);
     }
     settings
+}
+
+/// The parse function of the daemon's path directives (see
+/// [`crate::plan::directive::DAEMON`]): an absolute path, or `None` after a problem.
+pub fn path(ctx: &mut Ctx, field: &KdlNode) -> Option<PathBuf> {
+    let fname = field.name().value();
+    let ex = Directive::find(DAEMON, fname).map_or("", |d| d.example);
+    let entry = fields::one_arg(ctx, field, ex)?;
+    let path = paths::path(ctx, entry, fname, ex)?;
+    paths::warn_parent_missing(ctx, entry, fname, &path);
+    Some(path)
 }
 
 #[cfg(test)]

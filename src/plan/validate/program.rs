@@ -9,40 +9,19 @@ use super::fields::{self, cover};
 use super::{Ctx, paths, unknown_setting, values};
 use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
 use crate::plan::codes::Code;
+use crate::plan::directive::{Directive, PROGRAM};
 use crate::plan::model::format_duration;
 use crate::plan::model::{
     AutoRestart, CrashLimit, OutputTarget, ProgramSpec, RestartBackoff, StopSignal,
 };
 use crate::plan::report::Problem;
 
-/// Every setting of a program, with how to write it (for help lines).
-pub const PROGRAM_FIELDS: &[(&str, &str)] = &[
-    ("cmd", "cmd \"python3 -m http.server 8080\""),
-    ("numprocs", "numprocs 2"),
-    ("umask", "umask 0o022"),
-    ("workingdir", "workingdir \"/srv/www\""),
-    ("autostart", "autostart #true"),
-    ("autorestart", "autorestart \"unexpected\""),
-    ("exitcodes", "exitcodes 0 2"),
-    ("startretries", "startretries 3"),
-    ("starttime", "starttime 1"),
-    ("stopsignal", "stopsignal \"TERM\""),
-    ("stoptime", "stoptime 10"),
-    ("stdout", "stdout \"/var/log/web.out\""),
-    ("stderr", "stderr \"/var/log/web.err\""),
-    ("env", "env { GREETING \"hello\"; PORT \"8080\" }"),
-    ("restart-backoff", "restart-backoff \"100ms\" \"30s\""),
-    ("crash-limit", "crash-limit 5 \"60s\""),
-];
-
 /// Most crash restarts `crash-limit` may allow in its window (it keeps one time per restart).
 pub const MAX_CRASH_LIMIT: u32 = 10_000;
 
+/// How to write a program setting, for help lines.
 fn example(field: &str) -> &'static str {
-    PROGRAM_FIELDS
-        .iter()
-        .find(|(name, _)| *name == field)
-        .map_or("", |(_, ex)| ex)
+    Directive::find(PROGRAM, field).map_or("", |d| d.example)
 }
 
 /// A program node after validation: its name (when usable) and its spec (when complete).
@@ -60,20 +39,20 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
     let mut has_cmd = false;
     for field in node.children().map_or(&[][..], |c| c.nodes()) {
         let fname = field.name().value();
-        if !PROGRAM_FIELDS.iter().any(|(n, _)| *n == fname) {
+        let Some(directive) = Directive::find(PROGRAM, fname) else {
             ctx.push(unknown_setting(
                 field,
-                PROGRAM_FIELDS,
+                PROGRAM,
                 "program",
                 "a program takes",
             ));
             continue;
-        }
+        };
         if fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting") {
             continue;
         }
         has_cmd |= fname == "cmd";
-        apply(ctx, field, &mut spec);
+        (directive.parse)(ctx, field, &mut spec);
     }
     if spec.autorestart == AutoRestart::Never {
         for setting in ["restart-backoff", "crash-limit"] {
@@ -175,96 +154,118 @@ pub fn name_flaw(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Validates one setting node and stores its value in `spec`.
-fn apply(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
-    let fname = field.name().value();
-    let ex = example(fname);
-    if fname == "env" {
-        env(ctx, field, spec);
-        return;
+// The parse functions of the program directives (see [`crate::plan::directive::PROGRAM`]):
+// each checks one setting node and stores its value in `spec`, keeping the default when the
+// value has a problem.
+
+pub fn cmd(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(args) = fields::some_args(ctx, field, example("cmd")) {
+        spec.cmd = cmd_words(ctx, &args).unwrap_or_default();
     }
-    if fname == "cmd" {
-        if let Some(args) = fields::some_args(ctx, field, ex) {
-            spec.cmd = cmd(ctx, &args).unwrap_or_default();
+}
+
+pub fn exitcodes(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(args) = fields::some_args(ctx, field, example("exitcodes")) {
+        // Every code is checked, not just up to the first bad one: `check` reports all.
+        let codes: Vec<Option<u8>> = args.iter().map(|e| exit_code(ctx, e)).collect();
+        if let Some(codes) = codes.into_iter().collect::<Option<BTreeSet<u8>>>() {
+            spec.exitcodes = codes;
         }
-        return;
     }
-    if fname == "exitcodes" {
-        if let Some(args) = fields::some_args(ctx, field, ex) {
-            // Every code is checked, not just up to the first bad one: `check` reports all.
-            let codes: Vec<Option<u8>> = args.iter().map(|e| exit_code(ctx, e)).collect();
-            if let Some(codes) = codes.into_iter().collect::<Option<BTreeSet<u8>>>() {
-                spec.exitcodes = codes;
-            }
-        }
-        return;
+}
+
+pub fn restart_backoff(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(b) = backoff(ctx, field) {
+        spec.restart_backoff = b;
     }
-    if fname == "restart-backoff" {
-        if let Some(b) = restart_backoff(ctx, field) {
-            spec.restart_backoff = b;
-        }
-        return;
+}
+
+pub fn crash_limit(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(l) = limit(ctx, field) {
+        spec.crash_limit = Some(l);
     }
-    if fname == "crash-limit" {
-        if let Some(l) = crash_limit(ctx, field) {
-            spec.crash_limit = Some(l);
-        }
-        return;
+}
+
+/// The single value of a one-value setting, its shape problems reported.
+fn one<'n>(ctx: &mut Ctx, field: &'n KdlNode) -> Option<&'n KdlEntry> {
+    fields::one_arg(ctx, field, example(field.name().value()))
+}
+
+pub fn numprocs(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(n) = one(ctx, field).and_then(|entry| numprocs_value(ctx, entry)) {
+        spec.numprocs = n;
     }
-    let Some(entry) = fields::one_arg(ctx, field, ex) else {
+}
+
+pub fn umask(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(entry) = one(ctx, field) {
+        spec.umask = umask_value(ctx, entry);
+    }
+}
+
+pub fn workingdir(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    let Some(entry) = one(ctx, field) else {
         return;
     };
-    match fname {
-        "numprocs" => {
-            if let Some(n) = numprocs(ctx, entry) {
-                spec.numprocs = n;
-            }
-        }
-        "umask" => spec.umask = umask(ctx, entry),
-        "workingdir" => {
-            spec.workingdir = paths::path(ctx, entry, fname, ex);
-            if let Some(dir) = &spec.workingdir {
-                paths::warn_dir_missing(ctx, entry, dir);
-            }
-        }
-        "autostart" => {
-            if let Some(b) = fields::boolean(ctx, entry, fname, ex) {
-                spec.autostart = b;
-            }
-        }
-        "autorestart" => {
-            if let Some(a) = autorestart(ctx, entry) {
-                spec.autorestart = a;
-            }
-        }
-        "startretries" => {
-            if let Some(n) = fields::count(ctx, entry, fname, u32::MAX, ex) {
-                spec.startretries = n;
-            }
-        }
-        "starttime" => {
-            if let Some(d) = duration(ctx, entry, fname) {
-                spec.starttime = d;
-            }
-        }
-        "stoptime" => {
-            if let Some(d) = duration(ctx, entry, fname) {
-                spec.stoptime = d;
-            }
-        }
-        "stopsignal" => {
-            if let Some(s) = stopsignal(ctx, entry) {
-                spec.stopsignal = s;
-            }
-        }
-        "stdout" => spec.stdout = output(ctx, entry, fname),
-        "stderr" => spec.stderr = output(ctx, entry, fname),
-        _ => {}
+    spec.workingdir = paths::path(ctx, entry, "workingdir", example("workingdir"));
+    if let Some(dir) = &spec.workingdir {
+        paths::warn_dir_missing(ctx, entry, dir);
+    }
+}
+
+pub fn autostart(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    let ex = example("autostart");
+    if let Some(b) = one(ctx, field).and_then(|e| fields::boolean(ctx, e, "autostart", ex)) {
+        spec.autostart = b;
+    }
+}
+
+pub fn autorestart(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(a) = one(ctx, field).and_then(|entry| autorestart_value(ctx, entry)) {
+        spec.autorestart = a;
+    }
+}
+
+pub fn startretries(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    let ex = example("startretries");
+    let n = one(ctx, field).and_then(|e| fields::count(ctx, e, "startretries", u32::MAX, ex));
+    if let Some(n) = n {
+        spec.startretries = n;
+    }
+}
+
+pub fn starttime(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(d) = one(ctx, field).and_then(|entry| duration(ctx, entry, "starttime")) {
+        spec.starttime = d;
+    }
+}
+
+pub fn stoptime(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(d) = one(ctx, field).and_then(|entry| duration(ctx, entry, "stoptime")) {
+        spec.stoptime = d;
+    }
+}
+
+pub fn stopsignal(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(s) = one(ctx, field).and_then(|entry| stopsignal_value(ctx, entry)) {
+        spec.stopsignal = s;
+    }
+}
+
+pub fn stdout(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(entry) = one(ctx, field) {
+        spec.stdout = output(ctx, entry, "stdout");
+    }
+}
+
+pub fn stderr(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+    if let Some(entry) = one(ctx, field) {
+        spec.stderr = output(ctx, entry, "stderr");
     }
 }
 
 /// `args` is never empty: [`fields::some_args`] has already reported a `cmd` without one.
-fn cmd(ctx: &mut Ctx, args: &[&KdlEntry]) -> Option<Vec<String>> {
+fn cmd_words(ctx: &mut Ctx, args: &[&KdlEntry]) -> Option<Vec<String>> {
     let ex = example("cmd");
     // Each word is checked on its own so every wrong one gets its own diagnostic.
     let words: Vec<Option<&str>> = args
@@ -325,7 +326,7 @@ fn cmd(ctx: &mut Ctx, args: &[&KdlEntry]) -> Option<Vec<String>> {
     }
 }
 
-fn numprocs(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u32> {
+fn numprocs_value(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u32> {
     let ex = example("numprocs");
     let n = fields::integer(ctx, entry, "numprocs", ex)?;
     if n < 0 {
@@ -365,7 +366,7 @@ fn umask_range(entry: &KdlEntry, why: String) -> Problem {
     .help("a umask is an octal number from 0o000 to 0o777: write umask 0o022 or umask \"022\"")
 }
 
-fn umask(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u32> {
+fn umask_value(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u32> {
     let n = match entry.value() {
         KdlValue::String(s) => {
             return values::umask_text(s)
@@ -445,7 +446,7 @@ fn exit_code(ctx: &mut Ctx, entry: &KdlEntry) -> Option<u8> {
     }
 }
 
-fn autorestart(ctx: &mut Ctx, entry: &KdlEntry) -> Option<AutoRestart> {
+fn autorestart_value(ctx: &mut Ctx, entry: &KdlEntry) -> Option<AutoRestart> {
     match entry.value() {
         KdlValue::Bool(true) => return Some(AutoRestart::Always),
         KdlValue::Bool(false) => return Some(AutoRestart::Never),
@@ -506,7 +507,7 @@ fn duration(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> Option<std::time::D
 }
 
 /// `restart-backoff MIN MAX`, or one value for a fixed wait (`restart-backoff 0`: none).
-fn restart_backoff(ctx: &mut Ctx, field: &KdlNode) -> Option<RestartBackoff> {
+fn backoff(ctx: &mut Ctx, field: &KdlNode) -> Option<RestartBackoff> {
     let name = "restart-backoff";
     let ex = example(name);
     let args = fields::some_args(ctx, field, ex)?;
@@ -555,7 +556,7 @@ fn restart_backoff(ctx: &mut Ctx, field: &KdlNode) -> Option<RestartBackoff> {
 }
 
 /// `crash-limit N W`: at most N crash restarts within any W.
-fn crash_limit(ctx: &mut Ctx, field: &KdlNode) -> Option<CrashLimit> {
+fn limit(ctx: &mut Ctx, field: &KdlNode) -> Option<CrashLimit> {
     let name = "crash-limit";
     let ex = example(name);
     let args = fields::some_args(ctx, field, ex)?;
@@ -621,7 +622,7 @@ fn crash_limit(ctx: &mut Ctx, field: &KdlNode) -> Option<CrashLimit> {
     })
 }
 
-fn stopsignal(ctx: &mut Ctx, entry: &KdlEntry) -> Option<StopSignal> {
+fn stopsignal_value(ctx: &mut Ctx, entry: &KdlEntry) -> Option<StopSignal> {
     let result = match entry.value() {
         KdlValue::String(s) => values::signal_name(s),
         KdlValue::Integer(n) => values::signal_number(*n),
@@ -664,7 +665,7 @@ fn output(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> OutputTarget {
     }
 }
 
-fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let ex = example("env");
     for entry in field.entries() {
         let what = if entry.name().is_some() {

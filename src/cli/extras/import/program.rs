@@ -10,7 +10,7 @@ use super::expand::{self, Value, Vars};
 use super::ini::{Entry, Section};
 use super::kdl_out;
 use super::{Warning, parse_bool};
-use crate::plan::diff::program_field_names;
+use crate::plan::directive::{Directive, PROGRAM};
 use crate::plan::validate::{self, PathFlaw, values};
 
 /// What a `[program:x]` section becomes.
@@ -65,8 +65,8 @@ pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Progra
             ),
         );
     }
-    // The contract's order, which is the diff's field table's.
-    let settings = program_field_names()
+    // The contract's order, which is the directive table's.
+    let settings = Directive::names(PROGRAM)
         .filter_map(|field| out.fields.remove(field))
         .collect();
     Program {
