@@ -45,8 +45,9 @@ pub struct LogDump {
     pub follow: bool,
     /// Processes not yet snapshotted, in order.
     pub todo: VecDeque<ProcId>,
-    /// The label and unsent bytes of the process being sent.
-    pub current: Option<(Option<String>, Vec<u8>)>,
+    /// The process being sent: its id, label and unsent bytes. Its live output is appended
+    /// here (up to [`MAX_UNSENT_BYTES`], then counted as skipped), so it comes out in order.
+    pub current: Option<(ProcId, Option<String>, Vec<u8>)>,
 }
 #[derive(Debug)]
 pub struct Client {

@@ -32,6 +32,7 @@
 pub mod client;
 pub mod eventlog;
 mod extra_requests;
+mod logdump;
 pub mod logtarget;
 pub mod machine;
 mod memory;

@@ -10,10 +10,7 @@
 //! - one timer per connection, armed only while nothing is in flight: 5 s while a request
 //!   is in progress (or none ever came), 60 s once it is idle between requests. A pending
 //!   reply, a `logs` answer being sent and a `logs -f` disarm it;
-//! - `logs` is sent process by process as the peer reads (never the whole answer in memory),
-//!   cut on line ends, or on character boundaries for lines over 32 KiB; for `logs -f`, live
-//!   output of a process whose backlog is not sent yet waits in its ring, so nothing is
-//!   missed or doubled between the backlog and the live lines;
+//! - `logs` answers are streamed as the peer reads ([`super::logdump`]);
 //! - a peer that half-closes its end still gets its pending replies, then the connection
 //!   closes; a last line without `\n` before end of input counts as a request;
 //! - after `logs` with `follow`, the connection only receives; its input is ignored and its
@@ -28,20 +25,17 @@ use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
-use super::client::{Client, ClientId, Line, LogDump, TimerKind, parse_request};
+use super::client::{Client, ClientId, Line, TimerKind, parse_request};
 use super::machine::Event;
 use super::names;
 use super::reload::Job;
-use super::supervisor::{Follower, Op, ProcId, Stream, Supervisor};
+use super::supervisor::{Op, ProcId, Supervisor};
 use crate::protocol::{
     ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
 };
 
 /// Input a client may queue while a reply is pending, before it is dropped.
 const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
-
-/// The most output text one `log` line of a `logs` answer carries.
-const DUMP_CHUNK: usize = 32 * 1024;
 
 impl Supervisor {
     /// Starts accepting connections on `listener` (already bound and non-blocking).
@@ -351,142 +345,6 @@ impl Supervisor {
             .collect())
     }
 
-    fn logs(
-        &mut self,
-        cid: ClientId,
-        name: &str,
-        stderr: bool,
-        lines: Option<usize>,
-        follow: bool,
-    ) {
-        let ids = match self.resolve(&[name.to_owned()]) {
-            Ok(ids) => ids,
-            Err(e) => return self.send_error(cid, e),
-        };
-        let stream = if stderr {
-            Stream::Stderr
-        } else {
-            Stream::Stdout
-        };
-        // Naming a program (`web`, `web:*` or `all`) follows the whole program, later
-        // processes too.
-        let whole = name == "all"
-            || self
-                .programs
-                .contains_key(names::program_of(name).unwrap_or(name));
-        let mut programs: Vec<(String, Option<u32>)> = Vec::new();
-        for id in &ids {
-            let Some(proc) = self.procs.get(id) else {
-                continue;
-            };
-            let entry = (proc.program.clone(), (!whole).then_some(proc.index));
-            // `ids` come in program order, so a program's entry is the last one pushed.
-            if programs.last() != Some(&entry) {
-                programs.push(entry);
-            }
-        }
-        let Some(client) = self.clients.get_mut(&cid) else {
-            return;
-        };
-        client.dump = Some(LogDump {
-            stream,
-            lines,
-            follow,
-            todo: ids.into(),
-            current: None,
-        });
-        if follow {
-            client.following = true;
-            client.inbuf = VecDeque::new();
-            for (program, index) in programs {
-                self.followers.push(Follower {
-                    client: cid,
-                    program,
-                    index,
-                    stream,
-                });
-            }
-        }
-        self.update_client_timer(cid);
-        self.pump_dump(cid);
-    }
-
-    /// Sends the next pieces of a client's `logs` answer, until its unsent output reaches
-    /// [`crate::protocol::MAX_UNSENT_BYTES`] or the answer is complete.
-    fn pump_dump(&mut self, cid: ClientId) {
-        loop {
-            let Some(client) = self.clients.get_mut(&cid) else {
-                return;
-            };
-            if client.backlogged() {
-                return;
-            }
-            let Some(dump) = client.dump.as_mut() else {
-                return;
-            };
-            if let Some((label, rest)) = &mut dump.current {
-                let cut = chunk_end(rest, DUMP_CHUNK);
-                let piece: Vec<u8> = rest.drain(..cut).collect();
-                let response = Response::Log {
-                    process: label.clone(),
-                    text: String::from_utf8_lossy(&piece).into_owned(),
-                };
-                if rest.is_empty() {
-                    dump.current = None;
-                }
-                self.send(cid, &response);
-                continue;
-            }
-            let Some(id) = dump.todo.pop_front() else {
-                let follow = dump.follow;
-                client.dump = None;
-                if !follow {
-                    self.send(cid, &Response::LogEnd);
-                }
-                self.update_client_timer(cid);
-                if !follow {
-                    self.client_resume(cid);
-                }
-                return;
-            };
-            if let Some(proc) = self.procs.get(&id) {
-                let mut text = proc.output(dump.stream).ring.tail(dump.lines);
-                // The ring may have dropped the first bytes of a character.
-                let start = text
-                    .iter()
-                    .take(3)
-                    .take_while(|&&b| is_continuation(b))
-                    .count();
-                text.drain(..start);
-                if !text.is_empty() {
-                    dump.current = Some((proc.log_label(), text));
-                }
-            }
-        }
-    }
-
-    /// Whether a follower's live output of `id` goes out now; `false` while that process's
-    /// backlog is still to be sent (the live bytes are in the ring it will be read from).
-    pub fn backlog_sent(&self, cid: ClientId, id: ProcId) -> bool {
-        self.clients
-            .get(&cid)
-            .and_then(|c| c.dump.as_ref())
-            .is_none_or(|d| !d.todo.contains(&id))
-    }
-
-    /// Queues a followed log line of `id` carrying `text_len` bytes of output; a reader too
-    /// far behind has it skipped and counted instead (see [`Client::queue_followed`]).
-    pub fn send_followed(&mut self, cid: ClientId, id: ProcId, line: &[u8], text_len: usize) {
-        if !self.backlog_sent(cid, id) {
-            return;
-        }
-        let Some(client) = self.clients.get_mut(&cid) else {
-            return;
-        };
-        client.queue_followed(line, text_len);
-        self.flush_client(cid);
-    }
-
     pub fn send_error(&mut self, cid: ClientId, error: ErrorReply) {
         self.send(cid, &Response::Error(error));
     }
@@ -525,7 +383,7 @@ impl Supervisor {
         self.flush_client(cid);
     }
 
-    fn flush_client(&mut self, cid: ClientId) {
+    pub(super) fn flush_client(&mut self, cid: ClientId) {
         let Some(client) = self.clients.get_mut(&cid) else {
             return;
         };
@@ -623,7 +481,7 @@ impl Supervisor {
 
     /// Arms the connection's one timer for what it is waiting for (see the module doc), or
     /// disarms it while something is in flight.
-    fn update_client_timer(&mut self, cid: ClientId) {
+    pub(super) fn update_client_timer(&mut self, cid: ClientId) {
         let Some(c) = self.clients.get_mut(&cid) else {
             return;
         };
@@ -678,42 +536,5 @@ fn refuse_busy(stream: &UnixStream) {
         line.push(b'\n');
         let _ = stream.set_nonblocking(true);
         let _ = (&*stream).write(&line);
-    }
-}
-
-fn is_continuation(b: u8) -> bool {
-    b & 0xC0 == 0x80
-}
-
-/// Where to cut `data` for a piece of at most `max` bytes: after its last line end within
-/// the limit, else on a character boundary (a line that long is cut, its characters never).
-fn chunk_end(data: &[u8], max: usize) -> usize {
-    if data.len() <= max {
-        return data.len();
-    }
-    if let Some(nl) = data[..max].iter().rposition(|&b| b == b'\n') {
-        return nl + 1;
-    }
-    let mut end = max;
-    while end > max.saturating_sub(3) && end > 0 && is_continuation(data[end]) {
-        end -= 1;
-    }
-    end
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunks_end_on_lines_or_whole_characters() {
-        assert_eq!(chunk_end(b"abc", 10), 3);
-        assert_eq!(chunk_end(b"ab\ncd\nefgh", 7), 6);
-        let text = "é".repeat(10);
-        for max in 1..text.len() {
-            let end = chunk_end(text.as_bytes(), max.max(4));
-            assert!(text.is_char_boundary(end), "cut at {end}");
-            assert!(end > 0);
-        }
     }
 }

@@ -40,6 +40,14 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a non-waiting command waits for the daemon's next bytes, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// `shell --timeout D`: the default of every command the shell runs.
+static SHELL_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Makes `timeout` the default of every later command of this process (the shell's).
+pub fn set_default_timeout(timeout: Duration) {
+    let _ = SHELL_TIMEOUT.set(timeout);
+}
+
 /// Silence on a waiting command's connection after which the daemon is pinged.
 pub const PROBE_EVERY: Duration = Duration::from_secs(5);
 
@@ -57,7 +65,10 @@ impl Target {
             .map_err(ClientError::Config)?;
         Ok(Target {
             socket,
-            timeout: arg.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            timeout: arg
+                .timeout
+                .or_else(|| SHELL_TIMEOUT.get().copied())
+                .unwrap_or(DEFAULT_TIMEOUT),
         })
     }
 

@@ -46,6 +46,9 @@ pub(super) fn complete_names(socket: &SocketArg) -> u8 {
 }
 
 pub(super) fn run(socket: &SocketArg) -> u8 {
+    if let Some(timeout) = socket.timeout {
+        super::client::transport::set_default_timeout(timeout);
+    }
     let socket =
         match super::socket_path::for_client(socket.socket.as_deref(), socket.config.as_deref()) {
             Ok(socket) => socket,
