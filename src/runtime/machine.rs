@@ -218,6 +218,11 @@ impl Machine {
         self.drain.is_some()
     }
 
+    /// Whether SIGKILL was sent since the last spawn: what a leftover found late gets.
+    pub fn killed(&self) -> bool {
+        self.killed
+    }
+
     /// Crash restarts in the current run.
     pub fn crash_run(&self) -> u32 {
         self.crash_run

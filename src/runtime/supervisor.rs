@@ -437,10 +437,17 @@ impl Supervisor {
         for (id, pid, exit) in leaders {
             self.leader_exited(id, pid, exit);
         }
-        // A leftover that forked before it died (a double fork) left a new orphan here.
+        // A leftover that forked before it died (a double fork) left a new orphan here; it
+        // gets what the others got (the stop signal, or SIGKILL once that was sent).
         for id in relook {
             if self.draining.contains(&id) {
+                let before: BTreeSet<i32> = self
+                    .procs
+                    .get(&id)
+                    .map(|p| p.extras.clone())
+                    .unwrap_or_default();
                 self.adopt_leftovers(id, true);
+                self.signal_new_leftovers(id, &before);
             }
         }
         self.check_draining();
@@ -508,6 +515,26 @@ impl Supervisor {
             }
         }
         count
+    }
+
+    /// Sends the tracked leftovers of `id` not in `before` the signal the others got.
+    fn signal_new_leftovers(&mut self, id: ProcId, before: &BTreeSet<i32>) {
+        let Some(proc) = self.procs.get(&id) else {
+            return;
+        };
+        let signal = if proc.machine.killed() {
+            Signal::SIGKILL
+        } else {
+            proc.spec.stopsignal.0
+        };
+        for &pid in proc.extras.difference(before) {
+            if kill(Pid::from_raw(pid), signal).is_ok() {
+                self.log.log(format_args!(
+                    "{}: sent {signal} to leftover pid {pid}",
+                    proc.name
+                ));
+            }
+        }
     }
 
     /// Feeds [`Event::GroupEmpty`] to every draining process whose leftovers are all gone.
@@ -976,6 +1003,8 @@ impl Supervisor {
     pub fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
         let mut ids = Vec::new();
         for name in names {
+            // `web:*` covers what `web` does.
+            let program = super::names::program_of(name).unwrap_or(name);
             let retiring: Vec<ProcId> = self
                 .retired
                 .values()
@@ -983,7 +1012,7 @@ impl Supervisor {
                 .filter(|id| {
                     self.procs
                         .get(id)
-                        .is_some_and(|p| name == "all" || p.program == *name || p.name == *name)
+                        .is_some_and(|p| name == "all" || p.program == program || p.name == *name)
                 })
                 .collect();
             match self.resolve(std::slice::from_ref(name)) {

@@ -559,3 +559,34 @@ fn crash_settings_apply_in_place_on_reload() {
     );
     assert_eq!(row["restarts"], 2);
 }
+
+/// A double fork (the classic daemonize: fork, setsid, fork again, the middle one exits):
+/// the grandchild is reparented to the daemon when the middle process dies, and is still
+/// found by its TASKMASTER_PROCESS and stopped.
+#[test]
+fn a_double_forking_daemon_is_stopped_too() {
+    let sb = Sandbox::new();
+    sb.script(
+        "daemonize.sh",
+        r#"( setsid sh -c 'sh -c "echo \$\$ > bg.pid; exec sleep 1000" & sleep 0.3' & )
+sleep 0.1
+exit 0"#,
+    );
+    sb.write_config(&program(
+        "classic",
+        r#"cmd "./daemonize.sh"
+           startretries 0
+           stoptime 60"#,
+    ));
+    let d = Daemon::start_in(sb, &[]);
+    // Found late, it still gets the stop signal at once, not SIGKILL after stoptime.
+    let row = d.wait_state_for("classic", "FATAL", Duration::from_secs(15));
+    let bg = pid_in(&d, "bg.pid");
+    wait_for("the daemonized grandchild to be gone", LONG, || {
+        !pid_alive(bg)
+    });
+    assert!(
+        reason(&row).contains("did it fork into the background?"),
+        "{row}"
+    );
+}
