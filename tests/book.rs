@@ -5,7 +5,8 @@
 //!   `kdl,must-fail(CODE …)` must be rejected with each CODE among the diagnostics;
 //!   `kdl,warns(CODE …)` blocks must compile and raise each CODE as a warning.
 //! - Every directive ([`taskmaster::plan::directive`]) has its page (or section), whose
-//!   `Type`, `Default` and `On reload` rows and prose say what its definition says.
+//!   `Type`, `Default` and `On reload` rows and prose say what its definition says; the
+//!   configuration overview's field table has a row for each program directive.
 //! - Every diagnostic code of the compiler ([`taskmaster::plan::Code::ALL`]) has a section in
 //!   the diagnostics reference, with its severity and an example that raises it; no section
 //!   names a code that does not exist.
@@ -352,6 +353,36 @@ fn directive_pages_match_their_definition() {
         check_page(d, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The overview's field table has one row per program directive, in the directives' order,
+/// linking to its page and saying its reload effect.
+#[test]
+fn the_overview_lists_every_program_directive() {
+    let text = fs::read_to_string(book_src().join("config/overview.md")).expect("overview.md");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("| [`"))
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    let listed: Vec<&str> = rows.iter().map(|cells| cells[0]).collect();
+    let wanted: Vec<String> = PROGRAM
+        .iter()
+        .map(|d| {
+            let page = d.page.strip_prefix("config/").unwrap_or(d.page);
+            format!("[`{}`]({page})", d.name)
+        })
+        .collect();
+    assert_eq!(listed, wanted, "config/overview.md: the field table's rows");
+    for (cells, d) in rows.iter().zip(PROGRAM) {
+        let reload = cells.last().copied().unwrap_or_default();
+        let want = reload_words(d.reload);
+        assert!(
+            reload.contains(want),
+            "config/overview.md: `{}` says `{reload}` on reload, not `{want}`",
+            d.name
+        );
+    }
 }
 
 /// The anchors mdBook gives a page's headings: lower case, letters, digits, `_` and `-`

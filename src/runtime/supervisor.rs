@@ -1023,6 +1023,8 @@ impl Supervisor {
     pub fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
         let mut ids = Vec::new();
         for name in names {
+            // `web:*` covers what `web` does.
+            let program = super::names::program_of(name).unwrap_or(name);
             let retiring: Vec<ProcId> = self
                 .retired
                 .values()
@@ -1030,7 +1032,7 @@ impl Supervisor {
                 .filter(|id| {
                     self.procs
                         .get(id)
-                        .is_some_and(|p| name == "all" || p.program == *name || p.name == *name)
+                        .is_some_and(|p| name == "all" || p.program == program || p.name == *name)
                 })
                 .collect();
             match self.resolve(std::slice::from_ref(name)) {

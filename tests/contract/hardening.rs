@@ -493,8 +493,8 @@ fn a_removed_program_stays_stopping_and_a_re_added_one_waits_for_it() {
     assert_eq!(row.len(), 1, "a removed process still stopping is listed");
     assert_eq!(row[0]["state"], "STOPPING", "{row:?}");
     assert_eq!(row[0]["pid"], old);
-    // Named too, by itself or with `all`.
-    for name in ["slow", "all"] {
+    // Named too, by itself, as `slow:*` or with `all`.
+    for name in ["slow", "slow:*", "all"] {
         let out = d.ok(&["status", name, "--json"]);
         let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
         assert!(

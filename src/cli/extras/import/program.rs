@@ -191,6 +191,8 @@ impl Converter<'_> {
     }
 
     fn set(&mut self, field: &'static str, value: String) {
+        // Settings are written in the directive table's order: any other name would be lost.
+        debug_assert!(Directive::find(PROGRAM, field).is_some(), "{field}");
         self.fields.insert(field, format!("{field} {value}"));
     }
 
