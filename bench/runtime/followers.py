@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from bench import cpu_ticks, descendants  # the runtime bench's /proc helpers
+
 MIB = 1 << 20
 
 
@@ -39,31 +41,6 @@ def status_kib(pid, key):
     except OSError:
         pass
     return None
-
-
-def descendants(root):
-    """Pids of every live descendant of root, through the ppid links."""
-    kids = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            kids.setdefault(ppid, []).append(int(name))
-    out, todo = [], [root]
-    while todo:
-        for child in kids.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return int(rest[11]) + int(rest[12])
 
 
 def wait_until(what, timeout, cond, interval=0.05):
