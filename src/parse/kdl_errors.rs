@@ -10,7 +10,7 @@ use miette::SourceSpan;
 /// What kind of problem stopped the parse; the compiler maps each to its diagnostic code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyntaxKind {
-    /// The kdl parser's own error (or the note that checking stopped after too many).
+    /// The kdl parser's own error, or the parser itself failing (a caught panic).
     Kdl,
     /// Too many syntax errors: the rest of the file was not parsed.
     TooManyErrors,
