@@ -1009,11 +1009,7 @@ impl Supervisor {
             return ids;
         }
         ids.extend(self.retired.values().copied());
-        ids.sort_by_cached_key(|id| {
-            self.procs
-                .get(id)
-                .map(|p| (p.program.clone(), p.index, p.retiring))
-        });
+        self.sort_for_status(&mut ids);
         ids
     }
 
@@ -1042,13 +1038,18 @@ impl Supervisor {
             }
             ids.extend(retiring);
         }
+        self.sort_for_status(&mut ids);
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Sorts `ids` in program then index order, as `status` lists them.
+    fn sort_for_status(&self, ids: &mut [ProcId]) {
         ids.sort_by_cached_key(|id| {
             self.procs
                 .get(id)
                 .map(|p| (p.program.clone(), p.index, p.retiring))
         });
-        ids.dedup();
-        Ok(ids)
     }
 
     /// Every live (non-retiring) process, in program then index order.
