@@ -169,7 +169,7 @@ impl Unmapped {
             Some(program) => format!("program {}", kdl_quote(program)),
             None => "taskmaster block".to_owned(),
         };
-        format!("{scope}: cannot map {}: {}", self.setting, self.why)
+        format!("{scope}: {}", self.comment())
     }
 }
 
@@ -215,12 +215,7 @@ pub fn warning_lines(unmapped: &[Unmapped]) -> Vec<String> {
             [] | [_] => note.warning(),
             many => {
                 let names: Vec<String> = many.iter().map(|p| kdl_quote(p)).collect();
-                format!(
-                    "programs {}: cannot map {}: {}",
-                    names.join(", "),
-                    note.setting,
-                    note.why
-                )
+                format!("programs {}: {}", names.join(", "), note.comment())
             }
         })
         .collect()
