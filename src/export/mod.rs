@@ -1,5 +1,5 @@
-//! Exporting a compiled [`Plan`] to an engine that already exists: [`systemd`] units for one
-//! host, [`kubernetes`] manifests for a cluster.
+//! Exporting a compiled [`Plan`](crate::plan::Plan) to an engine that already exists:
+//! [`systemd`] units for one host, [`kubernetes`] manifests for a cluster.
 //!
 //! Both exporters read the plan through [`settings`], which destructures every
 //! [`ProgramSpec`] field into one [`Setting`]. A field added to the spec does not compile

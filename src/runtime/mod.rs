@@ -17,7 +17,7 @@
 //!   writes; the rest are noted and ignored (see [`signals`]). Blocked signals reach the
 //!   signalfd also when the daemon is PID 1 of a container, where signals with the default
 //!   action would be dropped.
-//! - **Nothing blocks the loop.** Configs compile on a worker thread ([`reload`]); log
+//! - **Nothing blocks the loop.** Configs compile on a worker thread (`reload`); log
 //!   targets are opened non-blocking ([`logtarget`]); the event log reaches stderr through
 //!   a writer thread ([`eventlog`]).
 //! - **No child outlives a failed loop.** An error returned by the loop, like a panic, kills

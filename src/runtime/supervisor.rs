@@ -10,7 +10,7 @@
 //! - a process's single timer (start, backoff or kill);
 //! - an output pipe turning readable;
 //! - the control socket and each client;
-//! - the channel from the compile worker thread (`tm-compile`, [`super::reload`]): `reload`,
+//! - the channel from the compile worker thread (`tm-compile`, `super::reload`): `reload`,
 //!   SIGHUP and `diff` read and compile the config there; the outcome is applied here.
 //!
 //! After each iteration the loop hands the batched event log on (its stderr half to a writer

@@ -5,7 +5,7 @@
 //! `tm-web@0.service`). The target `Wants=` each instance of each autostart program, and every
 //! unit is `PartOf=` the target, so starting or stopping the target starts or stops them all.
 //!
-//! The mapping, setting by setting, is in [`map`]; the book's "Outgrowing one machine" chapter
+//! The mapping, setting by setting, is in `map`; the book's "Outgrowing one machine" chapter
 //! has it as a table. It was measured against systemd 252 (Debian 12): every unit must pass
 //! `systemd-analyze verify` with nothing on stderr, which `tests/export_verify.rs` checks.
 
