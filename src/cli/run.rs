@@ -12,8 +12,10 @@ use super::socket_path::{DEFAULT_CONFIG, fallback_folder, fallback_socket, for_d
 use crate::runtime::{self, RunError};
 
 pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
-    // First of all, before anything could start a thread: block the signals the daemon
-    // takes through its signalfd.
+    // First of all, before anything could start a thread: one malloc arena (the parser's
+    // thread would otherwise keep a freed config resident) and the signals the daemon takes
+    // through its signalfd blocked.
+    runtime::use_one_arena();
     let signals = match runtime::block_signals() {
         Ok(s) => s,
         Err(e) => {

@@ -36,6 +36,7 @@ mod logdump;
 pub mod logtarget;
 pub mod machine;
 mod memory;
+pub use memory::use_one_arena;
 pub mod names;
 pub mod procfs;
 pub mod reap;
