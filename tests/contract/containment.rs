@@ -69,9 +69,9 @@ fn no_zombies_accumulate_as_pid_1_and_sigterm_still_shuts_down() {
     d.wait_state("orphans", "RUNNING");
     // About 30 orphans die during this window; before, each stayed a zombie of PID 1.
     holds_for(
-        "at most 2 zombies under PID 1",
+        "at most 5 zombies under PID 1",
         Duration::from_secs(3),
-        || zombie_children(inner.pid).len() <= 2,
+        || zombie_children(inner.pid).len() <= 5,
     );
     signal(inner.pid, Signal::SIGTERM);
     assert_eq!(
