@@ -70,14 +70,23 @@ pub enum RunError {
         path: PathBuf,
         source: logtarget::OpenError,
     },
-    #[error("event loop: {0}")]
-    Loop(String),
+    #[error("event loop: cannot set up signal handling: {source}")]
+    Signals { source: nix::Error },
+    /// Creating the event loop or registering one of its sources failed.
+    #[error("event loop: {source}")]
+    Setup { source: std::io::Error },
+    /// The running loop failed; every child was killed first.
+    #[error("event loop: event loop failed: {source}; every process was killed")]
+    Failed { source: calloop::Error },
+    /// A bug panicked inside the loop; every child was killed first.
+    #[error("event loop: internal error; every process was killed")]
+    Panicked,
 }
 
 /// Takes every signal the daemon handles (see [`signals`]). Call first thing, before any
 /// thread could exist, so no thread can receive one with its default (often fatal) action.
 pub fn block_signals() -> Result<SignalFd, RunError> {
-    signals::take().map_err(|e| RunError::Loop(format!("cannot set up signal handling: {e}")))
+    signals::take().map_err(|source| RunError::Signals { source })
 }
 
 /// Supervises `plan` until a shutdown. `config_path` (absolute) is what reload reads.
@@ -123,7 +132,7 @@ pub fn run(
         }
     }
     let mut event_loop: EventLoop<'static, Supervisor> =
-        EventLoop::try_new().map_err(|e| RunError::Loop(e.to_string()))?;
+        EventLoop::try_new().map_err(|e| RunError::Setup { source: e.into() })?;
     let mut sup = Supervisor::new(
         event_loop.handle(),
         event_loop.get_signal(),
@@ -144,14 +153,16 @@ pub fn run(
                 Ok(PostAction::Continue)
             },
         )
-        .map_err(|e| RunError::Loop(e.error.to_string()))
+        .map_err(|e| RunError::Setup {
+            source: e.error.into(),
+        })
         .and_then(|_| {
             sup.start_compiler()
-                .map_err(|e| RunError::Loop(e.to_string()))
+                .map_err(|source| RunError::Setup { source })
         })
         .and_then(|()| {
             sup.listen(listener)
-                .map_err(|e| RunError::Loop(e.to_string()))
+                .map_err(|source| RunError::Setup { source })
         });
     if let Err(e) = setup {
         sup.socket_file.remove();
@@ -199,13 +210,17 @@ fn supervise(
             sup.log.flush();
         })
     }));
-    let why = match result {
+    let error = match result {
         Ok(Ok(())) => return Ok(()),
-        Ok(Err(e)) => format!("event loop failed: {e}"),
-        Err(_) => "internal error".to_owned(),
+        Ok(Err(source)) => RunError::Failed { source },
+        Err(_) => RunError::Panicked,
+    };
+    let why = match &error {
+        RunError::Failed { source } => format!("event loop failed: {source}"),
+        _ => "internal error".to_owned(),
     };
     sup.abandon(&why);
-    Err(RunError::Loop(format!("{why}; every process was killed")))
+    Err(error)
 }
 
 #[cfg(test)]
@@ -214,6 +229,35 @@ mod tests {
 
     use super::*;
     use crate::plan::ProgramSpec;
+
+    /// Set-up failures keep the underlying error as their source; the message is unchanged.
+    #[test]
+    fn setup_errors_keep_their_source() {
+        let err = RunError::Signals {
+            source: nix::Error::EPERM,
+        };
+        assert!(
+            err.to_string()
+                .starts_with("event loop: cannot set up signal handling: "),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("a source");
+        assert_eq!(
+            source.downcast_ref::<nix::Error>(),
+            Some(&nix::Error::EPERM)
+        );
+
+        let err = RunError::Setup {
+            source: calloop::Error::IoError(std::io::Error::from_raw_os_error(nix::libc::EMFILE))
+                .into(),
+        };
+        assert!(err.to_string().starts_with("event loop: "), "{err}");
+        let source = std::error::Error::source(&err).expect("a source");
+        let source = source
+            .downcast_ref::<std::io::Error>()
+            .expect("an io::Error");
+        assert_eq!(source.raw_os_error(), Some(nix::libc::EMFILE));
+    }
 
     /// An error from the loop (a source's callback failing) must not leave children behind.
     #[test]
@@ -243,7 +287,15 @@ mod tests {
             })
             .unwrap();
         let result = supervise(&mut event_loop, &mut sup);
-        assert!(matches!(result, Err(RunError::Loop(m)) if m.contains("every process was killed")));
+        let err = result.unwrap_err();
+        assert!(matches!(err, RunError::Failed { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("every process was killed"),
+            "{err}"
+        );
+        // The loop's own error is kept, not flattened into the message.
+        let source = std::error::Error::source(&err).expect("a source");
+        assert!(source.to_string().contains("a failing source"), "{source}");
         let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
         assert_eq!(
             status,

@@ -131,6 +131,12 @@ pub enum SpawnError {
     },
     #[error("no reader on FIFO {}", path.display())]
     NoReader { path: PathBuf },
+    /// The daemon could not make the pipe a `Memory` output is read from.
+    #[error("cannot create {stream} pipe: {source}")]
+    Pipe {
+        stream: &'static str,
+        source: io::Error,
+    },
     #[error("cannot start {program}: {source}")]
     Exec { program: String, source: io::Error },
 }
@@ -147,16 +153,12 @@ enum Output {
 }
 
 impl Output {
-    fn open(
-        target: &OutputTarget,
-        stream: &'static str,
-        program: &str,
-    ) -> Result<Output, SpawnError> {
+    fn open(target: &OutputTarget, stream: &'static str) -> Result<Output, SpawnError> {
         Ok(match target {
             OutputTarget::Memory => {
                 let (read, write) =
-                    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SpawnError::Exec {
-                        program: program.to_owned(),
+                    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SpawnError::Pipe {
+                        stream,
                         source: e.into(),
                     })?;
                 Output::Pipe { read, write }
@@ -238,8 +240,8 @@ pub fn spawn(
     let (stdout, stderr) = {
         let _lent = Lent::apply(spec.umask, None);
         (
-            Output::open(&spec.stdout, "stdout", program)?,
-            Output::open(&spec.stderr, "stderr", program)?,
+            Output::open(&spec.stdout, "stdout")?,
+            Output::open(&spec.stderr, "stderr")?,
         )
     };
 
@@ -580,6 +582,23 @@ mod tests {
         spec.stdout = OutputTarget::File("/no/such/dir/out.log".into());
         let err = spawn(&spec, &ctx, &WHO).unwrap_err().to_string();
         assert!(err.starts_with("cannot open stdout file"), "{err}");
+    }
+
+    /// A pipe the daemon cannot make is its own failure, not the program's exec failing,
+    /// and the errno stays reachable as the source.
+    #[test]
+    fn a_pipe_failure_is_not_an_exec_failure_and_keeps_its_source() {
+        let err = SpawnError::Pipe {
+            stream: "stdout",
+            source: io::Error::from_raw_os_error(nix::libc::EMFILE),
+        };
+        assert!(
+            err.to_string().starts_with("cannot create stdout pipe: "),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("a source");
+        let source = source.downcast_ref::<io::Error>().expect("an io::Error");
+        assert_eq!(source.raw_os_error(), Some(nix::libc::EMFILE));
     }
 
     /// Runs `spec` to completion and returns what it wrote to stdout.
