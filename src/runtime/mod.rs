@@ -60,10 +60,11 @@ use self::socket::BindError;
 use self::supervisor::Supervisor;
 use crate::plan::Plan;
 
-/// Why the daemon could not run.
-#[derive(Debug, thiserror::Error)]
+/// Why the daemon could not run. A hint (from [`BindError`]) is the diagnostic's `help`.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum RunError {
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Bind(#[from] BindError),
     #[error("cannot open the logfile {}: {source}", path.display())]
     Logfile {

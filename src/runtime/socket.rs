@@ -28,7 +28,9 @@ use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use nix::sys::stat::{Mode, umask};
 use nix::unistd::{Gid, Group, Uid, User};
 
-#[derive(Debug, thiserror::Error)]
+/// Why the socket cannot be taken; a hint, where there is one, is the diagnostic's `help`
+/// (printed by the CLI after the message), not part of the message.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BindError {
     #[error("a daemon is already listening on {}", .0.display())]
     InUse(PathBuf),
@@ -39,11 +41,10 @@ pub enum BindError {
     Locked(PathBuf),
     #[error("{} exists and is not a socket; not removing it", .0.display())]
     NotASocket(PathBuf),
-    #[error(
-        "refusing to listen on {}: {why}\nhelp: put the socket in a folder only you can write to \
-         (--socket PATH, or `socket` in the config)",
-        path.display()
-    )]
+    #[error("refusing to listen on {}: {why}", path.display())]
+    #[diagnostic(help(
+        "put the socket in a folder only you can write to (--socket PATH, or `socket` in the config)"
+    ))]
     UnsafeFolder { path: PathBuf, why: String },
     #[error("cannot listen on {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
@@ -313,6 +314,28 @@ pub fn peer_allowed(stream: &UnixStream) -> Result<bool, io::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hint is the diagnostic's `help`, not part of the message, and `RunError`
+    /// passes it on.
+    #[test]
+    fn the_unsafe_folder_hint_is_help_not_message() {
+        let err = BindError::UnsafeFolder {
+            path: "/tmp/shared/t.sock".into(),
+            why: "other users can write to its folder".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "refusing to listen on /tmp/shared/t.sock: other users can write to its folder"
+        );
+        let help = miette::Diagnostic::help(&err).expect("a help").to_string();
+        assert!(
+            help.starts_with("put the socket in a folder only you"),
+            "{help}"
+        );
+        let err = crate::runtime::RunError::from(err);
+        let passed_on = miette::Diagnostic::help(&err).map(|h| h.to_string());
+        assert_eq!(passed_on, Some(help));
+    }
 
     #[test]
     fn binds_owner_only_and_detects_live_and_stale_sockets() {
