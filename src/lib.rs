@@ -14,3 +14,4 @@ pub mod parse;
 pub mod plan;
 pub mod protocol;
 pub mod runtime;
+pub mod words;

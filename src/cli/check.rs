@@ -5,6 +5,7 @@
 //! on stdout, whatever the outcome; for an unreadable file that object has `"valid": false`,
 //! an `"error"` string and no diagnostics, and the one-line error also goes to stderr.
 
+use crate::words::count;
 use std::path::Path;
 
 use super::{Format, exit, output};
@@ -15,12 +16,10 @@ pub(super) fn run(config: &Path, format: Format) -> u8 {
     match (load_file(config), format) {
         (Ok(compiled), Format::Human) => {
             eprint!("{}", compiled.warnings.render(color));
-            let programs = compiled.plan.programs.len();
-            let processes = compiled.plan.process_count();
             println!(
-                "ok: {programs} program{}, {processes} process{}",
-                if programs == 1 { "" } else { "s" },
-                if processes == 1 { "" } else { "es" }
+                "ok: {}, {}",
+                count(compiled.plan.programs.len(), "program", "programs"),
+                count(compiled.plan.process_count(), "process", "processes")
             );
             exit::OK
         }

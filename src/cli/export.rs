@@ -5,6 +5,7 @@
 //! written into `--dir` (each replaced atomically; other files there are left alone) and
 //! their paths listed on stdout; Kubernetes manifests go to stdout.
 
+use crate::words::count;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -136,12 +137,10 @@ fn warn(unmapped: &[Unmapped]) {
 }
 
 fn programs(compiled: &Compiled) -> String {
-    let n = compiled.plan.programs.len();
-    let p = compiled.plan.process_count();
     format!(
-        "{n} program{} ({p} process{})",
-        if n == 1 { "" } else { "s" },
-        if p == 1 { "" } else { "es" }
+        "{} ({})",
+        count(compiled.plan.programs.len(), "program", "programs"),
+        count(compiled.plan.process_count(), "process", "processes")
     )
 }
 

@@ -4,6 +4,7 @@
 //! sharing one [`IndexedSource`], so the file name shows in every snippet. Errors and warnings
 //! travel together; only errors make a config invalid.
 
+use crate::words::count;
 use std::fmt;
 use std::sync::Arc;
 
@@ -218,22 +219,18 @@ struct JsonDiagnostic<'a> {
     length: usize,
 }
 
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
-
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (errors, warnings) = (self.error_count(), self.warning_count());
         let counts = match (errors, warnings) {
             (0, 0) => "no problems".to_owned(),
-            (e, 0) => plural(e, "error"),
-            (0, w) => plural(w, "warning"),
-            (e, w) => format!("{} and {}", plural(e, "error"), plural(w, "warning")),
+            (e, 0) => count(e, "error", "errors"),
+            (0, w) => count(w, "warning", "warnings"),
+            (e, w) => format!(
+                "{} and {}",
+                count(e, "error", "errors"),
+                count(w, "warning", "warnings")
+            ),
         };
         write!(f, "{counts} in {}", self.source.name())
     }

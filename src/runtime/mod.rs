@@ -49,6 +49,7 @@ pub mod spawn;
 pub mod statefile;
 pub mod supervisor;
 
+use crate::words::count;
 use std::path::PathBuf;
 
 use calloop::generic::Generic;
@@ -121,11 +122,11 @@ pub fn run(
         if !found.is_empty() {
             let list: Vec<String> = found
                 .iter()
-                .map(|(name, n)| format!("{name} ({n} process(es))"))
+                .map(|(name, n)| format!("{name} ({})", count(*n, "process", "processes")))
                 .collect();
             let note = format!(
-                "stopped {} process group(s) a previous daemon on this socket left running: {}",
-                found.len(),
+                "stopped {} a previous daemon on this socket left running: {}",
+                count(found.len(), "process group", "process groups"),
                 list.join(", ")
             );
             eprintln!("taskmaster: {note}");
@@ -169,13 +170,12 @@ pub fn run(
         sup.socket_file.remove();
         return Err(e);
     }
-    let (programs, processes) = (plan.programs.len(), plan.process_count());
     sup.log.log(format_args!(
-        "taskmaster {} started (pid {}): {programs} program{}, {processes} process{}; listening on {}",
+        "taskmaster {} started (pid {}): {}, {}; listening on {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
-        if programs == 1 { "" } else { "s" },
-        if processes == 1 { "" } else { "es" },
+        count(plan.programs.len(), "program", "programs"),
+        count(plan.process_count(), "process", "processes"),
         socket.display()
     ));
     // The compiled config's KDL document is garbage by now; don't keep its pages, and

@@ -22,6 +22,7 @@
 //! against the plan that reload applied; the plan itself is applied on the loop, like every
 //! other change.
 
+use crate::words::count;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -392,8 +393,7 @@ fn load_config(path: &Path) -> Result<Compiled, LoadError> {
 
 /// `1 program changed`, `2 programs changed`.
 fn programs_changed(n: usize) -> String {
-    let noun = if n == 1 { "program" } else { "programs" };
-    format!("{n} {noun} changed")
+    format!("{} changed", count(n, "program", "programs"))
 }
 
 fn load_error_reply(e: LoadError) -> ErrorReply {

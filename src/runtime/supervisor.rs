@@ -30,6 +30,7 @@
 //! subreaper, the last member of a group always dies as its child or as the child of a
 //! member that is itself reaped here later.
 
+use crate::words::count;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, Read as _};
@@ -504,7 +505,9 @@ impl Supervisor {
             self.after_exit(id);
         } else {
             self.log.log(format_args!(
-                "{name}: {leftovers} process(es) it started are still running; stopping them"
+                "{name}: {} it started {} still running; stopping them",
+                count(leftovers as usize, "process", "processes"),
+                if leftovers == 1 { "is" } else { "are" }
             ));
             self.draining.insert(id);
             self.feed(id, Event::LeaderExited { exit, leftovers });
@@ -574,8 +577,9 @@ impl Supervisor {
             if let Some(proc) = self.procs.get(&id) {
                 let n = proc.machine.leftovers().map_or(0, |l| l.count);
                 self.log.log(format_args!(
-                    "{}: its {n} leftover process(es) are gone",
-                    proc.name
+                    "{}: its {} gone",
+                    proc.name,
+                    count(n as usize, "leftover process is", "leftover processes are")
                 ));
             }
             self.group_gone(id);
