@@ -1,51 +1,17 @@
 //! Control socket safety: owner-only mode, malformed and oversized requests, and slow
 //! clients that must not delay anyone else.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::harness::{Daemon, program};
+use crate::harness::{Daemon, closed_within, program, read_reply};
 
 fn daemon() -> Daemon {
     Daemon::start(&program("a", "    cmd \"sleep 3600\"\n    starttime 0"))
 }
 
-/// Reads one reply line (bounded).
-fn reply(stream: &UnixStream) -> Value {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .expect("timeout");
-    let mut line = String::new();
-    BufReader::new(stream)
-        .read_line(&mut line)
-        .expect("a reply line");
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("reply is not JSON ({e}): {line:?}"))
-}
-
 /// Whether the daemon closed the connection: reads until EOF or an error (bounded).
-fn closed_within(stream: &mut UnixStream, timeout: Duration) -> bool {
-    stream.set_read_timeout(Some(timeout)).expect("timeout");
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + timeout;
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
-                return false;
-            }
-            Err(_) => return true,
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-    }
-}
 
 #[test]
 fn socket_is_owner_only() {
@@ -69,14 +35,14 @@ fn malformed_requests_get_an_error_and_the_daemon_keeps_serving() {
     ] {
         let mut s = d.connect();
         s.write_all(bad.as_bytes()).expect("write");
-        let r = reply(&s);
+        let r = read_reply(&s);
         assert_eq!(r["type"], "error", "{bad:?} → {r}");
     }
     // A good request on a raw connection still works, and so does the client.
     let mut s = d.connect();
     s.write_all(b"{\"version\":1,\"command\":\"status\"}\n")
         .expect("write");
-    let r = reply(&s);
+    let r = read_reply(&s);
     assert_eq!(r["type"], "status", "{r}");
     assert_eq!(d.pid_of("a"), pid);
 }
@@ -91,7 +57,7 @@ fn oversized_request_gets_an_error_and_is_closed() {
     );
     // The daemon may close before reading it all; a write error is then fine.
     let _ = s.write_all(big.as_bytes());
-    let r = reply(&s);
+    let r = read_reply(&s);
     assert_eq!(r["type"], "error", "{r}");
     assert!(
         closed_within(&mut s, Duration::from_secs(10)),

@@ -2,7 +2,7 @@
 //! its own daemon", "The client never hangs"): connection and buffer caps, idle connections,
 //! request framing, whole characters in `logs`, and clients that never wait forever.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, Daemon, LONG, Sandbox, assert_exit, program, run_bounded, text, wait_for,
+    BIN, Daemon, LONG, Sandbox, assert_exit, closed_within, program, read_reply, run_bounded, text,
+    wait_for,
 };
 
 fn sleeper() -> Daemon {
@@ -21,39 +22,6 @@ fn sleeper() -> Daemon {
 fn ask(stream: &mut UnixStream, line: &[u8]) -> Value {
     stream.write_all(line).expect("write the request");
     read_reply(stream)
-}
-
-fn read_reply(stream: &UnixStream) -> Value {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .expect("timeout");
-    let mut line = String::new();
-    BufReader::new(stream)
-        .read_line(&mut line)
-        .expect("a reply line");
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("reply is not JSON ({e}): {line:?}"))
-}
-
-/// Whether the peer closed the connection within `timeout` (reading and dropping any data).
-fn closed_within(stream: &mut UnixStream, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    let mut buf = [0u8; 4096];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        stream.set_read_timeout(Some(left)).expect("timeout");
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
 }
 
 const STATUS: &[u8] = b"{\"version\":1,\"command\":\"status\"}\n";
