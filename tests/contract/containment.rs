@@ -32,6 +32,18 @@ fn sleeping_member(leader: u32) -> u32 {
     })
 }
 
+/// The two members of `leader`'s group besides the leader, once both are there.
+fn two_workers(leader: u32) -> Vec<u32> {
+    wait_some("two workers in the group", LONG, || {
+        let m: Vec<u32> = group_members(leader as i32)
+            .into_iter()
+            .filter(|p| p.pid != leader)
+            .map(|p| p.pid)
+            .collect();
+        (m.len() == 2).then_some(m)
+    })
+}
+
 /// The pid written to `rel` by a child (`echo $$ > rel`).
 fn pid_in(d: &Daemon, rel: &str) -> u32 {
     wait_some(&format!("a pid in {rel}"), LONG, || {
@@ -94,14 +106,7 @@ fn leftovers_of_a_killed_main_process_are_stopped_before_it_counts_as_exited() {
            stoptime "500ms""#,
     ));
     let pid = d.running_pid("master");
-    let workers = wait_some("two workers in the group", LONG, || {
-        let m: Vec<u32> = group_members(pid as i32)
-            .into_iter()
-            .filter(|p| p.pid != pid)
-            .map(|p| p.pid)
-            .collect();
-        (m.len() == 2).then_some(m)
-    });
+    let workers = two_workers(pid);
     signal(pid, Signal::SIGKILL);
     let row = d.wait_state("master", "EXITED");
     for w in &workers {
@@ -125,14 +130,7 @@ fn a_crash_restart_waits_for_the_old_group_to_be_empty() {
            starttime 0"#,
     ));
     let pid = d.running_pid("master");
-    let old = wait_some("the old workers", LONG, || {
-        let m: Vec<u32> = group_members(pid as i32)
-            .into_iter()
-            .filter(|p| p.pid != pid)
-            .map(|p| p.pid)
-            .collect();
-        (m.len() == 2).then_some(m)
-    });
+    let old = two_workers(pid);
     signal(pid, Signal::SIGKILL);
     wait_for("a second master", LONG, || d.sb.line_count("masters") == 2);
     for w in &old {
