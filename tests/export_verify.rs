@@ -71,13 +71,22 @@ fn validator(name: &str, candidates: &[PathBuf]) -> Option<PathBuf> {
     found
 }
 
-fn taskmaster(args: &[&std::ffi::OsStr], path: &std::ffi::OsStr) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_taskmaster"))
+/// Runs `taskmaster export …` for `config`; fails the test unless it exits 0.
+fn export(config: &Path, args: &[&std::ffi::OsStr], path: &std::ffi::OsStr) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_taskmaster"))
         .args(args)
         .env("PATH", path)
         .env("NO_COLOR", "1")
         .output()
-        .expect("taskmaster runs")
+        .expect("taskmaster runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}: export failed: {}",
+        config.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// A PATH holding a stub for every program the config names that is not installed here.
@@ -120,7 +129,8 @@ fn every_systemd_export_passes_systemd_analyze_verify_silently() {
         let (stubs, units) = (tmp.path().join("stubs"), tmp.path().join("units"));
         std::fs::create_dir(&stubs).expect("mkdir");
         let path = path_with_stubs(&config, &stubs);
-        let out = taskmaster(
+        export(
+            &config,
             &[
                 "export".as_ref(),
                 "systemd".as_ref(),
@@ -129,13 +139,6 @@ fn every_systemd_export_passes_systemd_analyze_verify_silently() {
                 units.as_os_str(),
             ],
             &path,
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}: export failed: {}",
-            config.display(),
-            String::from_utf8_lossy(&out.stderr)
         );
         // The first and last instance of every program (autostart or not; the instances
         // of one template differ only in %i), and the target, which loads every instance
@@ -213,7 +216,8 @@ fn every_kubernetes_export_passes_kubernetes_validate_strict() {
     let mut objects = 0;
     for (n, config) in configs().iter().enumerate() {
         let export = |format: &str| {
-            let out = taskmaster(
+            let out = export(
+                config,
                 &[
                     "export".as_ref(),
                     "kubernetes".as_ref(),
@@ -226,13 +230,6 @@ fn every_kubernetes_export_passes_kubernetes_validate_strict() {
                     format.as_ref(),
                 ],
                 &system,
-            );
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{}: export failed: {}",
-                config.display(),
-                String::from_utf8_lossy(&out.stderr)
             );
             String::from_utf8(out.stdout).expect("UTF-8 output")
         };
