@@ -212,6 +212,15 @@ mod tests {
         d.programs.iter().find(|p| p.name == name).unwrap().action
     }
 
+    /// The first program's changes as (field, old, new), as `diff` shows them.
+    fn changes_shown(d: &PlanDiff) -> Vec<(&str, &str, &str)> {
+        d.programs[0]
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
+            .collect()
+    }
+
     #[test]
     fn identical_plans_give_an_empty_diff() {
         let p = plan(&[spec("a"), spec("b")]);
@@ -266,11 +275,7 @@ mod tests {
         b.stderr = OutputTarget::File("/var/log/a.err".into());
         b.umask = Some(0o022);
         let d = diff(&plan(&[spec("a")]), &plan(&[b]));
-        let shown: Vec<(&str, &str, &str)> = d.programs[0]
-            .changes
-            .iter()
-            .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
-            .collect();
+        let shown = changes_shown(&d);
         assert_eq!(
             shown,
             [
@@ -292,11 +297,7 @@ mod tests {
         });
         let d = diff(&plan(&[spec("a")]), &plan(&[b]));
         assert_eq!(action_of(&d, "a"), Action::Update);
-        let shown: Vec<(&str, &str, &str)> = d.programs[0]
-            .changes
-            .iter()
-            .map(|c| (c.field.as_str(), c.old.as_str(), c.new.as_str()))
-            .collect();
+        let shown = changes_shown(&d);
         assert_eq!(
             shown,
             [
