@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::plan::model::{CrashLimit, RestartBackoff};
+use crate::plan::model::{Condition, CrashLimit, RestartBackoff};
 use crate::plan::{AutoRestart, DaemonSettings, OutputTarget, ProgramSpec, StopSignal};
 
 pub mod kubernetes;
@@ -55,6 +55,8 @@ pub enum Setting<'a> {
         backoff: RestartBackoff,
         limit: Option<CrashLimit>,
     },
+    /// `depends-on`: the programs this one waits for, with their conditions.
+    DependsOn(&'a BTreeMap<String, Condition>),
 }
 
 impl Setting<'_> {
@@ -73,6 +75,7 @@ impl Setting<'_> {
             Setting::Stderr(_) => &["stderr"],
             Setting::Env(_) => &["env"],
             Setting::CrashLoop { .. } => &["restart-backoff", "crash-limit"],
+            Setting::DependsOn(_) => &["depends-on"],
         }
     }
 }
@@ -99,6 +102,7 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         env,
         restart_backoff,
         crash_limit,
+        depends_on,
     } = spec;
     vec![
         Setting::Cmd(cmd),
@@ -125,7 +129,17 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Stdout(stdout),
         Setting::Stderr(stderr),
         Setting::Env(env),
+        Setting::DependsOn(depends_on),
     ]
+}
+
+/// `depends-on` as a config writes it, for the "cannot map" notes: `depends-on { db "ready" }`.
+pub fn depends_on_text(deps: &BTreeMap<String, Condition>) -> String {
+    let items: Vec<String> = deps
+        .iter()
+        .map(|(program, c)| format!("{} \"{c}\"", kdl_quote(program)))
+        .collect();
+    format!("depends-on {{ {} }}", items.join("; "))
 }
 
 /// A setting the engine cannot express faithfully. It is written as a comment in the output

@@ -79,6 +79,11 @@ codes! {
     WorkingdirMissing = "workingdir_missing", Warning, "`workingdir` does not exist (yet) or is not a directory; starting will fail until it does.";
     ParentDirMissing = "parent_dir_missing", Warning, "The folder of a log file, output file or socket does not exist (yet).";
     PathIsDirectory = "path_is_directory", Error, "A log file, output file or socket path that is an existing directory.";
+    UnknownDependency = "unknown_dependency", Error, "A `depends-on` naming a program the file does not define.";
+    SelfDependency = "self_dependency", Error, "A program that names itself in its `depends-on`.";
+    DependencyCycle = "dependency_cycle", Error, "Programs whose `depends-on` form a cycle (`web → db → web`): none of them could ever start.";
+    UnknownCondition = "unknown_condition", Error, "A `depends-on` condition other than \"started\", \"ready\", \"healthy\" or \"completed\".";
+    ConditionNeverMet = "condition_never_met", Error, "`\"completed\"` on a program with `autorestart #true`, which never stays exited.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
 }
 

@@ -301,6 +301,12 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
             }
         }
         Setting::CrashLoop { backoff, limit } => crash_loop(unit, spec, backoff, limit),
+        // Until the export work maps it (After=/Wants= cover `started` only): a note.
+        Setting::DependsOn(deps) if !deps.is_empty() => unit.cannot(
+            super::depends_on_text(deps),
+            "not exported yet: the unit starts without waiting for these programs",
+        ),
+        Setting::DependsOn(_) => {}
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
         Setting::Env(env) => {

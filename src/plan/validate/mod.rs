@@ -6,6 +6,7 @@
 //! its default so later checks still run.
 
 pub(crate) mod daemon;
+pub(crate) mod depends;
 mod fields;
 mod paths;
 pub(crate) mod program;
@@ -93,6 +94,7 @@ pub fn document(ctx: &mut Ctx, doc: &KdlDocument) -> Plan {
             other => ctx.push(unknown_node(other, name_span(node))),
         }
     }
+    depends::graph(ctx, doc, &program_at, &plan);
     plan
 }
 
