@@ -194,7 +194,10 @@ fn state_color(row: &ProcessStatus) -> Option<&'static str> {
     }
     match row.state {
         ProcessState::Running => Some("\x1b[32m"),
-        ProcessState::Starting | ProcessState::Backoff | ProcessState::Stopping => Some("\x1b[33m"),
+        ProcessState::Waiting
+        | ProcessState::Starting
+        | ProcessState::Backoff
+        | ProcessState::Stopping => Some("\x1b[33m"),
         _ => None,
     }
 }
@@ -255,6 +258,7 @@ mod tests {
             restarts: 0,
             reason: None,
             expected: None,
+            waiting_for: None,
         }
     }
 

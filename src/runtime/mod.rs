@@ -30,6 +30,7 @@
 //!   marked close-on-exec at start-up, so no child inherits them.
 
 pub mod client;
+pub mod deps;
 pub mod eventlog;
 mod extra_requests;
 mod logdump;

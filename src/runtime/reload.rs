@@ -258,6 +258,8 @@ impl Supervisor {
         let changed = diff.changed().count();
         self.log
             .log(format_args!("reload: {}", programs_changed(changed)));
+        // Removed programs stop together, dependents first (see `deps`).
+        let mut removed = Vec::new();
         for pd in diff.changed() {
             let name = pd.name.as_str();
             self.log.log(format_args!("reload: {name}: {}", pd.action));
@@ -270,9 +272,7 @@ impl Supervisor {
                 }
                 Action::Removed => {
                     if let Some(program) = self.programs.remove(name) {
-                        for id in program.procs.into_iter().rev() {
-                            self.retire(id);
-                        }
+                        removed.extend(program.procs.into_iter().rev());
                     }
                 }
                 Action::Restart => {
@@ -287,6 +287,7 @@ impl Supervisor {
                 }
             }
         }
+        self.retire_in_order(&removed);
         let mut warning = None;
         if new.daemon.socket != self.plan.daemon.socket {
             let w = format!(
@@ -297,6 +298,8 @@ impl Supervisor {
             warning = Some(w);
         }
         self.plan = new;
+        // WAITING processes look at their new dependencies at once.
+        self.reevaluate_waiting();
         // Every applied reload starts the daemon's files afresh (`mv x.log x.log.1; reload`).
         self.reopen_logs();
         warning

@@ -255,7 +255,15 @@ impl Supervisor {
                     Err(e) => self.send_error(cid, e),
                 }
             }
-            Request::Start { names } => self.control(cid, "start", &names),
+            Request::Start {
+                names,
+                no_deps: false,
+            } => self.control(cid, "start", &names),
+            Request::Start {
+                names,
+                no_deps: true,
+            } => self.start_no_deps_request(cid, &names),
+            Request::Wait { names, timeout_ms } => self.wait_request(cid, &names, timeout_ms),
             Request::Stop { names } => self.control(cid, "stop", &names),
             Request::Restart { names } => self.control(cid, "restart", &names),
             Request::Reload => self.queue_compile(Job::Reload { client: Some(cid) }),
@@ -313,9 +321,14 @@ impl Supervisor {
             "restart" => (&[Event::StopRequested, Event::StartRequested], Op::Start),
             _ => (&[Event::StartRequested], Op::Start),
         };
-        for &id in &ids {
-            for &event in events {
-                self.feed(id, event);
+        if op == Op::Stop {
+            // Dependents before what they depend on (see `deps`).
+            self.stop_in_order(&ids);
+        } else {
+            for &id in &ids {
+                for &event in events {
+                    self.feed(id, event);
+                }
             }
         }
         self.wait_for(cid, op, ids);

@@ -105,6 +105,8 @@ pub struct Proc {
     pub spawn_error: Option<String>,
     pub stdout: Captured,
     pub stderr: Captured,
+    /// What it waits for, and why a dependency failed it ([`super::deps`]).
+    pub deps: super::deps::ProcDeps,
 }
 
 impl Proc {
@@ -199,6 +201,8 @@ pub struct Supervisor {
     /// The record of live groups for the next daemon.
     pub groups: StateFile,
     groups_unwritable: bool,
+    /// Ordered stops and `wait` requests ([`super::deps`]).
+    pub deps: super::deps::DepsState,
 }
 
 impl Supervisor {
@@ -234,6 +238,7 @@ impl Supervisor {
             draining: BTreeSet::new(),
             groups,
             groups_unwritable: false,
+            deps: super::deps::DepsState::default(),
         }
     }
 
@@ -291,6 +296,7 @@ impl Supervisor {
                 spawn_error: None,
                 stdout: Captured::default(),
                 stderr: Captured::default(),
+                deps: super::deps::ProcDeps::default(),
             },
         );
         if spec.autostart {
@@ -341,6 +347,7 @@ impl Supervisor {
     /// back the outcome of spawns until the machine settles.
     pub fn feed(&mut self, id: ProcId, event: Event) {
         let mut queue = vec![event];
+        let mut changed = false;
         while let Some(event) = queue.pop() {
             let Some(proc) = self.procs.get_mut(&id) else {
                 return;
@@ -350,6 +357,7 @@ impl Supervisor {
             let effects = proc.machine.handle(event, &spec, Instant::now());
             let after = proc.machine.state();
             if before != after {
+                changed = true;
                 self.state_changed(id, before, after);
             }
             for effect in effects {
@@ -357,6 +365,10 @@ impl Supervisor {
                     queue.push(next);
                 }
             }
+        }
+        // Once settled: what depends on it, ordered stops and `wait`s look again.
+        if changed {
+            self.deps_changed(id);
         }
     }
 
@@ -379,6 +391,7 @@ impl Supervisor {
                 self.signal_group(id, Signal::SIGKILL);
                 None
             }
+            Effect::AwaitDeps => self.await_deps(id),
         }
     }
 
@@ -932,9 +945,7 @@ impl Supervisor {
             self.log
                 .log(format_args!("shutting down: stopping every process"));
             let ids: Vec<ProcId> = self.procs.keys().copied().collect();
-            for id in ids {
-                self.feed(id, Event::StopRequested);
-            }
+            self.stop_in_order(&ids);
         }
         self.maybe_finish_shutdown();
     }
@@ -1114,6 +1125,11 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
             format!("{} before starttime", describe_exit(exit))
         }
         Some(Failure::CrashLoop { exit, .. }) => describe_exit(exit),
+        Some(Failure::Dependency) => proc
+            .deps
+            .failure
+            .clone()
+            .unwrap_or_else(|| "a dependency failed".into()),
         None => "failed".into(),
     };
     let base = match proc.machine.state() {
@@ -1136,12 +1152,14 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
                 format_duration(window),
                 short_exit(exit)
             ),
+            Some(Failure::Dependency) => failure(),
             _ => {
                 let attempts = proc.machine.attempts();
                 let noun = if attempts == 1 { "attempt" } else { "attempts" };
                 format!("gave up after {attempts} {noun}: {}", failure())
             }
         }),
+        ProcessState::Waiting => Some(proc.deps.waiting_reason()),
         _ => None,
     };
     // What the last exit left behind; shown until the next spawn.
@@ -1189,5 +1207,6 @@ pub fn status_of(proc: &Proc) -> ProcessStatus {
         expected: (state == ProcessState::Exited)
             .then(|| proc.machine.expected())
             .flatten(),
+        waiting_for: (state == ProcessState::Waiting).then(|| proc.deps.waiting_for.clone()),
     }
 }
