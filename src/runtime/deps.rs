@@ -13,9 +13,9 @@
 //! - **Stop order.** [`Supervisor::stop_in_order`] (`stop`, `shutdown`, reload removals)
 //!   sends a process its stop signal only once no process that depends on it, directly or
 //!   through other programs, and is being stopped too, still has a child; independent
-//!   processes stop at once, in parallel. Only processes whose own stop has been sent count
-//!   as blockers, so stops whose specs form a cycle (an old and a new spec during a reload)
-//!   cannot wait for each other forever.
+//!   processes stop at once, in parallel. When only deferred stops block each other (specs
+//!   that form a cycle, an old and a new one across a reload), they are all sent, so a stop
+//!   never waits forever.
 //! - **`wait`.** A `wait` request is answered once every named process is RUNNING, as soon
 //!   as one is FATAL, or at its deadline (one timer per request, armed only when a deadline
 //!   was given).
@@ -50,6 +50,9 @@ pub struct ProcDeps {
 impl ProcDeps {
     /// `waiting for db (ready), migrate (completed)`.
     pub fn waiting_reason(&self) -> String {
+        if self.waiting_for.is_empty() {
+            return "waiting for its dependencies".to_owned();
+        }
         let items: Vec<String> = self
             .waiting_for
             .iter()
@@ -178,6 +181,16 @@ pub fn pulls(condition: Condition, state: ProcessState) -> bool {
     match state {
         ProcessState::Stopped => true,
         ProcessState::Exited => condition != Condition::Completed,
+        _ => false,
+    }
+}
+
+/// What `wait` waits for: RUNNING, or a one-shot that completed (EXITED with an expected
+/// code: a `migrate` never stays RUNNING).
+fn is_up(p: &super::supervisor::Proc) -> bool {
+    match p.machine.state() {
+        ProcessState::Running => true,
+        ProcessState::Exited => p.machine.expected() == Some(true),
         _ => false,
     }
 }
@@ -425,13 +438,18 @@ impl Supervisor {
                     .get(id)
                     .is_some_and(|p| deferred.contains(id) || p.machine.has_child())
             });
-            let ready: Vec<ProcId> = self
+            let mut ready: Vec<ProcId> = self
                 .deps
                 .deferred
                 .iter()
                 .copied()
                 .filter(|&id| !self.stop_blocked(id))
                 .collect();
+            if ready.is_empty() && !self.deps.deferred.is_empty() && !self.stop_in_flight() {
+                // Only deferred stops block each other (specs that form a cycle, an old
+                // one and a new one across a reload): nothing would ever end the wait.
+                ready = self.deps.deferred.iter().copied().collect();
+            }
             if ready.is_empty() {
                 break;
             }
@@ -445,7 +463,17 @@ impl Supervisor {
         self.deps.releasing = false;
     }
 
-    /// Whether a process of the ordered stop that depends on `id`'s program still runs.
+    /// Whether a process of the ordered stop whose stop was sent still has a child: its end
+    /// will come as a state change.
+    fn stop_in_flight(&self) -> bool {
+        self.deps.ordered.iter().any(|id| {
+            !self.deps.deferred.contains(id)
+                && self.procs.get(id).is_some_and(|p| p.machine.has_child())
+        })
+    }
+
+    /// Whether a process of the ordered stop that depends on `id`'s program (directly or
+    /// through others) still has a child.
     fn stop_blocked(&self, id: ProcId) -> bool {
         let Some(target) = self.procs.get(&id) else {
             return false;
@@ -453,7 +481,6 @@ impl Supervisor {
         let specs = |p: &str| self.programs.get(p).map(|prog| prog.spec.clone());
         self.deps.ordered.iter().any(|&d| {
             d != id
-                && !self.deps.deferred.contains(&d)
                 && self.procs.get(&d).is_some_and(|p| {
                     p.program != target.program
                         && p.machine.has_child()
@@ -517,7 +544,7 @@ impl Supervisor {
                 .filter_map(|id| self.procs.get(id).map(|p| p.machine.state()))
                 .collect();
             let fatal = states.contains(&ProcessState::Fatal);
-            let up = states.iter().all(|s| *s == ProcessState::Running);
+            let up = w.ids.iter().all(|id| self.procs.get(id).is_none_or(is_up));
             if gone || fatal || up {
                 self.answer_wait(w, false);
                 last_open = false;
@@ -550,9 +577,11 @@ impl Supervisor {
             .iter()
             .filter_map(|id| self.procs.get(id).map(status_of))
             .collect();
-        let failed: Vec<String> = processes
+        let failed: Vec<String> = w
+            .ids
             .iter()
-            .filter(|p| p.state != ProcessState::Running)
+            .filter_map(|id| self.procs.get(id))
+            .filter(|p| !is_up(p))
             .map(|p| p.name.clone())
             .collect();
         self.send(
