@@ -75,6 +75,8 @@ pub struct DepsState {
     /// `wait` requests not answered yet.
     waits: Vec<WaitRequest>,
     next_wait: u64,
+    /// While a plan is being taken on: the autostarts to do once every process exists.
+    held: Option<Vec<ProcId>>,
 }
 
 #[derive(Debug)]
@@ -235,6 +237,26 @@ impl Supervisor {
                 })
                 .collect(),
         )
+    }
+
+    /// From now on, autostarts wait for [`Supervisor::release_starts`].
+    pub(super) fn hold_starts(&mut self) {
+        self.deps.held.get_or_insert_with(Vec::new);
+    }
+
+    /// Does the autostarts held since [`Supervisor::hold_starts`].
+    pub(super) fn release_starts(&mut self) {
+        for id in self.deps.held.take().unwrap_or_default() {
+            self.feed(id, Event::StartRequested);
+        }
+    }
+
+    /// The autostart of a process just created: now, or once the plan is taken on.
+    pub(super) fn autostart(&mut self, id: ProcId) {
+        match &mut self.deps.held {
+            Some(held) => held.push(id),
+            None => self.feed(id, Event::StartRequested),
+        }
     }
 
     /// `Effect::AwaitDeps`: `id` entered WAITING. Starts its stopped dependencies, then

@@ -258,8 +258,10 @@ impl Supervisor {
         let changed = diff.changed().count();
         self.log
             .log(format_args!("reload: {}", programs_changed(changed)));
-        // Removed programs stop together, dependents first (see `deps`).
+        // Removed programs stop together, dependents first (see `deps`); added processes
+        // start once all exist, so one can wait for another added with it.
         let mut removed = Vec::new();
+        self.hold_starts();
         for pd in diff.changed() {
             let name = pd.name.as_str();
             self.log.log(format_args!("reload: {name}: {}", pd.action));
@@ -298,6 +300,7 @@ impl Supervisor {
             warning = Some(w);
         }
         self.plan = new;
+        self.release_starts();
         // WAITING processes look at their new dependencies at once.
         self.reevaluate_waiting();
         // Every applied reload starts the daemon's files afresh (`mv x.log x.log.1; reload`).

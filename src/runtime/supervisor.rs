@@ -246,9 +246,13 @@ impl Supervisor {
     pub fn start_plan(&mut self, plan: Plan) {
         let specs: Vec<ProgramSpec> = plan.programs.values().cloned().collect();
         self.plan = plan;
+        // Every process exists before any starts: a dependency must be there to be waited
+        // for (and started).
+        self.hold_starts();
         for spec in specs {
             self.add_program(spec);
         }
+        self.release_starts();
     }
 
     /// Creates a program's processes (STOPPED) and starts them when `autostart`.
@@ -300,7 +304,7 @@ impl Supervisor {
             },
         );
         if spec.autostart {
-            self.feed(id, Event::StartRequested);
+            self.autostart(id);
         }
         Some(id)
     }

@@ -8,6 +8,7 @@ mod check;
 mod commands;
 mod containment;
 mod daemon;
+mod dependencies;
 mod hardening;
 mod logs;
 mod more_commands;
