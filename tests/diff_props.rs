@@ -88,6 +88,8 @@ fn spec(name: &'static str) -> impl Strategy<Value = ProgramSpec> {
                 restarts,
                 window: Duration::from_secs(secs),
             }),
+            // The generated programs do not know each other's names: none depends on another.
+            depends_on: Default::default(),
         }
     })
 }

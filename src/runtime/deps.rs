@@ -167,9 +167,7 @@ fn holds_for(condition: Condition, p: &Observed) -> Hold {
         Condition::Healthy => p.state == S::Running && p.live.unwrap_or(true),
         Condition::Completed => {
             if p.state == S::Exited && p.expected == Some(false) {
-                let how = p
-                    .exit
-                    .map_or_else(|| "exited".to_owned(), |e| describe_exit(e));
+                let how = p.exit.map_or_else(|| "exited".to_owned(), describe_exit);
                 return Hold::Never(format!("dependency {} {how}", p.name));
             }
             p.state == S::Exited && p.expected == Some(true)
