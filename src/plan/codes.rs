@@ -80,6 +80,10 @@ codes! {
     ParentDirMissing = "parent_dir_missing", Warning, "The folder of a log file, output file or socket does not exist (yet).";
     PathIsDirectory = "path_is_directory", Error, "A log file, output file or socket path that is an existing directory.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
+    BadSize = "bad_size", Error, "A size (`max-size`, `log-buffer`) that is not a whole number of bytes or a number with a unit such as \"50MB\".";
+    OptionsOnDiscard = "options_on_discard", Error, "A `{ … }` block on `\"discard\"` or on `stderr \"stdout\"`: only a file takes one.";
+    KeepWithoutMaxSize = "keep_without_max_size", Warning, "`keep` in a log block without `max-size`: the file never rotates, so nothing is kept.";
+    RotationOnSpecialFile = "rotation_on_special_file", Warning, "`max-size` on a target that is not a regular file (under /dev or /proc, a FIFO, a device): it is never rotated.";
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub(crate) mod daemon;
 mod fields;
+pub(crate) mod logs;
 mod paths;
 pub(crate) mod program;
 mod suggest;
