@@ -33,6 +33,7 @@ pub mod client;
 pub mod eventlog;
 mod extra_requests;
 mod logdump;
+pub mod logfile;
 pub mod logtarget;
 pub mod machine;
 mod memory;
