@@ -15,6 +15,7 @@
 //! log), and the only per-source state is the held line.
 
 pub mod rotate;
+pub mod tail;
 pub mod writer;
 
 use std::collections::HashMap;
