@@ -31,8 +31,6 @@
 
 pub mod client;
 pub mod eventlog;
-mod extra_requests;
-mod logdump;
 pub mod logtarget;
 pub mod machine;
 mod memory;
@@ -40,9 +38,7 @@ pub use memory::use_one_arena;
 pub mod names;
 pub mod procfs;
 pub mod reap;
-mod reload;
 pub mod ring;
-mod server;
 pub mod signals;
 pub mod socket;
 pub mod spawn;

@@ -115,7 +115,7 @@ impl Supervisor {
             Action::Reload => {
                 self.log.log(format_args!("{name}: reloading"));
                 // The outcome (diff or diagnostics) goes to the event log.
-                self.queue_compile(super::reload::Job::Reload { client: None });
+                self.reload_on_signal();
             }
             Action::Reopen => {
                 self.log.log(format_args!(

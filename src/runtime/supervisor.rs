@@ -10,7 +10,7 @@
 //! - a process's single timer (start, backoff or kill);
 //! - an output pipe turning readable;
 //! - the control socket and each client;
-//! - the channel from the compile worker thread (`tm-compile`, `super::reload`): `reload`,
+//! - the channel from the compile worker thread (`tm-compile`, [`reload`]): `reload`,
 //!   SIGHUP and `diff` read and compile the config there; the outcome is applied here.
 //!
 //! After each iteration the loop hands the batched event log on (its stderr half to a writer
@@ -30,6 +30,11 @@
 //! subreaper, the last member of a group always dies as its child or as the child of a
 //! member that is itself reaped here later.
 
+mod extra_requests;
+mod logdump;
+mod reload;
+mod server;
+
 use crate::words::count;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -48,7 +53,7 @@ use super::client::{Client, ClientId};
 use super::eventlog::EventLog;
 use super::machine::{Effect, Event, Exit, Failure, Machine};
 use super::procfs;
-use super::reload::Compiles;
+use self::reload::Compiles;
 use super::ring::{LineFramer, Ring};
 use super::socket::SocketFile;
 use super::spawn::{Identity, SpawnContext, spawn};

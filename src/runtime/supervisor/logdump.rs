@@ -12,13 +12,13 @@
 //!   and that of the process being sent joins the end of its backlog, so nothing is missed,
 //!   doubled or reordered between backlog and live lines.
 //! - A follower too far behind has live output skipped and counted, never queued without
-//!   bound ([`super::client::Client::queue_followed`]).
+//!   bound ([`crate::runtime::client::Client::queue_followed`]).
 
 use std::collections::VecDeque;
 
-use super::client::{ClientId, LogDump};
-use super::names;
-use super::supervisor::{Follower, ProcId, Stream, Supervisor};
+use crate::runtime::client::{ClientId, LogDump};
+use crate::runtime::names;
+use super::{Follower, ProcId, Stream, Supervisor};
 use crate::protocol::{MAX_UNSENT_BYTES, Response};
 
 /// The most output text one `log` line of a `logs` answer carries.
@@ -142,7 +142,7 @@ impl Supervisor {
 
     /// Queues `line`, a followed log line of `id` carrying the output `text`, for a
     /// follower; a reader too far behind has it skipped and counted instead (see
-    /// [`super::client::Client::queue_followed`]). While the follower's backlog is still being sent, the
+    /// [`crate::runtime::client::Client::queue_followed`]). While the follower's backlog is still being sent, the
     /// output of a process not reached yet is left out (it is in the ring the backlog will be
     /// read from), and that of the process being sent joins the end of its backlog.
     pub fn send_followed(&mut self, cid: ClientId, id: ProcId, text: &[u8], line: &[u8]) {

@@ -25,11 +25,11 @@ use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
-use super::client::{Client, ClientId, Line, TimerKind, parse_request};
-use super::machine::Event;
-use super::names;
+use crate::runtime::client::{Client, ClientId, Line, TimerKind, parse_request};
+use crate::runtime::machine::Event;
+use crate::runtime::names;
 use super::reload::Job;
-use super::supervisor::{Op, ProcId, Supervisor};
+use super::{Op, ProcId, Supervisor};
 use crate::protocol::{
     ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
 };
@@ -82,7 +82,7 @@ impl Supervisor {
     }
 
     fn add_client(&mut self, stream: UnixStream) {
-        match super::socket::peer_allowed(&stream) {
+        match crate::runtime::socket::peer_allowed(&stream) {
             Ok(true) => {}
             Ok(false) => {
                 self.log

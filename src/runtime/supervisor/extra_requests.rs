@@ -6,8 +6,8 @@
 use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 
-use super::client::ClientId;
-use super::supervisor::Supervisor;
+use crate::runtime::client::ClientId;
+use super::Supervisor;
 use crate::plan::validate::values::signal_name;
 use crate::protocol::{ErrorKind, ErrorReply, ProcessPid, ProgramTimings, Response};
 

@@ -30,9 +30,9 @@ use std::rc::Rc;
 
 use calloop::channel::{Event as ChannelEvent, Sender};
 
-use super::client::ClientId;
-use super::machine::Event;
-use super::supervisor::{ProcId, Supervisor};
+use crate::runtime::client::ClientId;
+use crate::runtime::machine::Event;
+use super::{ProcId, Supervisor};
 use crate::plan::diff::{Action, PlanDiff};
 use crate::plan::model::ProgramSpec;
 use crate::plan::{Compiled, LoadError, Plan, diff, load_file};
@@ -83,6 +83,11 @@ impl Supervisor {
             .map_err(|e| std::io::Error::other(e.error))?;
         self.compiles.sender = Some(sender);
         Ok(())
+    }
+
+    /// SIGHUP: a reload whose outcome goes to the event log.
+    pub fn reload_on_signal(&mut self) {
+        self.queue_compile(Job::Reload { client: None });
     }
 
     /// Queues a reload or a diff; its client's later requests wait for its reply.
@@ -190,7 +195,7 @@ impl Supervisor {
                 }
             }
         }
-        super::memory::release_free_heap();
+        crate::runtime::memory::release_free_heap();
         self.next_compile();
     }
 
