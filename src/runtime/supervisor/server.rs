@@ -25,14 +25,14 @@ use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
-use crate::runtime::client::{Client, ClientId, Line, TimerKind, parse_request};
-use crate::runtime::machine::Event;
-use crate::runtime::names;
 use super::reload::Job;
 use super::{Op, ProcId, Supervisor};
 use crate::protocol::{
     ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
 };
+use crate::runtime::client::{Client, ClientId, Line, TimerKind, parse_request};
+use crate::runtime::machine::Event;
+use crate::runtime::names;
 
 /// Input a client may queue while a reply is pending, before it is dropped.
 const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
@@ -54,7 +54,9 @@ impl Supervisor {
     fn accept_ready(&mut self, listener: &UnixListener) -> PostAction {
         loop {
             match listener.accept() {
-                Ok((stream, _)) if self.clients.len() >= MAX_CONNECTIONS => refuse_busy(&stream),
+                Ok((stream, _)) if self.conns.clients.len() >= MAX_CONNECTIONS => {
+                    refuse_busy(&stream)
+                }
                 Ok((stream, _)) => self.add_client(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return PostAction::Continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -107,8 +109,8 @@ impl Supervisor {
                 return;
             }
         };
-        let cid = self.next_client;
-        self.next_client += 1;
+        let cid = self.conns.next_id;
+        self.conns.next_id += 1;
         let read = self.handle.insert_source(
             Generic::new(stream, Interest::READ, Mode::Level),
             move |_, stream, sup: &mut Supervisor| Ok(sup.client_readable(cid, stream)),
@@ -122,12 +124,12 @@ impl Supervisor {
                 return;
             }
         }
-        self.clients.insert(cid, client);
+        self.conns.clients.insert(cid, client);
         self.update_client_timer(cid);
     }
 
     fn client_readable(&mut self, cid: ClientId, stream: &UnixStream) -> PostAction {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
         // Held here so that nothing below removes this very source; handed back at the end.
@@ -152,7 +154,7 @@ impl Supervisor {
             client.read_closed = true;
         }
         self.process_lines(cid);
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
         if client.read_closed || client.closing {
@@ -167,7 +169,7 @@ impl Supervisor {
     /// reply pending.
     pub fn process_lines(&mut self, cid: ClientId) {
         loop {
-            let Some(client) = self.clients.get_mut(&cid) else {
+            let Some(client) = self.conns.clients.get_mut(&cid) else {
                 return;
             };
             if client.busy
@@ -275,11 +277,11 @@ impl Supervisor {
             Request::Timings { names } => self.timings_request(cid, &names),
             Request::Ping => self.send(cid, &Response::Pong),
             Request::Names => {
-                let programs = self.programs.keys().cloned().collect();
+                let programs = self.table.programs.keys().cloned().collect();
                 let processes = self
                     .all_ids()
                     .iter()
-                    .filter_map(|id| self.procs.get(id).map(|p| p.name.clone()))
+                    .filter_map(|id| self.table.procs.get(id).map(|p| p.name.clone()))
                     .collect();
                 self.send(
                     cid,
@@ -324,6 +326,7 @@ impl Supervisor {
     /// Names to live process ids, in program then index order.
     pub(super) fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
         let counts = self
+            .table
             .programs
             .iter()
             .map(|(name, p)| {
@@ -338,7 +341,8 @@ impl Supervisor {
         Ok(targets
             .iter()
             .filter_map(|(program, index)| {
-                self.programs
+                self.table
+                    .programs
                     .get(program)
                     .and_then(|p| p.procs.get(*index as usize).copied())
             })
@@ -351,7 +355,7 @@ impl Supervisor {
 
     /// Queues one response line and writes what the socket takes now.
     pub fn send(&mut self, cid: ClientId, response: &Response) {
-        if !self.clients.contains_key(&cid) {
+        if !self.conns.clients.contains_key(&cid) {
             return;
         }
         if let Some(line) = self.encode(response) {
@@ -376,7 +380,7 @@ impl Supervisor {
     /// Queues an encoded response line (see [`Self::encode`]) and writes what the socket
     /// takes now.
     pub fn send_line(&mut self, cid: ClientId, line: &[u8]) {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
         client.queue(line);
@@ -384,7 +388,7 @@ impl Supervisor {
     }
 
     pub(super) fn flush_client(&mut self, cid: ClientId) {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
         if client.write_token.is_some() || client.writing {
@@ -411,7 +415,7 @@ impl Supervisor {
     }
 
     fn client_writable(&mut self, cid: ClientId) -> PostAction {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
         let token = client.write_token.take();
@@ -429,7 +433,7 @@ impl Supervisor {
             self.client_resume(cid);
         }
         self.pump_dump(cid);
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
         client.writing = false;
@@ -444,7 +448,7 @@ impl Supervisor {
 
     /// Closes a connection that has nothing left to do.
     fn maybe_close(&mut self, cid: ClientId) {
-        let Some(c) = self.clients.get(&cid) else {
+        let Some(c) = self.conns.clients.get(&cid) else {
             return;
         };
         let finished = (c.closing || c.read_closed)
@@ -459,7 +463,7 @@ impl Supervisor {
 
     /// Forgets a connection and removes its sources (closing it).
     pub fn drop_client(&mut self, cid: ClientId, why: &str) {
-        let Some(client) = self.clients.remove(&cid) else {
+        let Some(client) = self.conns.clients.remove(&cid) else {
             return;
         };
         if !why.is_empty() {
@@ -471,9 +475,9 @@ impl Supervisor {
         {
             self.handle.remove(token);
         }
-        self.followers.retain(|f| f.client != cid);
+        self.conns.followers.retain(|f| f.client != cid);
         // Its pending replies are simply not sent; the actions themselves go on.
-        self.pending.retain(|p| p.client != cid);
+        self.conns.pending.retain(|p| p.client != cid);
         if let Some(waiters) = &mut self.shutdown {
             waiters.retain(|&c| c != cid);
         }
@@ -482,7 +486,7 @@ impl Supervisor {
     /// Arms the connection's one timer for what it is waiting for (see the module doc), or
     /// disarms it while something is in flight.
     pub(super) fn update_client_timer(&mut self, cid: ClientId) {
-        let Some(c) = self.clients.get_mut(&cid) else {
+        let Some(c) = self.conns.clients.get_mut(&cid) else {
             return;
         };
         let in_flight = c.busy || c.following || c.dump.is_some();
@@ -510,7 +514,7 @@ impl Supervisor {
         let timer = self.handle.insert_source(
             Timer::from_duration(after),
             move |_, _, sup: &mut Supervisor| {
-                if let Some(c) = sup.clients.get_mut(&cid) {
+                if let Some(c) = sup.conns.clients.get_mut(&cid) {
                     c.timer = None;
                 }
                 // An idle connection closing is routine, not worth a log line.
