@@ -5,13 +5,16 @@
 //! [`System`] is the real thing and only delegates ([`super::spawn`], [`super::reap`],
 //! [`super::procfs`], `kill`/`killpg`). The supervisor holds a `Box<dyn Os>`: one indirect
 //! call per spawn or signal, nothing next to a fork. Its unit tests give it a double instead
-//! (`supervisor::tests::fake`) that records every call, hands out made-up pids and lets a
+//! (`fake::FakeOs`, built for tests only) that records every call, hands out made-up pids and lets a
 //! test decide when a child exits, which group members remain and which spawn fails — so
 //! the glue's bugs (replies, groups, reloads) are tested without a real child or a clock.
 //!
 //! Not behind the seam, on purpose: timers and descriptors are calloop sources (a test
 //! fires a timer by calling its callback's method), the event log and the state file write
 //! plain files.
+
+#[cfg(test)]
+pub mod fake;
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;

@@ -34,6 +34,8 @@ mod extra_requests;
 mod logdump;
 mod reload;
 mod server;
+#[cfg(test)]
+mod tests;
 
 use crate::words::count;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

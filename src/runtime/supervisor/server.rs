@@ -83,7 +83,7 @@ impl Supervisor {
         }
     }
 
-    fn add_client(&mut self, stream: UnixStream) {
+    pub(super) fn add_client(&mut self, stream: UnixStream) {
         match crate::runtime::socket::peer_allowed(&stream) {
             Ok(true) => {}
             Ok(false) => {
@@ -224,7 +224,7 @@ impl Supervisor {
         self.handle.insert_idle(move |sup| sup.process_lines(cid));
     }
 
-    fn handle_request(&mut self, cid: ClientId, request: Request) {
+    pub(super) fn handle_request(&mut self, cid: ClientId, request: Request) {
         if self.shutdown.is_some()
             && !matches!(
                 request,
