@@ -942,7 +942,7 @@ impl Supervisor {
             }
         }
         if let Some(c) = self.conns.clients.get_mut(&client) {
-            c.busy = true;
+            c.await_reply();
         }
         self.conns.pending.push(pending);
         self.complete_pending();
@@ -979,7 +979,7 @@ impl Supervisor {
                 .collect();
             self.send(pending.client, &Response::Done { processes, failed });
             if let Some(c) = self.conns.clients.get_mut(&pending.client) {
-                c.busy = false;
+                c.reply_sent();
             }
             self.client_resume(pending.client);
         }
@@ -992,7 +992,7 @@ impl Supervisor {
         if let Some(c) = client {
             waiters.push(c);
             if let Some(cl) = self.conns.clients.get_mut(&c) {
-                cl.busy = true;
+                cl.await_reply();
             }
         }
         if first {

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use super::{Follower, ProcId, Stream, Supervisor};
 use crate::protocol::{MAX_UNSENT_BYTES, Response};
-use crate::runtime::client::{ClientId, LogDump};
+use crate::runtime::client::{ClientId, ConnState, LogDump};
 use crate::runtime::names;
 
 /// The most output text one `log` line of a `logs` answer carries.
@@ -72,7 +72,7 @@ impl Supervisor {
             current: None,
         });
         if follow {
-            client.following = true;
+            client.state = ConnState::Following;
             client.inbuf = VecDeque::new();
             for (program, index) in programs {
                 self.conns.followers.push(Follower {

@@ -106,7 +106,7 @@ impl Supervisor {
         if let Some(cid) = job.client()
             && let Some(c) = self.conns.clients.get_mut(&cid)
         {
-            c.busy = true;
+            c.await_reply();
         }
         self.compiles.queue.push_back(job);
         self.next_compile();
@@ -222,7 +222,7 @@ impl Supervisor {
 
     fn answer_job(&mut self, cid: ClientId, response: &Response) {
         if let Some(c) = self.conns.clients.get_mut(&cid) {
-            c.busy = false;
+            c.reply_sent();
             self.send(cid, response);
             self.client_resume(cid);
         }

@@ -28,9 +28,10 @@ use calloop::{Interest, Mode, PostAction};
 use super::reload::Job;
 use super::{Op, ProcId, Supervisor};
 use crate::protocol::{
-    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
+    Control, ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request,
+    Response,
 };
-use crate::runtime::client::{Client, ClientId, Line, TimerKind, parse_request};
+use crate::runtime::client::{Client, ClientId, ConnState, Line, TimerKind, parse_request};
 use crate::runtime::machine::Event;
 use crate::runtime::names;
 
@@ -141,11 +142,13 @@ impl Supervisor {
                 return PostAction::Remove;
             }
         };
-        if (client.busy || client.backlogged()) && client.inbuf.len() > MAX_QUEUED_INPUT {
+        if (client.state == ConnState::Waiting || client.backlogged())
+            && client.inbuf.len() > MAX_QUEUED_INPUT
+        {
             self.drop_client(cid, "too many requests queued behind a pending reply");
             return PostAction::Remove;
         }
-        if client.following {
+        if client.state == ConnState::Following {
             client.inbuf.clear();
         } else if eof && client.has_partial_line() {
             client.inbuf.push_back(b'\n');
@@ -157,7 +160,7 @@ impl Supervisor {
         let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
-        if client.read_closed || client.closing {
+        if client.read_closed || client.state == ConnState::Refused {
             self.maybe_close(cid);
             return PostAction::Remove;
         }
@@ -172,19 +175,14 @@ impl Supervisor {
             let Some(client) = self.conns.clients.get_mut(&cid) else {
                 return;
             };
-            if client.busy
-                || client.following
-                || client.closing
-                || client.dump.is_some()
-                || client.backlogged()
-            {
+            if !client.takes_requests() {
                 break;
             }
             match client.next_line() {
                 None => break,
                 Some(Line::TooLarge) => {
                     client.inbuf = VecDeque::new();
-                    client.closing = true;
+                    client.state = ConnState::Refused;
                     self.send_error(
                         cid,
                         ErrorReply::new(
@@ -198,7 +196,7 @@ impl Supervisor {
                     break;
                 }
                 Some(Line::Request(line)) => {
-                    client.got_request = true;
+                    client.state = ConnState::Idle;
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
@@ -257,9 +255,9 @@ impl Supervisor {
                     Err(e) => self.send_error(cid, e),
                 }
             }
-            Request::Start { names } => self.control(cid, "start", &names),
-            Request::Stop { names } => self.control(cid, "stop", &names),
-            Request::Restart { names } => self.control(cid, "restart", &names),
+            Request::Start { names } => self.control(cid, Control::Start, &names),
+            Request::Stop { names } => self.control(cid, Control::Stop, &names),
+            Request::Restart { names } => self.control(cid, Control::Restart, &names),
             Request::Reload => self.queue_compile(Job::Reload { client: Some(cid) }),
             Request::Diff { config } => {
                 let path = config.unwrap_or_else(|| self.config_path.clone());
@@ -296,7 +294,7 @@ impl Supervisor {
 
     /// `start`, `stop`, `restart`: resolve every name first (one unknown name changes
     /// nothing), act, and reply once every named process has settled.
-    fn control(&mut self, cid: ClientId, verb: &str, names: &[String]) {
+    fn control(&mut self, cid: ClientId, verb: Control, names: &[String]) {
         if names.is_empty() {
             self.send_error(
                 cid,
@@ -311,9 +309,9 @@ impl Supervisor {
         self.log
             .log(format_args!("request: {verb} {}", names.join(" ")));
         let (events, op): (&[Event], Op) = match verb {
-            "stop" => (&[Event::StopRequested], Op::Stop),
-            "restart" => (&[Event::StopRequested, Event::StartRequested], Op::Start),
-            _ => (&[Event::StartRequested], Op::Start),
+            Control::Start => (&[Event::StartRequested], Op::Start),
+            Control::Stop => (&[Event::StopRequested], Op::Stop),
+            Control::Restart => (&[Event::StopRequested, Event::StartRequested], Op::Start),
         };
         for &id in &ids {
             for &event in events {
@@ -451,11 +449,12 @@ impl Supervisor {
         let Some(c) = self.conns.clients.get(&cid) else {
             return;
         };
-        let finished = (c.closing || c.read_closed)
-            && !c.busy
+        let refused = c.state == ConnState::Refused;
+        let finished = (refused || c.read_closed)
+            && c.state != ConnState::Waiting
             && c.dump.is_none()
             && c.outbuf.is_empty()
-            && (c.closing || c.following || !c.inbuf.contains(&b'\n'));
+            && (refused || c.state == ConnState::Following || !c.inbuf.contains(&b'\n'));
         if finished {
             self.drop_client(cid, "");
         }
@@ -489,10 +488,14 @@ impl Supervisor {
         let Some(c) = self.conns.clients.get_mut(&cid) else {
             return;
         };
-        let in_flight = c.busy || c.following || c.dump.is_some();
+        let in_flight =
+            matches!(c.state, ConnState::Waiting | ConnState::Following) || c.dump.is_some();
         let wanted = if in_flight {
             None
-        } else if !c.closing && !c.read_closed && (!c.got_request || c.has_partial_line()) {
+        } else if c.state != ConnState::Refused
+            && !c.read_closed
+            && (c.state == ConnState::New || c.has_partial_line())
+        {
             Some(TimerKind::Request)
         } else {
             Some(TimerKind::Idle)

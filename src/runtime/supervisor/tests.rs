@@ -18,6 +18,7 @@ use super::*;
 use crate::plan::diff;
 use crate::plan::model::AutoRestart;
 use crate::protocol::Request;
+use crate::runtime::client::ConnState;
 use crate::runtime::os::fake::{Call, FakeOs};
 use crate::runtime::socket;
 
@@ -509,4 +510,33 @@ fn shutdown_answers_once_every_child_is_gone() {
     assert!(t.replies(c).is_empty());
     t.exit(db, Exit::Code(0));
     assert_eq!(t.replies(c), [Response::ShutDown]);
+}
+
+/// Replies keep the order of requests: a line that arrives behind a pending `stop` waits
+/// until the stop is answered.
+#[test]
+fn a_request_behind_a_pending_reply_waits_its_turn() {
+    let mut t = Fixture::new([spec("web")]);
+    t.running("web");
+    let pid = t.pid("web");
+    let c = t.connect();
+    let lines = b"{\"version\":1,\"command\":\"stop\",\"names\":[\"web\"]}\n\
+                  {\"version\":1,\"command\":\"status\"}\n";
+    t.sup.conns.clients.get_mut(&c).unwrap().inbuf.extend(lines);
+    t.sup.process_lines(c);
+    assert_eq!(t.sup.conns.clients[&c].state, ConnState::Waiting);
+    assert!(t.replies(c).is_empty());
+
+    t.exit(pid, Exit::Signal(Signal::SIGTERM as i32));
+    assert_eq!(
+        t.done(c),
+        (vec![("web".into(), ProcessState::Stopped)], vec![])
+    );
+    // What the idle callback queued by `client_resume` does.
+    t.sup.process_lines(c);
+    match t.replies(c).as_slice() {
+        [Response::Status { processes }] => assert_eq!(processes[0].state, ProcessState::Stopped),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(t.sup.conns.clients[&c].state, ConnState::Idle);
 }
