@@ -332,6 +332,14 @@ fn map(draft: &mut Draft, setting: Setting) {
             }
         }
         Setting::CrashLoop { backoff, limit } => crash_loop(draft, backoff, limit),
+        Setting::Check { check: None, .. } => {}
+        Setting::Check {
+            role,
+            check: Some(check),
+        } => draft.cannot(
+            format!("{} {}", role.name(), check.show(role)),
+            "not mapped to a probe yet: the Deployment runs without this check",
+        ),
         // Until the export work maps it (an init container that waits, perhaps): a note.
         Setting::DependsOn(deps) if !deps.is_empty() => draft.cannot(
             super::depends_on_text(deps),
@@ -412,6 +420,13 @@ fn output(draft: &mut Draft, field: &str, target: &OutputTarget) {
             format!("{field} {}", kdl_quote(&path.to_string_lossy())),
             "a container's output goes to its log (`kubectl logs`), not to a file",
         ),
+        OutputTarget::Written(path, options) => draft.cannot(
+            format!("{field} {} {options}", kdl_quote(&path.to_string_lossy())),
+            "a container's output goes to its log (`kubectl logs`), rotated by the kubelet, \
+             not to a file",
+        ),
+        // The container's log holds both streams already.
+        OutputTarget::SameAsStdout => {}
     }
 }
 

@@ -30,9 +30,9 @@ use std::time::Duration;
 use calloop::RegistrationToken;
 use calloop::timer::{TimeoutAction, Timer};
 
-use super::client::ClientId;
-use super::machine::{Event, Exit};
-use super::supervisor::{Op, ProcId, Supervisor, describe_exit, status_of};
+use super::super::client::ClientId;
+use super::super::machine::{Event, Exit};
+use super::{Op, Proc, ProcId, Supervisor, describe_exit, status_of};
 use crate::plan::model::{Condition, ProgramSpec};
 use crate::protocol::{ProcessState, Response, WaitingFor};
 
@@ -88,11 +88,13 @@ struct WaitRequest {
 }
 
 /// The `healthy` condition asks this: `Some(true)` when the process's last liveness check
-/// passed, `Some(false)` when it failed or none has passed yet, `None` when its program has
-/// no liveness check (`healthy` then means `ready`). Filled by the liveness checks.
-pub fn last_liveness_passed(proc: &super::supervisor::Proc) -> Option<bool> {
-    let _ = proc;
-    None
+/// passed, `Some(false)` when it failed or none has run yet in this run, `None` when its
+/// program has no liveness check (`healthy` then means `ready`).
+pub fn last_liveness_passed(proc: &Proc) -> Option<bool> {
+    proc.spec
+        .liveness
+        .as_ref()
+        .map(|_| proc.machine.healthy() == Some(true))
 }
 
 /// One process of a dependency program, as the gate sees it.
@@ -187,7 +189,7 @@ pub fn pulls(condition: Condition, state: ProcessState) -> bool {
 
 /// What `wait` waits for: RUNNING, or a one-shot that completed (EXITED with an expected
 /// code: a `migrate` never stays RUNNING).
-fn is_up(p: &super::supervisor::Proc) -> bool {
+fn is_up(p: &Proc) -> bool {
     match p.machine.state() {
         ProcessState::Running => true,
         ProcessState::Exited => p.machine.expected() == Some(true),
@@ -221,11 +223,11 @@ fn depends_on_transitively(
 impl Supervisor {
     /// The processes of `program` as the gate sees them.
     fn observe(&self, program: &str) -> Option<Vec<Observed>> {
-        let prog = self.programs.get(program)?;
+        let prog = self.table.programs.get(program)?;
         Some(
             prog.procs
                 .iter()
-                .filter_map(|id| self.procs.get(id))
+                .filter_map(|id| self.table.procs.get(id))
                 .map(|p| Observed {
                     name: p.name.clone(),
                     state: p.machine.state(),
@@ -260,7 +262,7 @@ impl Supervisor {
     /// `Effect::AwaitDeps`: `id` entered WAITING. Starts its stopped dependencies, then
     /// answers at once when it can ([`Event::DepsMet`], [`Event::DependencyFailed`]).
     pub(super) fn await_deps(&mut self, id: ProcId) -> Option<Event> {
-        let proc = self.procs.get_mut(&id)?;
+        let proc = self.table.procs.get_mut(&id)?;
         if std::mem::take(&mut proc.deps.skip_once) {
             self.log.log(format_args!(
                 "{}: starting without its dependencies (--no-deps)",
@@ -272,11 +274,11 @@ impl Supervisor {
         let deps = proc.spec.depends_on.clone();
         let mut pull = Vec::new();
         for (program, &condition) in &deps {
-            let Some(prog) = self.programs.get(program) else {
+            let Some(prog) = self.table.programs.get(program) else {
                 continue;
             };
             for &dep in &prog.procs {
-                if let Some(p) = self.procs.get(&dep)
+                if let Some(p) = self.table.procs.get(&dep)
                     && pulls(condition, p.machine.state())
                 {
                     pull.push((dep, p.name.clone()));
@@ -294,12 +296,12 @@ impl Supervisor {
 
     /// Evaluates a WAITING process: the event to feed it, if the wait is over.
     fn gate(&mut self, id: ProcId) -> Option<Event> {
-        let proc = self.procs.get(&id)?;
+        let proc = self.table.procs.get(&id)?;
         if proc.machine.state() != ProcessState::Waiting {
             return None;
         }
         let verdict = evaluate(&proc.spec.depends_on, |p| self.observe(p));
-        let proc = self.procs.get_mut(&id)?;
+        let proc = self.table.procs.get_mut(&id)?;
         match verdict {
             Verdict::Met => {
                 proc.deps.waiting_for.clear();
@@ -331,16 +333,18 @@ impl Supervisor {
     /// After `id` changed state (and settled): its WAITING dependents look again, ordered
     /// stops waiting on it may go, and `wait` requests naming it may be answered.
     pub(super) fn deps_changed(&mut self, id: ProcId) {
-        let Some(program) = self.procs.get(&id).map(|p| p.program.clone()) else {
+        let Some(program) = self.table.procs.get(&id).map(|p| p.program.clone()) else {
             return;
         };
         let dependents: Vec<ProcId> = self
+            .table
             .programs
             .values()
             .filter(|p| p.spec.depends_on.contains_key(&program))
             .flat_map(|p| p.procs.iter().copied())
             .filter(|d| {
-                self.procs
+                self.table
+                    .procs
                     .get(d)
                     .is_some_and(|p| p.machine.state() == ProcessState::Waiting)
             })
@@ -362,7 +366,8 @@ impl Supervisor {
             .all_ids()
             .into_iter()
             .filter(|id| {
-                self.procs
+                self.table
+                    .procs
                     .get(id)
                     .is_some_and(|p| p.machine.state() == ProcessState::Waiting)
             })
@@ -375,11 +380,11 @@ impl Supervisor {
     /// `start --no-deps`: `id`'s next wait is skipped; a start that does not wait (the
     /// process is already up) forgets it.
     pub(super) fn start_without_deps(&mut self, id: ProcId) {
-        if let Some(p) = self.procs.get_mut(&id) {
+        if let Some(p) = self.table.procs.get_mut(&id) {
             p.deps.skip_once = true;
         }
         self.feed(id, Event::StartRequested);
-        if let Some(p) = self.procs.get_mut(&id) {
+        if let Some(p) = self.table.procs.get_mut(&id) {
             p.deps.skip_once = false;
         }
     }
@@ -402,10 +407,10 @@ impl Supervisor {
     /// Retires removed processes (forgotten once stopped), stopping them in order.
     pub(super) fn retire_in_order(&mut self, ids: &[ProcId]) {
         for &id in ids {
-            if let Some(proc) = self.procs.get_mut(&id) {
+            if let Some(proc) = self.table.procs.get_mut(&id) {
                 proc.retiring = true;
                 let key = (proc.program.clone(), proc.index);
-                self.retired.insert(key, id);
+                self.table.retired.insert(key, id);
             }
         }
         self.stop_in_order(ids);
@@ -416,7 +421,8 @@ impl Supervisor {
     pub(super) fn stop_in_order(&mut self, ids: &[ProcId]) {
         // The everyday case: nothing depends on anything, everything stops at once.
         let ordered = ids.iter().any(|id| {
-            self.procs
+            self.table
+                .procs
                 .get(id)
                 .is_some_and(|p| !p.spec.depends_on.is_empty())
         });
@@ -436,6 +442,7 @@ impl Supervisor {
     fn send_stop(&mut self, id: ProcId) {
         self.feed(id, Event::StopRequested);
         if self
+            .table
             .procs
             .get(&id)
             .is_some_and(|p| p.retiring && !p.machine.has_child())
@@ -451,7 +458,7 @@ impl Supervisor {
         }
         self.deps.releasing = true;
         loop {
-            let procs = &self.procs;
+            let procs = &self.table.procs;
             let deferred = &self.deps.deferred;
             self.deps.ordered.retain(|id| {
                 procs
@@ -475,7 +482,7 @@ impl Supervisor {
             }
             for id in ready {
                 self.deps.deferred.remove(&id);
-                if self.procs.contains_key(&id) {
+                if self.table.procs.contains_key(&id) {
                     self.send_stop(id);
                 }
             }
@@ -488,20 +495,24 @@ impl Supervisor {
     fn stop_in_flight(&self) -> bool {
         self.deps.ordered.iter().any(|id| {
             !self.deps.deferred.contains(id)
-                && self.procs.get(id).is_some_and(|p| p.machine.has_child())
+                && self
+                    .table
+                    .procs
+                    .get(id)
+                    .is_some_and(|p| p.machine.has_child())
         })
     }
 
     /// Whether a process of the ordered stop that depends on `id`'s program (directly or
     /// through others) still has a child.
     fn stop_blocked(&self, id: ProcId) -> bool {
-        let Some(target) = self.procs.get(&id) else {
+        let Some(target) = self.table.procs.get(&id) else {
             return false;
         };
-        let specs = |p: &str| self.programs.get(p).map(|prog| prog.spec.clone());
+        let specs = |p: &str| self.table.programs.get(p).map(|prog| prog.spec.clone());
         self.deps.ordered.iter().any(|&d| {
             d != id
-                && self.procs.get(&d).is_some_and(|p| {
+                && self.table.procs.get(&d).is_some_and(|p| {
                     p.program != target.program
                         && p.machine.has_child()
                         && depends_on_transitively(&p.spec, &target.program, specs)
@@ -516,7 +527,7 @@ impl Supervisor {
         let ids = if names.is_empty() {
             self.all_ids()
                 .into_iter()
-                .filter(|id| self.procs.get(id).is_some_and(|p| p.spec.autostart))
+                .filter(|id| self.table.procs.get(id).is_some_and(|p| p.spec.autostart))
                 .collect()
         } else {
             match self.resolve(names) {
@@ -527,8 +538,8 @@ impl Supervisor {
         let deadline = timeout.map(Duration::from_millis);
         self.deps.next_wait += 1;
         let seq = self.deps.next_wait;
-        if let Some(c) = self.clients.get_mut(&cid) {
-            c.busy = true;
+        if let Some(c) = self.conns.clients.get_mut(&cid) {
+            c.await_reply();
         }
         self.deps.waits.push(WaitRequest {
             seq,
@@ -557,14 +568,17 @@ impl Supervisor {
         let waits = std::mem::take(&mut self.deps.waits);
         let mut last_open = false;
         for w in waits {
-            let gone = !self.clients.contains_key(&w.client);
+            let gone = !self.conns.clients.contains_key(&w.client);
             let states: Vec<ProcessState> = w
                 .ids
                 .iter()
-                .filter_map(|id| self.procs.get(id).map(|p| p.machine.state()))
+                .filter_map(|id| self.table.procs.get(id).map(|p| p.machine.state()))
                 .collect();
             let fatal = states.contains(&ProcessState::Fatal);
-            let up = w.ids.iter().all(|id| self.procs.get(id).is_none_or(is_up));
+            let up = w
+                .ids
+                .iter()
+                .all(|id| self.table.procs.get(id).is_none_or(is_up));
             if gone || fatal || up {
                 self.answer_wait(w, false);
                 last_open = false;
@@ -589,18 +603,18 @@ impl Supervisor {
         if let Some(token) = w.timer {
             self.handle.remove(token);
         }
-        if !self.clients.contains_key(&w.client) {
+        if !self.conns.clients.contains_key(&w.client) {
             return;
         }
         let processes: Vec<_> = w
             .ids
             .iter()
-            .filter_map(|id| self.procs.get(id).map(status_of))
+            .filter_map(|id| self.table.procs.get(id).map(status_of))
             .collect();
         let failed: Vec<String> = w
             .ids
             .iter()
-            .filter_map(|id| self.procs.get(id))
+            .filter_map(|id| self.table.procs.get(id))
             .filter(|p| !is_up(p))
             .map(|p| p.name.clone())
             .collect();
@@ -612,8 +626,8 @@ impl Supervisor {
                 timed_out,
             },
         );
-        if let Some(c) = self.clients.get_mut(&w.client) {
-            c.busy = false;
+        if let Some(c) = self.conns.clients.get_mut(&w.client) {
+            c.reply_sent();
         }
         self.client_resume(w.client);
     }
