@@ -7,27 +7,28 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::harness::{
-    Daemon, LONG, Sandbox, descendants, pid_alive, program, text, wait_for, wait_some,
+    Config, Daemon, LONG, Sandbox, descendants, pid_alive, text, wait_for, wait_some,
     zombie_children,
 };
 
-fn sleepers() -> String {
-    format!(
-        "{}{}",
-        program(
-            "web",
-            "    cmd \"sleep 3600\"\n    numprocs 2\n    starttime 0"
-        ),
-        program(
-            "tough",
+fn sleepers() -> Config {
+    Config::new()
+        .program("web", |p| p.cmd("sleep 3600").numprocs(2).starttime(0))
+        .program("tough", |p| {
             // Ignores TERM: shutdown must still get rid of it after stoptime.
-            "    cmd \"sh\" \"-c\" \"trap '' TERM; while :; do sleep 0.1; done\"\n    starttime 0\n    stoptime \"1s\""
-        ),
-    )
+            p.cmd(["sh", "-c", "trap '' TERM; while :; do sleep 0.1; done"])
+                .starttime(0)
+                .stoptime("1s")
+        })
+}
+
+/// `sleep 3600` as program `name`, RUNNING at once.
+fn sleeper(config: Config, name: &str) -> Config {
+    config.program(name, |p| p.cmd("sleep 3600").starttime(0))
 }
 
 fn signal_shuts_down(sig: Signal) {
-    let d = Daemon::start(&sleepers());
+    let d = Daemon::start(sleepers());
     let pids: Vec<u32> = ["web:0", "web:1", "tough"]
         .iter()
         .map(|n| d.running_pid(n))
@@ -53,13 +54,9 @@ fn sigint_stops_everything_and_exits_0() {
 
 #[test]
 fn sighup_reloads_the_config() {
-    let d = Daemon::start(&program("keep", "    cmd \"sleep 3600\"\n    starttime 0"));
+    let d = Daemon::start(sleeper(Config::new(), "keep"));
     let keep = d.running_pid("keep");
-    d.sb.write_config(&format!(
-        "{}{}",
-        program("keep", "    cmd \"sleep 3600\"\n    starttime 0"),
-        program("added", "    cmd \"sleep 3600\"\n    starttime 0"),
-    ));
+    d.sb.write_config(sleeper(sleeper(Config::new(), "keep"), "added"));
     d.signal_daemon(Signal::SIGHUP);
     d.running_pid("added");
     assert_eq!(d.pid_of("keep"), keep, "unchanged program kept its pid");
@@ -67,10 +64,12 @@ fn sighup_reloads_the_config() {
 
 #[test]
 fn sighup_with_an_invalid_config_changes_nothing() {
-    let d = Daemon::start(&program("keep", "    cmd \"sleep 3600\"\n    starttime 0"));
+    let d = Daemon::start(sleeper(Config::new(), "keep"));
     let keep = d.running_pid("keep");
     d.sb.write_config(
-        "program \"keep\" {\n    numprocs 0\n}\nprogram \"new\" { cmd \"sleep 1\"; }\n",
+        Config::new()
+            .program("keep", |p| p.numprocs(0))
+            .program("new", |p| p.cmd("sleep 1")),
     );
     d.signal_daemon(Signal::SIGHUP);
     // Nothing must happen: check a while that the daemon lives and the pid is the same.
@@ -81,7 +80,7 @@ fn sighup_with_an_invalid_config_changes_nothing() {
 
 #[test]
 fn run_refuses_a_socket_a_live_daemon_answers_on() {
-    let d = Daemon::start(&program("a", "    cmd \"sleep 3600\"\n    starttime 0"));
+    let d = Daemon::start(sleeper(Config::new(), "a"));
     let a = d.running_pid("a");
     let out = d.sb.taskmaster(&["run", "taskmaster.kdl"]);
     assert_eq!(
@@ -100,7 +99,7 @@ fn run_replaces_a_stale_socket_file() {
     let sb = Sandbox::new();
     drop(UnixListener::bind(sb.socket()).expect("bind"));
     assert!(sb.socket().exists());
-    sb.write_config(&program("a", "    cmd \"sleep 3600\"\n    starttime 0"));
+    sb.write_config(sleeper(Config::new(), "a"));
     let d = Daemon::start_in(sb, &[]);
     d.running_pid("a");
 }
@@ -108,7 +107,7 @@ fn run_replaces_a_stale_socket_file() {
 #[test]
 fn run_refuses_an_invalid_config_with_exit_1() {
     let sb = Sandbox::new();
-    sb.write_config("program \"a\" {\n    numprocs 0\n}\n");
+    sb.write_config(Config::new().program("a", |p| p.numprocs(0)));
     let out = sb.taskmaster(&["run", "taskmaster.kdl"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).is_empty(), "diagnostics printed");
@@ -132,7 +131,7 @@ fn run_of_an_unreadable_file_exits_2() {
 #[test]
 fn run_defaults_to_taskmaster_kdl_in_the_working_directory() {
     let sb = Sandbox::new();
-    sb.write_config(&program("a", "    cmd \"sleep 3600\"\n    starttime 0"));
+    sb.write_config(sleeper(Config::new(), "a"));
     let mut cmd = std::process::Command::new(crate::harness::BIN);
     cmd.arg("run")
         .current_dir(sb.root())
@@ -162,11 +161,13 @@ fn run_defaults_to_taskmaster_kdl_in_the_working_directory() {
 
 #[test]
 fn no_zombies_after_200_crash_restart_cycles() {
-    let d = Daemon::start(&program(
-        "crash",
-        // restart-backoff 0: the old immediate restarts, as fast as they come.
-        "    cmd \"sh\" \"-c\" \"exit 1\"\n    starttime 0\n    autorestart #true\n    restart-backoff 0",
-    ));
+    let d = Daemon::start(Config::new().program("crash", |p| {
+        p.cmd(["sh", "-c", "exit 1"])
+            .starttime(0)
+            .autorestart(true)
+            // The old immediate restarts, as fast as they come.
+            .restart_backoff(0)
+    }));
     let mut peak_zombies = 0;
     wait_some("200 restarts", Duration::from_secs(120), || {
         peak_zombies = peak_zombies.max(zombie_children(d.pid()).len());
@@ -191,13 +192,10 @@ fn no_zombies_after_200_crash_restart_cycles() {
 #[test]
 fn logfile_records_state_changes_with_timestamps() {
     let sb = Sandbox::new();
-    sb.write(
-        "taskmaster.kdl",
-        &format!(
-            "taskmaster {{\n    socket \"t.sock\"\n    logfile \"events.log\"\n}}\n{}",
-            program("ev", "    cmd \"sleep 3600\"\n    starttime 0")
-        ),
-    );
+    sb.write_config(sleeper(
+        Config::new().daemon(|d| d.logfile("events.log")),
+        "ev",
+    ));
     let d = Daemon::start_in(sb, &[]);
     d.running_pid("ev");
     d.ok(&["stop", "ev"]);

@@ -4,15 +4,19 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::harness::{Daemon, LONG, Sandbox, program, wait_for};
+use crate::harness::{Config, Daemon, LONG, Program, Sandbox, raw, wait_for};
+
+/// A process that runs once: no restart, RUNNING at once.
+fn once(p: Program) -> Program {
+    p.autorestart(false).starttime(0)
+}
 
 #[test]
 fn single_string_cmd_is_split_without_a_shell() {
     let sb = Sandbox::new();
-    sb.write_config(&program(
-        "p",
-        "    cmd \"printf '%s|' 'a b' $HOME * ~\"\n    autorestart #false\n    starttime 0\n    stdout \"out.txt\"",
-    ));
+    sb.write_config(Config::new().program("p", |p| {
+        once(p.cmd("printf '%s|' 'a b' $HOME * ~")).stdout("out.txt")
+    }));
     let d = Daemon::start_in(sb, &[]);
     wait_for("printf's output", LONG, || {
         d.sb.read("out.txt").ends_with("~|")
@@ -24,10 +28,9 @@ fn single_string_cmd_is_split_without_a_shell() {
 #[test]
 fn several_cmd_arguments_are_the_argv() {
     let sb = Sandbox::new();
-    sb.write_config(&program(
-        "p",
-        "    cmd \"printf\" \"%s|\" \"a b\" \"$HOME\"\n    autorestart #false\n    starttime 0\n    stdout \"out.txt\"",
-    ));
+    sb.write_config(Config::new().program("p", |p| {
+        once(p.cmd(["printf", "%s|", "a b", "$HOME"])).stdout("out.txt")
+    }));
     let d = Daemon::start_in(sb, &[]);
     wait_for("printf's output", LONG, || {
         d.sb.read("out.txt").ends_with("E|")
@@ -37,14 +40,11 @@ fn several_cmd_arguments_are_the_argv() {
 
 #[test]
 fn numprocs_names_processes_and_colon_zero_means_the_single_one() {
-    let d = Daemon::start(&format!(
-        "{}{}",
-        program(
-            "web",
-            "    cmd \"sleep 3600\"\n    numprocs 3\n    starttime 0"
-        ),
-        program("solo", "    cmd \"sleep 3600\"\n    starttime 0"),
-    ));
+    let d = Daemon::start(
+        Config::new()
+            .program("web", |p| p.cmd("sleep 3600").numprocs(3).starttime(0))
+            .program("solo", |p| p.cmd("sleep 3600").starttime(0)),
+    );
     let mut pids = Vec::new();
     for name in ["web:0", "web:1", "web:2", "solo"] {
         pids.push(d.running_pid(name));
@@ -75,17 +75,15 @@ fn numprocs_names_processes_and_colon_zero_means_the_single_one() {
 
 #[test]
 fn umask_sets_the_mode_of_created_files() {
-    let d = Daemon::start(&format!(
-        "{}{}",
-        program(
-            "octal",
-            "    cmd \"sh\" \"-c\" \"touch a.txt; mkdir a.dir\"\n    umask 0o077\n    autorestart #false\n    starttime 0"
-        ),
-        program(
-            "string",
-            "    cmd \"sh\" \"-c\" \"touch b.txt\"\n    umask \"027\"\n    autorestart #false\n    starttime 0"
-        ),
-    ));
+    let d = Daemon::start(
+        Config::new()
+            .program("octal", |p| {
+                once(p.cmd(["sh", "-c", "touch a.txt; mkdir a.dir"])).umask(raw("0o077"))
+            })
+            .program("string", |p| {
+                once(p.cmd(["sh", "-c", "touch b.txt"])).umask("027")
+            }),
+    );
     wait_for("files created", LONG, || {
         d.path("a.txt").exists() && d.path("a.dir").exists() && d.path("b.txt").exists()
     });
@@ -99,10 +97,9 @@ fn umask_sets_the_mode_of_created_files() {
 fn workingdir_relative_to_the_config_folder() {
     let sb = Sandbox::new();
     fs::create_dir(sb.path("sub")).expect("mkdir");
-    sb.write_config(&program(
-        "p",
-        "    cmd \"sh\" \"-c\" \"pwd > pwd.txt\"\n    workingdir \"sub\"\n    autorestart #false\n    starttime 0",
-    ));
+    sb.write_config(Config::new().program("p", |p| {
+        once(p.cmd(["sh", "-c", "pwd > pwd.txt"])).workingdir("sub")
+    }));
     let d = Daemon::start_in(sb, &[]);
     wait_for("pwd.txt", LONG, || d.sb.read("sub/pwd.txt").ends_with('\n'));
     let want = fs::canonicalize(d.path("sub")).expect("canonicalize");
@@ -112,10 +109,10 @@ fn workingdir_relative_to_the_config_folder() {
 #[test]
 fn env_is_added_to_the_daemon_environment() {
     let sb = Sandbox::new();
-    sb.write_config(&program(
-        "p",
-        "    cmd \"sh\" \"-c\" \"env > env.txt\"\n    autorestart #false\n    starttime 0\n    env { GREETING \"hello world\"; OVERRIDE \"child\"; }",
-    ));
+    sb.write_config(Config::new().program("p", |p| {
+        once(p.cmd(["sh", "-c", "env > env.txt"]))
+            .env([("GREETING", "hello world"), ("OVERRIDE", "child")])
+    }));
     let d = Daemon::start_in(sb, &[("TM_FROM_DAEMON", "outer"), ("OVERRIDE", "daemon")]);
     wait_for("env.txt", LONG, || {
         d.sb.read("env.txt").contains("GREETING")
@@ -136,13 +133,10 @@ fn program_is_looked_up_on_the_child_path() {
     let sb = Sandbox::new();
     sb.script("bin/my-tool", "echo found > tool.ran");
     let bin = sb.path("bin");
-    sb.write_config(&program(
-        "p",
-        &format!(
-            "    cmd \"my-tool\"\n    autorestart #false\n    starttime 0\n    env {{ PATH \"{}:/usr/bin:/bin\"; }}",
-            bin.display()
-        ),
-    ));
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    sb.write_config(Config::new().program("p", |p| {
+        once(p.cmd("my-tool")).env([("PATH", path.as_str())])
+    }));
     let d = Daemon::start_in(sb, &[]);
     wait_for("my-tool to run", LONG, || {
         d.sb.read("tool.ran") == "found\n"
@@ -157,10 +151,9 @@ fn relative_paths_are_resolved_against_the_config_folder() {
     let elsewhere = Sandbox::new();
     fs::create_dir(sb.path("logs")).expect("mkdir");
     fs::create_dir(elsewhere.path("logs")).expect("mkdir");
-    sb.write_config(&program(
-        "p",
-        "    cmd \"echo\" \"hi\"\n    autorestart #false\n    starttime 0\n    stdout \"logs/out.log\"",
-    ));
+    sb.write_config(
+        Config::new().program("p", |p| once(p.cmd(["echo", "hi"])).stdout("logs/out.log")),
+    );
     // The daemon runs from another folder; the socket and the log still land next to
     // the config (`wait_ready` finds the socket there).
     let d = Daemon::spawn_opts(sb, &[], Some(elsewhere.root()));

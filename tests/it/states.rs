@@ -9,12 +9,13 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::harness::{
-    Daemon, LONG, Sandbox, assert_exit, holds_for, pid_alive, program, signal, wait_for, wait_some,
+    Config, Daemon, LONG, Program, Sandbox, assert_exit, holds_for, pid_alive, signal, wait_for,
+    wait_some,
 };
 
 #[test]
 fn status_json_rows_have_every_key() {
-    let d = Daemon::start(&program("p", "    cmd \"sleep 3600\"\n    starttime 0"));
+    let d = Daemon::start(Config::new().program("p", |p| p.cmd("sleep 3600").starttime(0)));
     let row = d.wait_state("p", "RUNNING");
     let obj = row.as_object().expect("object");
     for key in [
@@ -48,10 +49,9 @@ fn status_json_rows_have_every_key() {
 
 #[test]
 fn autostart_false_is_stopped_without_pid_until_started() {
-    let d = Daemon::start(&program(
-        "p",
-        "    cmd \"sleep 3600\"\n    autostart #false\n    starttime 0",
-    ));
+    let d = Daemon::start(
+        Config::new().program("p", |p| p.cmd("sleep 3600").autostart(false).starttime(0)),
+    );
     let row = d.must_row("p");
     assert_eq!(row["state"], "STOPPED", "{row}");
     assert_eq!(row["pid"], Value::Null, "{row}");
@@ -65,14 +65,13 @@ fn autostart_false_is_stopped_without_pid_until_started() {
 
 #[test]
 fn starttime_holds_starting_before_running_and_start_waits_for_it() {
-    let d = Daemon::start(&format!(
-        "{}{}",
-        program("auto", "    cmd \"sleep 3600\"\n    starttime 2"),
-        program(
-            "manual",
-            "    cmd \"sleep 3600\"\n    starttime \"1.5s\"\n    autostart #false"
-        ),
-    ));
+    let d = Daemon::start(
+        Config::new()
+            .program("auto", |p| p.cmd("sleep 3600").starttime(2))
+            .program("manual", |p| {
+                p.cmd("sleep 3600").starttime("1.5s").autostart(false)
+            }),
+    );
     let first = wait_some("auto to be spawned", LONG, || {
         let r = d.must_row("auto");
         (r["state"] == "STARTING" || r["state"] == "RUNNING").then_some(r)
@@ -101,19 +100,16 @@ fn starttime_holds_starting_before_running_and_start_waits_for_it() {
 }
 
 /// A child that appends a line to `file` then exits with `code` after `secs`.
-fn counting(file: &str, code: i32, secs: &str) -> String {
-    format!("    cmd \"sh\" \"-c\" \"echo x >> {file}; sleep {secs}; exit {code}\"")
+fn counting(p: Program, file: &str, code: i32, secs: &str) -> Program {
+    let script = format!("echo x >> {file}; sleep {secs}; exit {code}");
+    p.cmd(["sh", "-c", &script])
 }
 
 #[test]
 fn autorestart_true_restarts_even_after_a_clean_exit() {
-    let d = Daemon::start(&program(
-        "p",
-        &format!(
-            "{}\n    starttime 0\n    autorestart #true",
-            counting("runs", 0, "0.2")
-        ),
-    ));
+    let d = Daemon::start(Config::new().program("p", |p| {
+        counting(p, "runs", 0, "0.2").starttime(0).autorestart(true)
+    }));
     wait_for("3 runs", LONG, || d.sb.line_count("runs") >= 3);
     let row = wait_some("restarts >= 2", LONG, || {
         let r = d.must_row("p");
@@ -131,23 +127,19 @@ fn autorestart_true_restarts_even_after_a_clean_exit() {
 
 #[test]
 fn autorestart_false_leaves_exited_with_the_code() {
-    let d = Daemon::start(&format!(
-        "{}{}",
-        program(
-            "zero",
-            &format!(
-                "{}\n    starttime 0\n    autorestart #false",
-                counting("zero.runs", 0, "0")
-            )
-        ),
-        program(
-            "three",
-            &format!(
-                "{}\n    starttime 0\n    autorestart #false",
-                counting("three.runs", 3, "0")
-            )
-        ),
-    ));
+    let d = Daemon::start(
+        Config::new()
+            .program("zero", |p| {
+                counting(p, "zero.runs", 0, "0")
+                    .starttime(0)
+                    .autorestart(false)
+            })
+            .program("three", |p| {
+                counting(p, "three.runs", 3, "0")
+                    .starttime(0)
+                    .autorestart(false)
+            }),
+    );
     let row = d.wait_state("zero", "EXITED");
     assert_eq!(row["exit_code"], 0, "{row}");
     assert_eq!(row["pid"], Value::Null, "{row}");
@@ -163,13 +155,15 @@ fn autorestart_false_leaves_exited_with_the_code() {
 #[test]
 fn autorestart_unexpected_follows_exitcodes() {
     // First run exits 3 (unexpected: restarted), the second exits 2 (expected: EXITED).
-    let d = Daemon::start(&program(
-        "p",
-        concat!(
-            "    cmd \"sh\" \"-c\" \"echo x >> runs; n=$(wc -l < runs); if [ $n -ge 2 ]; then exit 2; fi; exit 3\"\n",
-            "    starttime 0\n    exitcodes 0 2"
-        ),
-    ));
+    let d = Daemon::start(Config::new().program("p", |p| {
+        p.cmd([
+            "sh",
+            "-c",
+            "echo x >> runs; n=$(wc -l < runs); if [ $n -ge 2 ]; then exit 2; fi; exit 3",
+        ])
+        .starttime(0)
+        .exitcodes([0, 2])
+    }));
     let row = d.wait_state("p", "EXITED");
     assert_eq!(row["exit_code"], 2, "{row}");
     assert_eq!(row["restarts"], 1, "{row}");
@@ -181,17 +175,13 @@ fn autorestart_unexpected_follows_exitcodes() {
 
 #[test]
 fn default_autorestart_is_unexpected_with_exitcode_0() {
-    let d = Daemon::start(&format!(
-        "{}{}",
-        program(
-            "clean",
-            &format!("{}\n    starttime 0", counting("clean.runs", 0, "0"))
-        ),
-        program(
-            "failing",
-            &format!("{}\n    starttime 0", counting("failing.runs", 1, "0.2"))
-        ),
-    ));
+    let d = Daemon::start(
+        Config::new()
+            .program("clean", |p| counting(p, "clean.runs", 0, "0").starttime(0))
+            .program("failing", |p| {
+                counting(p, "failing.runs", 1, "0.2").starttime(0)
+            }),
+    );
     let row = d.wait_state("clean", "EXITED");
     assert_eq!(row["exit_code"], 0, "{row}");
     wait_for("exit 1 restarted", LONG, || {
@@ -203,7 +193,7 @@ fn default_autorestart_is_unexpected_with_exitcode_0() {
 
 #[test]
 fn death_by_signal_is_unexpected_and_restarted() {
-    let d = Daemon::start(&program("p", "    cmd \"sleep 3600\"\n    starttime 0"));
+    let d = Daemon::start(Config::new().program("p", |p| p.cmd("sleep 3600").starttime(0)));
     let pid = d.running_pid("p");
     signal(pid, Signal::SIGKILL);
     let row = wait_some("a new pid", LONG, || {
@@ -215,10 +205,9 @@ fn death_by_signal_is_unexpected_and_restarted() {
 
 #[test]
 fn killed_process_reports_its_signal() {
-    let d = Daemon::start(&program(
-        "p",
-        "    cmd \"sleep 3600\"\n    starttime 0\n    autorestart #false",
-    ));
+    let d = Daemon::start(
+        Config::new().program("p", |p| p.cmd("sleep 3600").starttime(0).autorestart(false)),
+    );
     let pid = d.running_pid("p");
     signal(pid, Signal::SIGKILL);
     let row = d.wait_state("p", "EXITED");
@@ -230,13 +219,9 @@ fn killed_process_reports_its_signal() {
 #[test]
 fn startretries_gives_backoff_then_fatal_after_one_plus_retries_attempts() {
     let t0 = Instant::now();
-    let d = Daemon::start(&program(
-        "p",
-        &format!(
-            "{}\n    starttime 5\n    startretries 2",
-            counting("attempts", 1, "0")
-        ),
-    ));
+    let d = Daemon::start(Config::new().program("p", |p| {
+        counting(p, "attempts", 1, "0").starttime(5).startretries(2)
+    }));
     wait_for("BACKOFF", LONG, || d.state("p") == "BACKOFF");
     let row = d.wait_state("p", "FATAL");
     // Delays 1 s + 2 s between the three attempts.
@@ -254,13 +239,12 @@ fn startretries_gives_backoff_then_fatal_after_one_plus_retries_attempts() {
 
 #[test]
 fn start_exits_1_when_the_process_ends_fatal() {
-    let d = Daemon::start(&program(
-        "p",
-        &format!(
-            "{}\n    starttime 2\n    startretries 0\n    autostart #false",
-            counting("attempts", 1, "0")
-        ),
-    ));
+    let d = Daemon::start(Config::new().program("p", |p| {
+        counting(p, "attempts", 1, "0")
+            .starttime(2)
+            .startretries(0)
+            .autostart(false)
+    }));
     let out = d.ctl(&["start", "p"]);
     assert_exit(&out, 1, "start of a program that cannot start");
     assert_eq!(d.must_row("p")["state"], "FATAL");
@@ -273,13 +257,16 @@ fn start_exits_1_when_the_process_ends_fatal() {
 
 /// Starts a daemon with `p` (autostart off, no retries) whose spawn will fail once
 /// `break_it` has run, then starts it: exit 1, FATAL, a reason.
-fn spawn_failure(body: &str, prepare: impl FnOnce(&Sandbox), break_it: impl FnOnce(&Daemon)) {
+fn spawn_failure(
+    body: impl FnOnce(Program) -> Program,
+    prepare: impl FnOnce(&Sandbox),
+    break_it: impl FnOnce(&Daemon),
+) {
     let sb = Sandbox::new();
     prepare(&sb);
-    sb.write_config(&program(
-        "p",
-        &format!("{body}\n    autostart #false\n    startretries 0\n    starttime 0"),
-    ));
+    sb.write_config(Config::new().program("p", |p| {
+        body(p).autostart(false).startretries(0).starttime(0)
+    }));
     let d = Daemon::start_in(sb, &[]);
     break_it(&d);
     let out = d.ctl(&["start", "p"]);
@@ -293,7 +280,7 @@ fn spawn_failure(body: &str, prepare: impl FnOnce(&Sandbox), break_it: impl FnOn
 #[test]
 fn missing_program_is_a_failed_attempt_with_a_reason() {
     spawn_failure(
-        "    cmd \"./tool\"",
+        |p| p.cmd("./tool"),
         |sb| {
             sb.script("tool", "sleep 3600");
         },
@@ -304,10 +291,11 @@ fn missing_program_is_a_failed_attempt_with_a_reason() {
 #[test]
 fn program_not_on_path_is_a_failed_attempt_with_a_reason() {
     let sb = Sandbox::new();
-    sb.write_config(&program(
-        "p",
-        "    cmd \"taskmaster-no-such-program-xyz\"\n    startretries 0\n    starttime 0",
-    ));
+    sb.write_config(Config::new().program("p", |p| {
+        p.cmd("taskmaster-no-such-program-xyz")
+            .startretries(0)
+            .starttime(0)
+    }));
     let d = Daemon::start_in(sb, &[]);
     let row = d.wait_state("p", "FATAL");
     assert!(
@@ -319,7 +307,7 @@ fn program_not_on_path_is_a_failed_attempt_with_a_reason() {
 #[test]
 fn bad_workingdir_is_a_failed_attempt_with_a_reason() {
     spawn_failure(
-        "    cmd \"sleep 3600\"\n    workingdir \"gone\"",
+        |p| p.cmd("sleep 3600").workingdir("gone"),
         |sb| fs::create_dir(sb.path("gone")).expect("mkdir"),
         |d| fs::remove_dir(d.path("gone")).expect("rmdir"),
     );
@@ -328,7 +316,7 @@ fn bad_workingdir_is_a_failed_attempt_with_a_reason() {
 #[test]
 fn unwritable_log_file_is_a_failed_attempt_with_a_reason() {
     spawn_failure(
-        "    cmd \"sleep 3600\"\n    stdout \"logs/out.log\"",
+        |p| p.cmd("sleep 3600").stdout("logs/out.log"),
         |sb| fs::create_dir(sb.path("logs")).expect("mkdir"),
         |d| fs::remove_dir(d.path("logs")).expect("rmdir"),
     );
@@ -336,13 +324,16 @@ fn unwritable_log_file_is_a_failed_attempt_with_a_reason() {
 
 #[test]
 fn stop_sends_stopsignal() {
-    let d = Daemon::start(&program(
-        "p",
-        concat!(
-            "    cmd \"sh\" \"-c\" \"trap 'echo usr1 > got; exit 0' USR1; echo ready > ready; while :; do sleep 0.1; done\"\n",
-            "    starttime 0\n    stopsignal \"USR1\"\n    stoptime 10"
-        ),
-    ));
+    let d = Daemon::start(Config::new().program("p", |p| {
+        p.cmd([
+            "sh",
+            "-c",
+            "trap 'echo usr1 > got; exit 0' USR1; echo ready > ready; while :; do sleep 0.1; done",
+        ])
+        .starttime(0)
+        .stopsignal("USR1")
+        .stoptime(10)
+    }));
     wait_for("child ready", LONG, || d.sb.read("ready") == "ready\n");
     let t0 = Instant::now();
     d.ok(&["stop", "p"]);
@@ -358,13 +349,15 @@ fn stop_sends_stopsignal() {
 
 #[test]
 fn stoptime_then_sigkill_reaches_the_whole_group() {
-    let d = Daemon::start(&program(
-        "p",
-        concat!(
-            "    cmd \"sh\" \"-c\" \"trap '' TERM; sleep 3600 & echo $! > grandchild; while :; do sleep 0.1; done\"\n",
-            "    starttime 0\n    stoptime \"1500ms\""
-        ),
-    ));
+    let d = Daemon::start(Config::new().program("p", |p| {
+        p.cmd([
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 3600 & echo $! > grandchild; while :; do sleep 0.1; done",
+        ])
+        .starttime(0)
+        .stoptime("1500ms")
+    }));
     let pid = d.running_pid("p");
     let grandchild: u32 = wait_some("grandchild pid", LONG, || {
         d.sb.read("grandchild").trim().parse().ok()
