@@ -14,9 +14,10 @@ use std::path::PathBuf;
 
 use kdl::KdlNode;
 
+use super::check::CheckRole;
 use super::diff::{FieldClass, KeyAction, KeyChange};
 use super::model::{DaemonSettings, OutputTarget, ProgramSpec, format_duration};
-use super::validate::{Ctx, daemon as vd, program as vp};
+use super::validate::{Ctx, check as vc, daemon as vd, program as vp};
 
 /// One setting of a block whose settings are stored in a `T` ([`ProgramSpec`] or
 /// [`DaemonSettings`]).
@@ -296,6 +297,34 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         },
         keys: None,
     },
+    Directive {
+        name: "readiness",
+        example: "readiness { tcp 8080; interval \"500ms\"; deadline \"60s\" }",
+        shape: "a block: one check (`tcp`, `http`, `exec` or `log`) and its timing",
+        default: "none: `RUNNING` once `starttime` elapsed",
+        reload: FieldClass::Supervision,
+        doc: "A check that decides when a starting process is ready: it becomes `RUNNING` \
+              once a check passed and `starttime` elapsed.",
+        page: "config/readiness.md",
+        parse: vc::readiness,
+        same: |a, b| a.readiness == b.readiness,
+        show: |p| show_check(&p.readiness, CheckRole::Readiness),
+        keys: None,
+    },
+    Directive {
+        name: "liveness",
+        example: "liveness { http \"http://127.0.0.1:8080/healthz\"; threshold 3 }",
+        shape: "a block: one check (`tcp`, `http` or `exec`) and its timing",
+        default: "none: a running process is never probed",
+        reload: FieldClass::Supervision,
+        doc: "A check that restarts a running process that stops answering: `threshold` \
+              failures in a row stop it, and it counts as a crash.",
+        page: "config/liveness.md",
+        parse: vc::liveness,
+        same: |a, b| a.liveness == b.liveness,
+        show: |p| show_check(&p.liveness, CheckRole::Liveness),
+        keys: None,
+    },
 ];
 
 /// Every setting of the `taskmaster { … }` block (every [`DaemonSettings`] field).
@@ -329,6 +358,12 @@ pub static DAEMON: &[Directive<DaemonSettings>] = &[
         keys: None,
     },
 ];
+
+fn show_check(check: &Option<super::check::Check>, role: CheckRole) -> String {
+    check
+        .as_ref()
+        .map_or_else(|| "none".into(), |c| c.show(role))
+}
 
 /// The keys that differ between two maps, in key order.
 fn key_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<KeyChange> {

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use super::check::Check;
+
 /// A whole validated config: daemon settings plus every program, keyed by name.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Plan {
@@ -73,6 +75,10 @@ pub struct ProgramSpec {
     /// `None`: crash restarts are never given up.
     #[serde(rename = "crash-limit")]
     pub crash_limit: Option<CrashLimit>,
+    /// `None`: RUNNING once `starttime` elapsed, as before (see [`super::check`]).
+    pub readiness: Option<Check>,
+    /// `None`: a RUNNING process is never probed.
+    pub liveness: Option<Check>,
 }
 
 impl ProgramSpec {
@@ -102,6 +108,8 @@ impl ProgramSpec {
             env: BTreeMap::new(),
             restart_backoff: RestartBackoff::default(),
             crash_limit: None,
+            readiness: None,
+            liveness: None,
         }
     }
 

@@ -2,12 +2,14 @@
 //! field by field, independently of `plan::diff`'s own table.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use proptest::prelude::*;
 use proptest::sample::select;
+use taskmaster::plan::check::{Check, CheckRole, Probe};
 use taskmaster::plan::diff::{Action, FieldClass, PlanDiff, diff};
 use taskmaster::plan::model::{CrashLimit, RestartBackoff};
 use taskmaster::plan::render::render_diff;
@@ -55,9 +57,11 @@ fn spec(name: &'static str) -> impl Strategy<Value = ProgramSpec> {
     let crashes = (
         select(&[(100u64, 30_000u64), (0, 0), (1000, 60_000)][..]),
         select(&[None, Some((5u32, 60u64)), Some((1, 1))][..]),
+        select(&[None, Some(8080u16), Some(9090)][..]),
+        select(&[None, Some(1u32), Some(3)][..]),
     );
     (spawn, supervision, crashes).prop_map(move |(spawn, sup, crashes)| {
-        let ((min_ms, max_ms), limit) = crashes;
+        let ((min_ms, max_ms), limit, ready_port, live_threshold) = crashes;
         let (cmd, umask, workingdir, stdout, stderr, env) = spawn;
         let (numprocs, autostart, autorestart, exitcodes, startretries, start_ms, sig, stop_s) =
             sup;
@@ -87,6 +91,16 @@ fn spec(name: &'static str) -> impl Strategy<Value = ProgramSpec> {
             crash_limit: limit.map(|(restarts, secs)| CrashLimit {
                 restarts,
                 window: Duration::from_secs(secs),
+            }),
+            readiness: ready_port.map(|port| {
+                Check::with_defaults(
+                    CheckRole::Readiness,
+                    Probe::Tcp(SocketAddr::from(([127, 0, 0, 1], port))),
+                )
+            }),
+            liveness: live_threshold.map(|threshold| Check {
+                threshold,
+                ..Check::with_defaults(CheckRole::Liveness, Probe::Exec(vec!["true".to_owned()]))
             }),
         }
     })

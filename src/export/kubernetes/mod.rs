@@ -332,6 +332,14 @@ fn map(draft: &mut Draft, setting: Setting) {
             }
         }
         Setting::CrashLoop { backoff, limit } => crash_loop(draft, backoff, limit),
+        Setting::Check { check: None, .. } => {}
+        Setting::Check {
+            role,
+            check: Some(check),
+        } => draft.cannot(
+            format!("{} {}", role.name(), check.show(role)),
+            "not mapped to a probe yet: the Deployment runs without this check",
+        ),
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
         Setting::Env(env) => {

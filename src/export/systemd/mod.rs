@@ -301,6 +301,14 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
             }
         }
         Setting::CrashLoop { backoff, limit } => crash_loop(unit, spec, backoff, limit),
+        Setting::Check { check: None, .. } => {}
+        Setting::Check {
+            role,
+            check: Some(check),
+        } => unit.cannot(
+            format!("{} {}", role.name(), check.show(role)),
+            "systemd has no probes (for now): the unit is started and kept running without this check",
+        ),
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
         Setting::Env(env) => {

@@ -72,6 +72,7 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
             }
         }
     }
+    super::check::after_program(ctx, node, &spec);
     if !has_cmd {
         ctx.push(
             Problem::new(
