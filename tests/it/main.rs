@@ -13,7 +13,8 @@
 //!   against `client_fake`, a fake daemon.
 //! - The rest checks the compiler, diff, import, export and the documents: compile,
 //!   fuzz_compile, diff_cli, diff_props, examples, export_cli, export_golden, export_verify,
-//!   import_fixtures, schema_sync, book, readme, client_extras.
+//!   import_fixtures, schema_sync, book, readme, client_extras; layout keeps the suite one
+//!   binary.
 //!
 //! A module's insta snapshots live in `snapshots/` named `it__MODULE__NAME`; proptest keeps
 //! its regressions next to the module (`diff_props.proptest-regressions`). Run one module
@@ -53,6 +54,7 @@ mod export_golden;
 mod export_verify;
 mod fuzz_compile;
 mod import_fixtures;
+mod layout;
 mod readme;
 mod runtime_smoke;
 mod schema_sync;
