@@ -262,6 +262,7 @@ fn reload_words(class: FieldClass) -> &'static str {
         FieldClass::Supervision => "in place",
         FieldClass::Scale => "scale",
         FieldClass::Daemon => "daemon",
+        FieldClass::Reopen => "reopen",
     }
 }
 

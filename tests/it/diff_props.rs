@@ -119,6 +119,7 @@ fn daemon() -> impl Strategy<Value = DaemonSettings> {
     (path(), path()).prop_map(|(socket, logfile)| DaemonSettings {
         socket: socket.map(PathBuf::from),
         logfile: logfile.map(PathBuf::from),
+        ..DaemonSettings::default()
     })
 }
 

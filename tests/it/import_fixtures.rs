@@ -73,9 +73,9 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
         "stopsignal \"QUIT\"",
         "stoptime 10",
         "starttime 1",
-        // redirect_stderr=true: stderr joins stdout's file.
-        "stdout \"/tmp/cat.out\"",
-        "stderr \"/tmp/cat.out\"",
+        // redirect_stderr=true: stderr goes where stdout goes; its rotation written out.
+        "stdout \"/tmp/cat.out\" { max-size \"1MB\"; keep 10; }",
+        "stderr \"stdout\"",
         "env { A \"1\"; B \"2\"; }",
         // From the [include]d conf.d/worker.ini.
         "program \"worker\" {",
@@ -89,7 +89,7 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
         "user = chrism",
         "[group:thegroupname]",
         "[eventlistener:",
-        "stdout_logfile_maxbytes",
+        "stdout_capture_maxbytes",
         "pidfile",
         // Daemon-level warnings name their section, key and value.
         "[supervisord] pidfile = /tmp/supervisord.pid: ",
@@ -107,7 +107,18 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
     assert_eq!(cat.umask, Some(0o022));
     assert_eq!(cat.workingdir.as_deref(), Some(Path::new("/tmp")));
     assert_eq!(cat.stopsignal.to_string(), "QUIT");
-    assert_eq!(cat.stderr, OutputTarget::File("/tmp/cat.out".into()));
+    assert_eq!(cat.stderr, OutputTarget::SameAsStdout);
+    assert_eq!(
+        cat.stdout,
+        OutputTarget::Written(
+            "/tmp/cat.out".into(),
+            taskmaster::plan::model::LogOptions {
+                max_size: Some(1 << 20),
+                keep: 10,
+                timestamps: false
+            }
+        )
+    );
     assert_eq!(cat.env.get("B").map(String::as_str), Some("2"));
     let worker = &plan.programs["worker"];
     assert!(!worker.autostart);
@@ -264,8 +275,9 @@ fn what_supervisord_rejects_is_rejected_with_file_and_line() {
 fn stderr_logfile_ignored_under_redirect_stderr_is_a_warning() {
     let (kdl, stderr, code) = import(&fixture("container.conf"));
     assert_eq!(code, 0, "{stderr}");
-    assert!(kdl.contains("stdout \"/dev/stdout\""), "{kdl}");
-    assert!(kdl.contains("stderr \"/dev/stdout\""), "{kdl}");
+    // Never rotated: supervisord's rotation of /dev/stdout fails.
+    assert!(kdl.contains("stdout \"/dev/stdout\"\n"), "{kdl}");
+    assert!(kdl.contains("stderr \"stdout\""), "{kdl}");
     assert!(
         stderr
             .lines()
@@ -298,4 +310,35 @@ fn eventlistener_warning_offers_the_documented_pattern() {
     assert!(line.contains("kill -TERM $PPID"), "{line}");
     assert!(line.contains("event listeners"), "{line}");
     assert!(!kdl.contains("program \"halt-on-fatal\""), "{kdl}");
+}
+
+/// supervisord's rotation settings become log blocks, with its defaults written out; no
+/// rotation of a device (supervisord's fails there) and none with maxbytes=0.
+#[test]
+fn log_rotation_maps_to_log_blocks() {
+    let (kdl, stderr, code) = import(&fixture("rotation.conf"));
+    assert_eq!(code, 0, "{stderr}");
+    for line in [
+        "stdout \"/var/log/api.out\" { max-size \"50MB\"; keep 10; }",
+        "stderr \"/var/log/api.err\" { max-size \"10KB\"; keep 0; }",
+        "stdout \"/var/log/plain.out\"\n",
+        "stdout \"/dev/stdout\"\n",
+        "stderr \"stdout\"",
+    ] {
+        assert!(kdl.contains(line), "missing `{line}` in\n{kdl}");
+    }
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("stdout_logfile_maxbytes = 1MB") && l.contains("not rotated")),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("stdout_logfile_backups = 3") && l.contains("log-buffer")),
+        "{stderr}"
+    );
+    taskmaster::plan::compile("imported.kdl", &kdl, Path::new("/"))
+        .expect("the imported config compiles");
 }

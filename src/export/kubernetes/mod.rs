@@ -414,6 +414,13 @@ fn output(draft: &mut Draft, field: &str, target: &OutputTarget) {
             format!("{field} {}", kdl_quote(&path.to_string_lossy())),
             "a container's output goes to its log (`kubectl logs`), not to a file",
         ),
+        OutputTarget::Written(path, options) => draft.cannot(
+            format!("{field} {} {options}", kdl_quote(&path.to_string_lossy())),
+            "a container's output goes to its log (`kubectl logs`), rotated by the kubelet, \
+             not to a file",
+        ),
+        // The container's log holds both streams already.
+        OutputTarget::SameAsStdout => {}
     }
 }
 
