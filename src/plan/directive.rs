@@ -4,8 +4,8 @@
 //!
 //! Validation dispatches on these tables (unknown names, "did you mean", help examples, the
 //! parse function), the diff reads its field table, reload classes and how values are shown
-//! from them, and the tests that keep the schema (`tests/schema_sync.rs`) and the book
-//! (`tests/book.rs`) honest read the same entries. Adding a directive is one entry here (its
+//! from them, and the tests that keep the schema (`tests/it/schema_sync.rs`) and the book
+//! (`tests/it/book.rs`) honest read the same entries. Adding a directive is one entry here (its
 //! parse function beside the others in `validate`), its field in the model, its tests, its
 //! book page and its schema property; the checks name whatever is missing.
 

@@ -8,7 +8,7 @@
 //! Output is YAML (one document per program, each preceded by its comments) or, with
 //! `--format json`, one `v1 List`. JSON has no comments, so every workload also carries its
 //! notes in the `taskmaster/cannot-map` annotation. The mapping, setting by setting, is in
-//! `map`; `tests/export_verify.rs` checks every manifest with `kubernetes-validate --strict`.
+//! `map`; `tests/it/export_verify.rs` checks every manifest with `kubernetes-validate --strict`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

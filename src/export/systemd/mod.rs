@@ -7,7 +7,7 @@
 //!
 //! The mapping, setting by setting, is in `map`; the book's "Outgrowing one machine" chapter
 //! has it as a table. It was measured against systemd 252 (Debian 12): every unit must pass
-//! `systemd-analyze verify` with nothing on stderr, which `tests/export_verify.rs` checks.
+//! `systemd-analyze verify` with nothing on stderr, which `tests/it/export_verify.rs` checks.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
