@@ -67,7 +67,7 @@ pub type ProcId = u64;
 
 /// One configured program: its current spec and its processes, by index.
 #[derive(Debug)]
-pub struct Program {
+struct Program {
     spec: Rc<ProgramSpec>,
     procs: Vec<ProcId>,
 }
@@ -81,14 +81,14 @@ pub enum Stream {
 
 /// Captured output of one stream of one process, kept across its restarts.
 #[derive(Debug, Default)]
-pub struct Captured {
+struct Captured {
     ring: Ring,
     framer: LineFramer,
 }
 
 /// One supervised process.
 #[derive(Debug)]
-pub struct Proc {
+struct Proc {
     program: String,
     index: u32,
     name: String,
@@ -115,7 +115,7 @@ pub struct Proc {
 
 impl Proc {
     /// The captured output of one of its streams.
-    pub fn output(&self, stream: Stream) -> &Captured {
+    fn output(&self, stream: Stream) -> &Captured {
         match stream {
             Stream::Stdout => &self.stdout,
             Stream::Stderr => &self.stderr,
@@ -130,14 +130,14 @@ impl Proc {
     }
 
     /// What its `logs` lines are prefixed with: its name, when its program has several.
-    pub fn log_label(&self) -> Option<String> {
+    fn log_label(&self) -> Option<String> {
         (self.spec.numprocs > 1).then(|| self.name.clone())
     }
 }
 
 /// A `start`/`stop`/`restart` reply waiting for its processes.
 #[derive(Debug)]
-pub struct Pending {
+struct Pending {
     client: ClientId,
     op: Op,
     ids: Vec<ProcId>,
@@ -148,14 +148,14 @@ pub struct Pending {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+enum Op {
     Start,
     Stop,
 }
 
 /// A `logs -f` client.
 #[derive(Debug)]
-pub struct Follower {
+struct Follower {
     client: ClientId,
     program: String,
     /// `None`: every process of the program.
@@ -324,7 +324,7 @@ impl Supervisor {
     }
 
     /// Creates process `index` of `program` and starts it when the program autostarts.
-    pub fn add_proc(&mut self, program: &str, index: u32) -> Option<ProcId> {
+    fn add_proc(&mut self, program: &str, index: u32) -> Option<ProcId> {
         if let Some(id) = self.table.retired.remove(&(program.to_owned(), index)) {
             return self.adopt(id, program);
         }
@@ -388,7 +388,7 @@ impl Supervisor {
 
     /// Gives process `id` the name its index has under `numprocs`, noting a change in the
     /// event log; returns that name.
-    pub fn rename_proc(&mut self, id: ProcId, numprocs: u32) -> Option<String> {
+    fn rename_proc(&mut self, id: ProcId, numprocs: u32) -> Option<String> {
         let proc = self.table.procs.get_mut(&id)?;
         let name = process_name(&proc.program, numprocs, proc.index);
         if name != proc.name {
@@ -400,7 +400,7 @@ impl Supervisor {
 
     /// Applies one event to a process's machine and carries out what it decides, feeding
     /// back the outcome of spawns until the machine settles.
-    pub fn feed(&mut self, id: ProcId, event: Event) {
+    fn feed(&mut self, id: ProcId, event: Event) {
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
             let Some(proc) = self.table.procs.get_mut(&id) else {
@@ -692,7 +692,7 @@ impl Supervisor {
     }
 
     /// Drops a process for good (a removed program, a scaled-down index).
-    pub fn forget(&mut self, id: ProcId) {
+    fn forget(&mut self, id: ProcId) {
         self.cancel_timer(id);
         let Some(proc) = self.table.procs.remove(&id) else {
             return;
@@ -920,7 +920,7 @@ impl Supervisor {
     }
 
     /// Registers a reply that waits for `ids` to settle (answering at once when they have).
-    pub fn wait_for(&mut self, client: ClientId, op: Op, ids: Vec<ProcId>) {
+    fn wait_for(&mut self, client: ClientId, op: Op, ids: Vec<ProcId>) {
         let mut pending = Pending {
             client,
             op,
@@ -1088,7 +1088,7 @@ impl Supervisor {
     /// What `status NAME…` lists: the named live processes, plus the retiring ones still
     /// stopping that a name covers (`all`, their program's name, their own name). A name
     /// that covers neither is an unknown name.
-    pub fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+    fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
         let mut ids = Vec::new();
         for name in names {
             // `web:*` covers what `web` does.
@@ -1127,7 +1127,7 @@ impl Supervisor {
     }
 
     /// Every live (non-retiring) process, in program then index order.
-    pub fn all_ids(&self) -> Vec<ProcId> {
+    fn all_ids(&self) -> Vec<ProcId> {
         self.table
             .programs
             .values()
@@ -1155,14 +1155,14 @@ fn restarted(op: Op, before: ProcessState) -> Option<bool> {
     (op == Op::Stop && before == ProcessState::Stopping).then_some(true)
 }
 
-pub fn describe_exit(exit: Exit) -> String {
+fn describe_exit(exit: Exit) -> String {
     match exit {
         Exit::Code(c) => format!("exited with code {c}"),
         Exit::Signal(s) => format!("killed by {}", signal_name(s)),
     }
 }
 
-pub fn signal_name(sig: i32) -> String {
+fn signal_name(sig: i32) -> String {
     Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned())
 }
 
@@ -1175,7 +1175,7 @@ fn short_exit(exit: Exit) -> String {
 }
 
 /// Why the process is in its state, for `status` and the event log.
-pub fn reason_of(proc: &Proc) -> Option<String> {
+fn reason_of(proc: &Proc) -> Option<String> {
     let failure = || match proc.machine.failure() {
         Some(Failure::SpawnFailed) => proc
             .spawn_error
@@ -1237,7 +1237,7 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
     }
 }
 
-pub fn status_of(proc: &Proc) -> ProcessStatus {
+fn status_of(proc: &Proc) -> ProcessStatus {
     let state = proc.machine.state();
     let exit = if proc.pid.is_none() {
         proc.machine.last_exit()

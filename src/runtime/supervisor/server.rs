@@ -170,7 +170,7 @@ impl Supervisor {
 
     /// Handles the complete request lines a client has sent, in order, until one leaves a
     /// reply pending.
-    pub fn process_lines(&mut self, cid: ClientId) {
+    pub(super) fn process_lines(&mut self, cid: ClientId) {
         loop {
             let Some(client) = self.conns.clients.get_mut(&cid) else {
                 return;
@@ -218,7 +218,7 @@ impl Supervisor {
 
     /// A pending reply completed: carry on with the client's next lines (from an idle
     /// callback, never from inside the request handling that completed it).
-    pub fn client_resume(&mut self, cid: ClientId) {
+    pub(super) fn client_resume(&mut self, cid: ClientId) {
         self.handle.insert_idle(move |sup| sup.process_lines(cid));
     }
 
@@ -347,12 +347,12 @@ impl Supervisor {
             .collect())
     }
 
-    pub fn send_error(&mut self, cid: ClientId, error: ErrorReply) {
+    pub(super) fn send_error(&mut self, cid: ClientId, error: ErrorReply) {
         self.send(cid, &Response::Error(error));
     }
 
     /// Queues one response line and writes what the socket takes now.
-    pub fn send(&mut self, cid: ClientId, response: &Response) {
+    pub(super) fn send(&mut self, cid: ClientId, response: &Response) {
         if !self.conns.clients.contains_key(&cid) {
             return;
         }
@@ -362,7 +362,7 @@ impl Supervisor {
     }
 
     /// A response as one protocol line, `\n` included.
-    pub fn encode(&mut self, response: &Response) -> Option<Vec<u8>> {
+    pub(super) fn encode(&mut self, response: &Response) -> Option<Vec<u8>> {
         match serde_json::to_vec(response) {
             Ok(mut line) => {
                 line.push(b'\n');
@@ -377,7 +377,7 @@ impl Supervisor {
 
     /// Queues an encoded response line (see [`Self::encode`]) and writes what the socket
     /// takes now.
-    pub fn send_line(&mut self, cid: ClientId, line: &[u8]) {
+    pub(super) fn send_line(&mut self, cid: ClientId, line: &[u8]) {
         let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
@@ -461,7 +461,7 @@ impl Supervisor {
     }
 
     /// Forgets a connection and removes its sources (closing it).
-    pub fn drop_client(&mut self, cid: ClientId, why: &str) {
+    pub(super) fn drop_client(&mut self, cid: ClientId, why: &str) {
         let Some(client) = self.conns.clients.remove(&cid) else {
             return;
         };
