@@ -269,12 +269,10 @@ mod tests {
         let mut spec = ProgramSpec::with_defaults("p", vec!["sleep".into(), "3600".into()]);
         spec.starttime = std::time::Duration::ZERO;
         sup.add_program(spec);
-        let pid = sup
-            .status_rows(&sup.status_ids())
-            .iter()
-            .find_map(|p| p.pid)
-            .and_then(|p| i32::try_from(p).ok())
-            .expect("a child");
+        // The child leads its group; the record of live groups names it.
+        sup.flush_groups();
+        let groups = statefile::previous(&dir.path().join("t.groups"));
+        let pid = groups.first().expect("a child").pgid;
 
         let (tx, rx) = UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut &tx, b"x").unwrap();

@@ -54,6 +54,7 @@ use self::reload::Compiles;
 use super::client::{Client, ClientId};
 use super::eventlog::EventLog;
 use super::machine::{Effect, Event, Exit, Failure, Machine};
+use super::names;
 use super::os::Os;
 use super::ring::{LineFramer, Ring};
 use super::socket::SocketFile;
@@ -61,7 +62,7 @@ use super::spawn::Identity;
 use super::statefile::StateFile;
 use crate::plan::Plan;
 use crate::plan::model::{ProgramSpec, format_duration, is_expected_exit, process_name};
-use crate::protocol::{ErrorReply, ProcessState, ProcessStatus, Response};
+use crate::protocol::{ErrorKind, ErrorReply, ProcessState, ProcessStatus, Response};
 
 pub type ProcId = u64;
 
@@ -201,6 +202,98 @@ struct Connections {
     /// `start`/`stop`/`restart` replies waiting for their processes.
     pending: Vec<Pending>,
     followers: Vec<Follower>,
+}
+
+impl Processes {
+    /// Names to live process ids, in program then index order.
+    fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+        let counts = self
+            .programs
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.clone(),
+                    u32::try_from(p.procs.len()).unwrap_or(u32::MAX),
+                )
+            })
+            .collect();
+        let targets = names::resolve(names, &counts)
+            .map_err(|unknown| ErrorReply::new(ErrorKind::UnknownName, unknown.to_string()))?;
+        Ok(targets
+            .iter()
+            .filter_map(|(program, index)| {
+                self.programs
+                    .get(program)
+                    .and_then(|p| p.procs.get(*index as usize).copied())
+            })
+            .collect())
+    }
+
+    /// The status row of every process, in program then index order.
+    fn status_rows(&self, ids: &[ProcId]) -> Vec<ProcessStatus> {
+        ids.iter()
+            .filter_map(|id| self.procs.get(id).map(status_of))
+            .collect()
+    }
+
+    /// What `status` lists: every live process and every retiring one still stopping, in
+    /// program then index order.
+    fn status_ids(&self) -> Vec<ProcId> {
+        let mut ids = self.all_ids();
+        if self.retired.is_empty() {
+            return ids;
+        }
+        ids.extend(self.retired.values().copied());
+        self.sort_for_status(&mut ids);
+        ids
+    }
+
+    /// What `status NAME…` lists: the named live processes, plus the retiring ones still
+    /// stopping that a name covers (`all`, their program's name, their own name). A name
+    /// that covers neither is an unknown name.
+    fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+        let mut ids = Vec::new();
+        for name in names {
+            // `web:*` covers what `web` does.
+            let program = names::program_of(name).unwrap_or(name);
+            let retiring: Vec<ProcId> = self
+                .retired
+                .values()
+                .copied()
+                .filter(|id| {
+                    self.procs
+                        .get(id)
+                        .is_some_and(|p| name == "all" || p.program == program || p.name == *name)
+                })
+                .collect();
+            match self.resolve(std::slice::from_ref(name)) {
+                Ok(live) => ids.extend(live),
+                Err(e) if retiring.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+            ids.extend(retiring);
+        }
+        self.sort_for_status(&mut ids);
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Sorts `ids` in program then index order, as `status` lists them.
+    fn sort_for_status(&self, ids: &mut [ProcId]) {
+        ids.sort_by_cached_key(|id| {
+            self.procs
+                .get(id)
+                .map(|p| (p.program.clone(), p.index, p.retiring))
+        });
+    }
+
+    /// Every live (non-retiring) process, in program then index order.
+    fn all_ids(&self) -> Vec<ProcId> {
+        self.programs
+            .values()
+            .flat_map(|p| p.procs.iter().copied())
+            .collect()
+    }
 }
 
 /// The daemon's whole state, driven by the callbacks of one calloop loop (see the module
@@ -1064,75 +1157,6 @@ impl Supervisor {
         }
         self.log.log(format_args!("all processes stopped; exiting"));
         self.signal.stop();
-    }
-
-    /// The status row of every process, in program then index order.
-    pub fn status_rows(&self, ids: &[ProcId]) -> Vec<ProcessStatus> {
-        ids.iter()
-            .filter_map(|id| self.table.procs.get(id).map(status_of))
-            .collect()
-    }
-
-    /// What `status` lists: every live process and every retiring one still stopping, in
-    /// program then index order.
-    pub fn status_ids(&self) -> Vec<ProcId> {
-        let mut ids = self.all_ids();
-        if self.table.retired.is_empty() {
-            return ids;
-        }
-        ids.extend(self.table.retired.values().copied());
-        self.sort_for_status(&mut ids);
-        ids
-    }
-
-    /// What `status NAME…` lists: the named live processes, plus the retiring ones still
-    /// stopping that a name covers (`all`, their program's name, their own name). A name
-    /// that covers neither is an unknown name.
-    fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
-        let mut ids = Vec::new();
-        for name in names {
-            // `web:*` covers what `web` does.
-            let program = super::names::program_of(name).unwrap_or(name);
-            let retiring: Vec<ProcId> =
-                self.table
-                    .retired
-                    .values()
-                    .copied()
-                    .filter(|id| {
-                        self.table.procs.get(id).is_some_and(|p| {
-                            name == "all" || p.program == program || p.name == *name
-                        })
-                    })
-                    .collect();
-            match self.resolve(std::slice::from_ref(name)) {
-                Ok(live) => ids.extend(live),
-                Err(e) if retiring.is_empty() => return Err(e),
-                Err(_) => {}
-            }
-            ids.extend(retiring);
-        }
-        self.sort_for_status(&mut ids);
-        ids.dedup();
-        Ok(ids)
-    }
-
-    /// Sorts `ids` in program then index order, as `status` lists them.
-    fn sort_for_status(&self, ids: &mut [ProcId]) {
-        ids.sort_by_cached_key(|id| {
-            self.table
-                .procs
-                .get(id)
-                .map(|p| (p.program.clone(), p.index, p.retiring))
-        });
-    }
-
-    /// Every live (non-retiring) process, in program then index order.
-    fn all_ids(&self) -> Vec<ProcId> {
-        self.table
-            .programs
-            .values()
-            .flat_map(|p| p.procs.iter().copied())
-            .collect()
     }
 }
 

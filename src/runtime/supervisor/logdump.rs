@@ -34,7 +34,7 @@ impl Supervisor {
         lines: Option<usize>,
         follow: bool,
     ) {
-        let ids = match self.resolve(&[name.to_owned()]) {
+        let ids = match self.table.resolve(&[name.to_owned()]) {
             Ok(ids) => ids,
             Err(e) => return self.send_error(cid, e),
         };

@@ -26,14 +26,13 @@ use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
 use super::reload::Job;
-use super::{Op, ProcId, Supervisor};
+use super::{Op, Supervisor};
 use crate::protocol::{
     Control, ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request,
     Response,
 };
 use crate::runtime::client::{Client, ClientId, ConnState, Line, TimerKind, parse_request};
 use crate::runtime::machine::Event;
-use crate::runtime::names;
 
 /// Input a client may queue while a reply is pending, before it is dropped.
 const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
@@ -243,13 +242,13 @@ impl Supervisor {
         match request {
             Request::Status { names } => {
                 let ids = if names.is_empty() {
-                    Ok(self.status_ids())
+                    Ok(self.table.status_ids())
                 } else {
-                    self.status_targets(&names)
+                    self.table.status_targets(&names)
                 };
                 match ids {
                     Ok(ids) => {
-                        let processes = self.status_rows(&ids);
+                        let processes = self.table.status_rows(&ids);
                         self.send(cid, &Response::Status { processes });
                     }
                     Err(e) => self.send_error(cid, e),
@@ -277,6 +276,7 @@ impl Supervisor {
             Request::Names => {
                 let programs = self.table.programs.keys().cloned().collect();
                 let processes = self
+                    .table
                     .all_ids()
                     .iter()
                     .filter_map(|id| self.table.procs.get(id).map(|p| p.name.clone()))
@@ -302,7 +302,7 @@ impl Supervisor {
             );
             return;
         }
-        let ids = match self.resolve(names) {
+        let ids = match self.table.resolve(names) {
             Ok(ids) => ids,
             Err(e) => return self.send_error(cid, e),
         };
@@ -319,32 +319,6 @@ impl Supervisor {
             }
         }
         self.wait_for(cid, op, ids);
-    }
-
-    /// Names to live process ids, in program then index order.
-    pub(super) fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
-        let counts = self
-            .table
-            .programs
-            .iter()
-            .map(|(name, p)| {
-                (
-                    name.clone(),
-                    u32::try_from(p.procs.len()).unwrap_or(u32::MAX),
-                )
-            })
-            .collect();
-        let targets = names::resolve(names, &counts)
-            .map_err(|unknown| ErrorReply::new(ErrorKind::UnknownName, unknown.to_string()))?;
-        Ok(targets
-            .iter()
-            .filter_map(|(program, index)| {
-                self.table
-                    .programs
-                    .get(program)
-                    .and_then(|p| p.procs.get(*index as usize).copied())
-            })
-            .collect())
     }
 
     pub(super) fn send_error(&mut self, cid: ClientId, error: ErrorReply) {

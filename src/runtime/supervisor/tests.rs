@@ -366,9 +366,9 @@ fn a_program_readded_while_stopping_starts_once_the_old_child_is_gone() {
     assert_eq!(t.os.take_calls(), [to_group(old, Signal::SIGTERM)]);
     assert_eq!(t.state("web"), ProcessState::Stopping);
     assert!(t.proc("web").retiring);
-    assert_eq!(t.sup.status_ids().len(), 2, "web is still listed");
+    assert_eq!(t.sup.table.status_ids().len(), 2, "web is still listed");
     assert!(
-        t.sup.resolve(&["web".into()]).is_err(),
+        t.sup.table.resolve(&["web".into()]).is_err(),
         "but is not a target"
     );
 
@@ -401,7 +401,7 @@ fn a_removed_program_is_forgotten_once_stopped() {
     t.reload([]);
     t.exit(old, Exit::Signal(Signal::SIGTERM as i32));
     assert!(t.sup.table.procs.is_empty() && t.sup.table.retired.is_empty());
-    assert!(t.sup.status_ids().is_empty());
+    assert!(t.sup.table.status_ids().is_empty());
     assert_eq!(
         t.done(c),
         (vec![("web".into(), ProcessState::Stopped)], vec![])
@@ -436,14 +436,15 @@ fn scaling_down_stops_the_highest_numbers_first_and_renames_the_survivor() {
     // The retiring ones are listed under their old names until gone.
     let listed: Vec<String> = t
         .sup
-        .status_rows(&t.sup.status_ids())
+        .table
+        .status_rows(&t.sup.table.status_ids())
         .into_iter()
         .map(|r| r.name)
         .collect();
     assert_eq!(listed, ["web", "web:1", "web:2"]);
     t.exit(pids[2], Exit::Signal(Signal::SIGTERM as i32));
     t.exit(pids[1], Exit::Signal(Signal::SIGTERM as i32));
-    assert_eq!(t.sup.status_ids(), [t.id("web")]);
+    assert_eq!(t.sup.table.status_ids(), [t.id("web")]);
 }
 
 /// `stop` waits for stoptime and SIGKILLs the group of a process that ignores its
