@@ -9,7 +9,9 @@
 //!   from the thread that compiles a config for `reload` or `diff`. An idle daemon makes
 //!   no system call at all.
 //! - **Pure state machine.** [`machine`] decides every transition; [`supervisor`] performs
-//!   its effects (spawn, timers, signals) and feeds the outcomes back.
+//!   its effects (spawn, timers, signals) and feeds the outcomes back. What it asks of the
+//!   kernel about children goes through one seam, [`os::Os`], so the glue has unit tests
+//!   against a double.
 //! - **Signals.** Every catchable signal is blocked (for the signalfd) before anything else
 //!   runs; children get an empty mask and default actions back. SIGCHLD reaps; SIGHUP
 //!   reloads; SIGTERM/SIGINT/SIGQUIT stop every process gracefully, then the daemon exits 0

@@ -10,7 +10,7 @@
 //! - a process's single timer (start, backoff or kill);
 //! - an output pipe turning readable;
 //! - the control socket and each client;
-//! - the channel from the compile worker thread (`tm-compile`, [`reload`]): `reload`,
+//! - the channel from the compile worker thread (`tm-compile`, `reload`): `reload`,
 //!   SIGHUP and `diff` read and compile the config there; the outcome is applied here.
 //!
 //! After each iteration the loop hands the batched event log on (its stderr half to a writer
@@ -29,6 +29,15 @@
 //! checking `kill(-pgid, 0)` again after each batch of reaped children — with the daemon as
 //! subreaper, the last member of a group always dies as its child or as the child of a
 //! member that is itself reaped here later.
+//!
+//! Every one of those system calls goes through [`Os`] (the real [`super::os::System`] in
+//! the daemon), so the glue is unit-tested (`supervisor/tests.rs`) against a double that
+//! scripts exits, group members and spawn failures: no real child, no clock.
+//!
+//! Parts, each a child module adding to `impl Supervisor` (so they see its private state):
+//! `server` (the socket, connections and requests), `reload` (compiling off the loop
+//! and applying a diff), `logdump` (`logs` answers and followers) and `extra_requests`
+//! (`signal`, `pid`, `timings`).
 
 mod extra_requests;
 mod logdump;
@@ -297,20 +306,21 @@ impl Processes {
 }
 
 /// The daemon's whole state, driven by the callbacks of one calloop loop (see the module
-/// doc): the plan it applies, the [`Processes`] it supervises, the [`Connections`] of the
-/// control socket, the compile queue of `reload`/`diff`, and the event log.
+/// doc): the plan it applies, the processes it supervises (`Processes`), the control
+/// connections (`Connections`), the compile queue of `reload`/`diff`, the record of live
+/// groups and the event log. Its fields are private; [`super::run`] builds it, hands it to
+/// the loop and uses the few `pub` methods.
 ///
-/// - Every change to a process goes through [`Supervisor::feed`]: its [`Machine`] decides,
-///   the supervisor carries out the [`Effect`]s (spawn, timer, signal) and feeds back what
+/// - Every change to a process goes through `feed`: the process's [`Machine`] decides, the
+///   supervisor carries out the [`Effect`]s (spawn, timer, signal) and feeds back what
 ///   happened. Nothing else changes a process's state.
 /// - Everything it asks of the kernel about children (spawn, signal, reap, group queries,
 ///   the `/proc` scan) goes through its [`Os`]: [`super::os::System`] in the daemon, a
-///   double in the unit tests, which is how the glue is tested without real children.
-/// - Requests are answered in order per connection; a `start`/`stop`/`restart` reply is a
-///   [`Pending`] until every named process has settled ([`Supervisor::wait_for`]).
-/// - Its parts live in child modules: `server` (the socket and requests), `reload`
-///   (compiling off the loop and applying a diff), `logdump` (`logs`) and `extra_requests`
-///   (`signal`, `pid`, `timings`).
+///   double in the unit tests.
+/// - A process is forgotten (a removed program, a scaled-away index) only once its group is
+///   empty; until then it is listed, retiring. Process and client ids are never reused.
+/// - Replies keep the order of requests per connection; a `start`/`stop`/`restart` reply
+///   waits until every named process has settled.
 pub struct Supervisor {
     handle: LoopHandle<'static, Supervisor>,
     /// Stops the loop once a shutdown is complete.
@@ -885,7 +895,7 @@ impl Supervisor {
             return;
         };
         for client in targets {
-            // Skipped, not queued, for a reader too far behind (see `server.rs`).
+            // Skipped, not queued, for a reader too far behind (see `server`).
             self.send_followed(client, id, text, &line);
         }
     }
