@@ -207,15 +207,24 @@ impl fmt::Display for Unmapped {
 /// counterpart once no taskmaster daemon runs, so each exporter reports them all. The
 /// destructuring has no `..`: a new daemon setting must be listed here.
 pub fn daemon_settings(daemon: &DaemonSettings) -> Vec<(&'static str, String)> {
-    let DaemonSettings { socket, logfile } = daemon;
-    [("socket", socket), ("logfile", logfile)]
+    let DaemonSettings {
+        socket,
+        logfile,
+        log_buffer,
+    } = daemon;
+    let mut set: Vec<(&'static str, String)> = [("socket", socket), ("logfile", logfile)]
         .into_iter()
         .filter_map(|(name, value)| {
             value
                 .as_ref()
                 .map(|v| (name, format!("{name} {}", kdl_quote(&v.to_string_lossy()))))
         })
-        .collect()
+        .collect();
+    if *log_buffer != crate::plan::model::LogBuffer::default() {
+        let size = crate::plan::model::format_size(log_buffer.0);
+        set.push(("log-buffer", format!("log-buffer {}", kdl_quote(&size))));
+    }
+    set
 }
 
 /// The warning lines for stderr: one per distinct note, naming every program it concerns

@@ -88,6 +88,10 @@ codes! {
     LogCheckNotCaptured = "log_check_not_captured", Error, "A `log` check on a stream sent to a file or discarded, which the daemon never reads.";
     DeadlineBeforeStarttime = "deadline_before_starttime", Error, "A readiness `deadline` shorter than `starttime`: the process could never be RUNNING.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
+    BadSize = "bad_size", Error, "A size (`max-size`, `log-buffer`) that is not a whole number of bytes or a number with a unit such as \"50MB\".";
+    OptionsOnDiscard = "options_on_discard", Error, "A `{ … }` block on `\"discard\"` or on `stderr \"stdout\"`: only a file takes one.";
+    KeepWithoutMaxSize = "keep_without_max_size", Warning, "`keep` in a log block without `max-size`: the file never rotates, so nothing is kept.";
+    RotationOnSpecialFile = "rotation_on_special_file", Warning, "`max-size` on a target that is not a regular file (under /dev or /proc, a FIFO, a device): it is never rotated.";
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //!
 //! Validation dispatches on these tables (unknown names, "did you mean", help examples, the
 //! parse function), the diff reads its field table, reload classes and how values are shown
-//! from them, and the tests that keep the schema (`tests/schema_sync.rs`) and the book
-//! (`tests/book.rs`) honest read the same entries. Adding a directive is one entry here (its
+//! from them, and the tests that keep the schema (`tests/it/schema_sync.rs`) and the book
+//! (`tests/it/book.rs`) honest read the same entries. Adding a directive is one entry here (its
 //! parse function beside the others in `validate`), its field in the model, its tests, its
 //! book page and its schema property; the checks name whatever is missing.
 
@@ -226,7 +226,8 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
     Directive {
         name: "stdout",
         example: "stdout \"/var/log/web.out\"",
-        shape: "a file path, or `\"discard\"`",
+        shape: "a file path, with an optional `{ max-size; keep; timestamps }` block; or \
+                `\"discard\"`",
         default: "kept in memory, for `taskmaster logs`",
         reload: FieldClass::Spawn,
         doc: "Where the process's standard output goes.",
@@ -239,7 +240,8 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
     Directive {
         name: "stderr",
         example: "stderr \"/var/log/web.err\"",
-        shape: "a file path, or `\"discard\"`",
+        shape: "a file path, with an optional `{ max-size; keep; timestamps }` block; \
+                `\"stdout\"`; or `\"discard\"`",
         default: "kept in memory, for `taskmaster logs --stderr`",
         reload: FieldClass::Spawn,
         doc: "Where the process's standard error goes.",
@@ -357,6 +359,20 @@ pub static DAEMON: &[Directive<DaemonSettings>] = &[
         show: |d| show_default_path(&d.logfile),
         keys: None,
     },
+    Directive {
+        name: "log-buffer",
+        example: "log-buffer \"1MB\"",
+        shape: "size: bytes (`65536`), or a string with a 1024-based unit (`\"64KB\"`, \
+                `\"1MB\"`), 1KB to 16MB",
+        default: "`\"64KB\"`",
+        reload: FieldClass::Daemon,
+        doc: "How much of each stream of each process is kept in memory for `taskmaster logs`.",
+        page: "config/daemon.md#log-buffer",
+        parse: crate::plan::validate::logs::log_buffer,
+        same: |a, b| a.log_buffer == b.log_buffer,
+        show: |d| quote(&crate::plan::model::format_size(d.log_buffer.0)),
+        keys: None,
+    },
 ];
 
 fn show_check(check: &Option<super::check::Check>, role: CheckRole) -> String {
@@ -398,11 +414,17 @@ fn quote(s: &str) -> String {
     format!("{s:?}")
 }
 
-/// `memory` is the absence of a setting, so it stays bare; the others are config strings.
+/// `memory` is the absence of a setting, so it stays bare; the others are config strings,
+/// a daemon-written file with its block.
 fn show_output(target: &OutputTarget) -> String {
     match target {
         OutputTarget::Memory => target.to_string(),
-        OutputTarget::Discard | OutputTarget::File(_) => quote(&target.to_string()),
+        OutputTarget::Written(path, options) => {
+            format!("{} {options}", quote(&path.display().to_string()))
+        }
+        OutputTarget::Discard | OutputTarget::File(_) | OutputTarget::SameAsStdout => {
+            quote(&target.to_string())
+        }
     }
 }
 

@@ -32,6 +32,7 @@
 pub mod checks;
 pub mod client;
 pub mod eventlog;
+pub mod logfile;
 pub mod logtarget;
 pub mod machine;
 mod memory;

@@ -8,6 +8,7 @@
 pub(crate) mod check;
 pub(crate) mod daemon;
 mod fields;
+pub(crate) mod logs;
 mod paths;
 pub(crate) mod program;
 mod suggest;
