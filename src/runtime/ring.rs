@@ -168,7 +168,10 @@ pub fn interleave(a: (&[u8], &[(usize, u64)]), b: (&[u8], &[(usize, u64)])) -> V
     }
     // Stable: equal numbers (unmarked starts) keep stdout first.
     pieces.sort_by_key(|&(seq, _)| seq);
-    pieces.into_iter().flat_map(|(_, p)| p.iter().copied()).collect()
+    pieces
+        .into_iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect()
 }
 
 /// Where the last `n` lines of `data` begin.

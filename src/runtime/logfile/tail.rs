@@ -42,7 +42,10 @@ pub fn read_tail(path: &Path, max: usize, lines: Option<usize>) -> io::Result<Ve
     buf.truncate(got);
     if start > 0 {
         // The bound fell inside a line: begin at the next one.
-        let first = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+        let first = buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| i + 1);
         buf.drain(..first);
     }
     if let Some(n) = lines {
@@ -62,7 +65,10 @@ mod tests {
         let path = dir.path().join("f.log");
         let text: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
         std::fs::write(&path, &text).unwrap();
-        assert_eq!(read_tail(&path, 1 << 20, Some(2)).unwrap(), b"line 999\nline 1000\n");
+        assert_eq!(
+            read_tail(&path, 1 << 20, Some(2)).unwrap(),
+            b"line 999\nline 1000\n"
+        );
         let bounded = read_tail(&path, 100, None).unwrap();
         assert!(bounded.len() <= 100 && bounded.starts_with(b"line "));
         assert!(text.ends_with(std::str::from_utf8(&bounded).unwrap()));
@@ -75,7 +81,11 @@ mod tests {
         let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert!(read_tail(&fifo, 1024, None).unwrap().is_empty());
-        assert!(read_tail(Path::new("/dev/zero"), 1024, None).unwrap().is_empty());
+        assert!(
+            read_tail(Path::new("/dev/zero"), 1024, None)
+                .unwrap()
+                .is_empty()
+        );
         assert!(read_tail(&dir.path().join("missing"), 1024, None).is_err());
     }
 }
