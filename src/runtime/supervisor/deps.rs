@@ -363,6 +363,7 @@ impl Supervisor {
     /// After a reload: every WAITING process looks at its (maybe new) dependencies.
     pub(super) fn reevaluate_waiting(&mut self) {
         let waiting: Vec<ProcId> = self
+            .table
             .all_ids()
             .into_iter()
             .filter(|id| {
@@ -391,7 +392,7 @@ impl Supervisor {
 
     /// `start --no-deps NAME…`: like `start`, each process spawned without waiting, once.
     pub(super) fn start_no_deps_request(&mut self, cid: ClientId, names: &[String]) {
-        let ids = match self.resolve(names) {
+        let ids = match self.table.resolve(names) {
             Ok(ids) if !ids.is_empty() => ids,
             Ok(_) => return,
             Err(e) => return self.send_error(cid, e),
@@ -525,12 +526,13 @@ impl Supervisor {
     /// deadline.
     pub(super) fn wait_request(&mut self, cid: ClientId, names: &[String], timeout: Option<u64>) {
         let ids = if names.is_empty() {
-            self.all_ids()
+            self.table
+                .all_ids()
                 .into_iter()
                 .filter(|id| self.table.procs.get(id).is_some_and(|p| p.spec.autostart))
                 .collect()
         } else {
-            match self.resolve(names) {
+            match self.table.resolve(names) {
                 Ok(ids) => ids,
                 Err(e) => return self.send_error(cid, e),
             }
