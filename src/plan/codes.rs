@@ -80,6 +80,16 @@ codes! {
     ParentDirMissing = "parent_dir_missing", Warning, "The folder of a log file, output file or socket does not exist (yet).";
     PathIsDirectory = "path_is_directory", Error, "A log file, output file or socket path that is an existing directory.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
+    // Process identity, user, limits, env files.
+    UnknownPlaceholder = "unknown_placeholder", Warning, "Text in braces that looks like a misspelt placeholder (`{proces_num}`); it is left as written.";
+    ShellSyntax = "shell_syntax", Warning, "A one-string `cmd` holding shell syntax (`|`, `>`, `<`, `&&`, `;`, `$VAR`, a backquote) outside quotes: no shell runs, so it reaches the program as text.";
+    UnknownUser = "unknown_user", Warning, "A `user` that is not in this machine's user database; every start fails until it is.";
+    UnknownGroup = "unknown_group", Warning, "A `group` or `groups` entry that is not in this machine's group database; every start fails until it is.";
+    UnknownLimit = "unknown_limit", Error, "A `limits` entry that names no limit (the names are nofile, nproc, core, fsize, stack, memlock, as, cpu).";
+    BadLimit = "bad_limit", Error, "A `limits` value that is not a whole number, \"unlimited\", or (for a byte limit) a size such as \"512MB\".";
+    LimitSoftAboveHard = "limit_soft_above_hard", Error, "A limit whose soft value is above its hard value.";
+    EnvFileMissing = "env_file_missing", Error, "An `env-file` that does not exist or cannot be read.";
+    EnvFileSyntax = "env_file_syntax", Error, "A line of an `env-file` that is not `KEY=VALUE`; the diagnostic points into that file.";
 }
 
 #[cfg(test)]

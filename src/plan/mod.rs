@@ -2,10 +2,13 @@
 //! human [`render`]ing.
 
 pub mod codes;
+pub mod credentials;
 pub mod diff;
 pub mod directive;
+pub mod envfile;
 pub mod load;
 pub mod model;
+pub mod placeholder;
 pub mod render;
 pub mod report;
 pub mod source;

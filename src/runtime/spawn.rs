@@ -28,6 +28,7 @@
 //! Nothing here waits for a child: the daemon's reaper (`waitpid(-1)` on SIGCHLD) reaps
 //! every child and routes the status of the ones spawned here to their process.
 
+use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
@@ -46,6 +47,11 @@ use rustix::process::{Resource, Rlimit};
 
 use super::logtarget::{self, OpenError};
 use crate::plan::model::{OutputTarget, ProgramSpec};
+use crate::plan::placeholder::{self, Who};
+
+mod creds;
+pub use creds::SwitchError;
+use creds::Switch;
 
 /// What every spawn shares, computed once at start-up.
 #[derive(Debug, Clone)]
@@ -139,6 +145,9 @@ pub enum SpawnError {
     },
     #[error("cannot start {program}: {source}")]
     Exec { program: String, source: io::Error },
+    /// `user`, `group`, `groups` or `limits` cannot be applied.
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
 }
 
 /// Where one output stream of the child goes, opened by the daemon before the spawn.
@@ -206,12 +215,22 @@ impl Output {
     }
 }
 
-/// Starts one process of `spec`.
+/// Starts one process of `spec`, its placeholders expanded for `who`.
 pub fn spawn(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
     who: &Identity<'_>,
 ) -> Result<Spawned, SpawnError> {
+    let expanded = placeholder::expand_spec(
+        spec,
+        &Who {
+            program: who.program,
+            process: who.process,
+            num: who.num,
+        },
+    );
+    let spec: &ProgramSpec = &expanded;
+    let switch = Switch::prepare(spec, nix::unistd::geteuid().as_raw())?;
     let Some(program) = spec.cmd.first() else {
         return Err(SpawnError::NotFound {
             program: String::new(),
@@ -234,7 +253,12 @@ pub fn spawn(
             }
         }
     }
-    let path_var = spec.env.get("PATH").map(OsStr::new).or(ctx.path.as_deref());
+    let path_var = spec
+        .env
+        .get("PATH")
+        .or(spec.env_file.vars.get("PATH"))
+        .map(OsStr::new)
+        .or(ctx.path.as_deref());
     let exe = resolve_program(program, path_var, spec.workingdir.as_deref())?;
     // Created with the program's umask, as the child would create them.
     let (stdout, stderr) = {
@@ -245,16 +269,18 @@ pub fn spawn(
         )
     };
 
-    // posix_spawn has no chdir action here, and no shell fallback for a script without
-    // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh).
-    let started = match spec.workingdir {
-        None => match spawn_direct(spec, ctx, who, &exe, &stdout, &stderr) {
+    // posix_spawn has no chdir action here, no shell fallback for a script without
+    // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh), and cannot set
+    // limits, groups or ids.
+    let started = if spec.workingdir.is_none() && switch.is_empty() {
+        match spawn_direct(spec, ctx, who, &exe, &stdout, &stderr) {
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
-                spawn_forked(spec, ctx, who, &exe, &stdout, &stderr)
+                spawn_forked(spec, ctx, who, &exe, &stdout, &stderr, switch)
             }
             other => other,
-        },
-        Some(_) => spawn_forked(spec, ctx, who, &exe, &stdout, &stderr),
+        }
+    } else {
+        spawn_forked(spec, ctx, who, &exe, &stdout, &stderr, switch)
     };
     let raw = started.map_err(|source| SpawnError::Exec {
         program: program.clone(),
@@ -314,19 +340,30 @@ fn nul_error() -> io::Error {
     )
 }
 
-/// The daemon's environment plus `env` (which wins), plus the process's identity (which
-/// wins over both: it is how the daemon recognises the process later).
+/// The daemon's environment, then (each winning over the ones before) HOME, USER, LOGNAME
+/// and SHELL of `user`, the env files' variables, `env`, and the process's identity (which
+/// wins over all: it is how the daemon recognises the process later).
 fn environment(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
     who: &Identity<'_>,
 ) -> io::Result<Vec<CString>> {
     let identity = who.vars();
+    let account = creds::account_vars(spec);
+    let mut own: BTreeMap<&str, &str> = BTreeMap::new();
+    let layers = account
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(spec.env_file.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .chain(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .chain(identity.iter().map(|(k, v)| (*k, v.as_str())));
+    for (k, v) in layers {
+        own.insert(k, v);
+    }
     let overridden = |kv: &CString| {
         let bytes = kv.as_bytes();
         let key = bytes.split(|&b| b == b'=').next().unwrap_or(bytes);
-        std::str::from_utf8(key)
-            .is_ok_and(|k| spec.env.contains_key(k) || identity.iter().any(|(name, _)| *name == k))
+        std::str::from_utf8(key).is_ok_and(|k| own.contains_key(k))
     };
     let mut env: Vec<CString> = ctx
         .environ
@@ -334,13 +371,7 @@ fn environment(
         .filter(|kv| !overridden(kv))
         .cloned()
         .collect();
-    let own = spec
-        .env
-        .iter()
-        .filter(|(k, _)| !identity.iter().any(|(name, _)| name == k))
-        .map(|(k, v)| (k.as_str(), v.as_str()));
-    let ids = identity.iter().map(|(k, v)| (*k, v.as_str()));
-    for (k, v) in own.chain(ids) {
+    for (k, v) in &own {
         env.push(CString::new(format!("{k}={v}")).map_err(|_| nul_error())?);
     }
     Ok(env)
@@ -388,6 +419,7 @@ fn spawn_forked(
     exe: &Path,
     stdout: &Output,
     stderr: &Output,
+    switch: Switch,
 ) -> io::Result<i32> {
     let mut cmd = Command::new(exe);
     if let Some(program) = spec.cmd.first() {
@@ -398,15 +430,22 @@ fn spawn_forked(
         .stdout(stdout.stdio()?)
         .stderr(stderr.stdio()?)
         .process_group(0);
-    cmd.envs(&spec.env);
-    cmd.envs(who.vars());
+    // The same environment as the posix_spawn path; std builds envp before the fork.
+    cmd.env_clear();
+    for kv in environment(spec, ctx, who)? {
+        let bytes = kv.as_bytes();
+        let eq = bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len());
+        let value = bytes.get(eq + 1..).unwrap_or_default();
+        cmd.env(OsStr::from_bytes(&bytes[..eq]), OsStr::from_bytes(value));
+    }
     if let Some(dir) = &spec.workingdir {
         cmd.current_dir(dir);
     }
     let child_umask = spec.umask.map(|m| Mode::from_bits_truncate(m & 0o777));
     let nofile = ctx.nofile;
     // SAFETY: between fork and exec only async-signal-safe calls are made: sigprocmask,
-    // signal, umask and setrlimit are plain syscalls; nothing allocates or takes a lock.
+    // signal, umask, setrlimit, setgroups, setgid and setuid are plain syscalls; nothing
+    // allocates or takes a lock (`switch` was prepared before the fork).
     unsafe {
         cmd.pre_exec(move || {
             SigSet::empty().thread_set_mask()?;
@@ -418,7 +457,9 @@ fn spawn_forked(
                 // Best effort: a child keeping the raised limit is harmless.
                 let _ = rustix::process::setrlimit(Resource::Nofile, limit);
             }
-            Ok(())
+            // Limits, groups, group, user, in that order (a `limits` nofile wins over the
+            // restored one).
+            switch.apply()
         });
     }
     let child = cmd.spawn()?;

@@ -303,6 +303,15 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
         Setting::CrashLoop { backoff, limit } => crash_loop(unit, spec, backoff, limit),
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
+        Setting::User(_)
+        | Setting::Group(_)
+        | Setting::Groups(_)
+        | Setting::Limits(_)
+        | Setting::EnvFile(_) => {
+            if let Some(written) = super::identity_unmapped(spec, &setting) {
+                unit.cannot(written, "not mapped to systemd yet; the unit leaves it out");
+            }
+        }
         Setting::Env(env) => {
             for (key, value) in env {
                 if is_systemd_env_name(key) {
