@@ -50,6 +50,7 @@ use crate::plan::model::{OutputTarget, ProgramSpec};
 use crate::plan::placeholder::{self, Who};
 
 mod creds;
+mod vfork;
 pub use creds::SwitchError;
 use creds::Switch;
 
@@ -280,7 +281,12 @@ pub fn spawn(
             other => other,
         }
     } else {
-        spawn_forked(spec, ctx, who, &exe, &stdout, &stderr, switch)
+        match spawn_cloned(spec, ctx, who, &exe, &stdout, &stderr, &switch) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
+                spawn_forked(spec, ctx, who, &exe, &stdout, &stderr, switch)
+            }
+            other => other,
+        }
     };
     let raw = started.map_err(|source| SpawnError::Exec {
         program: program.clone(),
@@ -411,7 +417,55 @@ impl Drop for Lent {
     }
 }
 
-/// std's fork + exec, for what posix_spawn cannot do here.
+/// clone(CLONE_VM | CLONE_VFORK) + exec, for what posix_spawn cannot do here (see
+/// [`vfork`]).
+fn spawn_cloned(
+    spec: &ProgramSpec,
+    ctx: &SpawnContext,
+    who: &Identity<'_>,
+    exe: &Path,
+    stdout: &Output,
+    stderr: &Output,
+    switch: &Switch,
+) -> io::Result<i32> {
+    let exe = CString::new(exe.as_os_str().as_bytes()).map_err(|_| nul_error())?;
+    let argv = spec
+        .cmd
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| nul_error())?;
+    let envp = environment(spec, ctx, who)?;
+    let workingdir = spec
+        .workingdir
+        .as_ref()
+        .map(|d| CString::new(d.as_os_str().as_bytes()))
+        .transpose()
+        .map_err(|_| nul_error())?;
+    let mut plan = vfork::Plan::new(
+        &exe,
+        vfork::pointers(&argv),
+        vfork::pointers(&envp),
+        stdout.child_end().map(|fd| fd.as_raw_fd()),
+        stderr.child_end().map(|fd| fd.as_raw_fd()),
+        workingdir.as_deref(),
+        spec.umask.map(|m| m & 0o777),
+        ctx.nofile,
+        switch,
+    );
+    vfork::spawn(&mut plan).map_err(|(e, step)| match step {
+        vfork::Step::Exec | vfork::Step::None => e,
+        vfork::Step::Stdio => io::Error::new(e.kind(), format!("setting up stdio: {e}")),
+        vfork::Step::Chdir => io::Error::new(e.kind(), format!("workingdir: {e}")),
+        vfork::Step::Switch => io::Error::new(
+            e.kind(),
+            format!("applying limits, groups, group or user: {e}"),
+        ),
+    })
+}
+
+/// std's fork + exec: the shell fallback for a script without `#!` (execvp runs it with
+/// /bin/sh, which execve and posix_spawn do not).
 fn spawn_forked(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
@@ -459,7 +513,7 @@ fn spawn_forked(
             }
             // Limits, groups, group, user, in that order (a `limits` nofile wins over the
             // restored one).
-            switch.apply()
+            switch.apply().map_err(io::Error::from_raw_os_error)
         });
     }
     let child = cmd.spawn()?;
@@ -720,6 +774,77 @@ mod tests {
         spec.workingdir = Some(dir.path().to_owned());
         spec.env.insert("PATH".into(), "bin:/bin:/usr/bin".into());
         assert_eq!(run_to_end(&mut spec, &test_context()), "from-tool web:1\n");
+    }
+
+    /// As root: the cloned path gives the child the limits, groups, group and user, and
+    /// HOME/USER/LOGNAME/SHELL from the user's entry (`env` wins over those).
+    #[test]
+    fn the_cloned_path_switches_user_and_limits() {
+        use crate::plan::credentials::{Group, Limit, LimitName, User};
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: switching users needs root");
+            return;
+        }
+        let mut spec = ProgramSpec::with_defaults(
+            "p",
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "id -u; id -g; id -G; ulimit -Sn; ulimit -Hn; echo $HOME $USER $LOGNAME $SHELL".into(),
+            ],
+        );
+        spec.user = Some(User::resolve("nobody"));
+        spec.group = Some(Group::resolve("nogroup"));
+        spec.groups = Some(vec![Group::resolve("4"), Group::resolve("7")]);
+        spec.limits.insert(
+            LimitName::Nofile,
+            Limit {
+                soft: Some(100),
+                hard: Some(200),
+            },
+        );
+        spec.env.insert("SHELL".into(), "/bin/own".into());
+        let out = run_to_end(&mut spec, &test_context());
+        assert_eq!(
+            out,
+            "65534\n65534\n65534 4 7\n100\n200\n/nonexistent nobody nobody /bin/own\n"
+        );
+    }
+
+    /// A step failing in the cloned child is the spawn's error, and the child is reaped.
+    #[test]
+    fn a_failing_step_in_the_cloned_child_is_reported() {
+        use crate::plan::credentials::{Limit, LimitName};
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to get past the non-root check");
+            return;
+        }
+        let mut spec = ProgramSpec::with_defaults("p", vec!["true".into()]);
+        // Above the kernel's nr_open: refused even to root.
+        spec.limits.insert(
+            LimitName::Nofile,
+            Limit {
+                soft: Some(1 << 40),
+                hard: Some(1 << 40),
+            },
+        );
+        let err = spawn(&spec, &test_context(), &WHO).unwrap_err().to_string();
+        assert!(
+            err.contains("applying limits, groups, group or user"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_script_without_a_shebang_runs_from_a_workingdir_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("plain");
+        std::fs::write(&script, "echo from-sh $PWD\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut spec = ProgramSpec::with_defaults("p", vec!["./plain".into()]);
+        spec.workingdir = Some(dir.path().to_owned());
+        let out = run_to_end(&mut spec, &test_context());
+        assert_eq!(out, format!("from-sh {}\n", dir.path().display()));
     }
 
     #[test]

@@ -119,32 +119,41 @@ impl Switch {
         Ok(switch)
     }
 
-    /// Applies the limits, then the groups, the group and the user. Only called between
-    /// fork and exec: system calls only, no allocation.
-    pub fn apply(&self) -> io::Result<()> {
+    /// Applies the limits, then the groups, the group and the user; the error is an errno.
+    /// Only called between fork (or clone) and exec: raw system calls only, no allocation.
+    /// Raw, not glibc's wrappers: in a `CLONE_VM` child those would apply the change to
+    /// every thread of the daemon (see [`super::vfork`]).
+    pub fn apply(&self) -> Result<(), i32> {
         for (resource, limit) in &self.limits {
-            rustix::process::setrlimit(*resource, limit.clone())?;
+            rustix::process::setrlimit(*resource, limit.clone()).map_err(|e| e.raw_os_error())?;
         }
-        if let Some(groups) = &self.groups {
-            // SAFETY: setgroups reads `len` gids from a live slice.
-            if unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } != 0 {
-                return Err(io::Error::last_os_error());
+        // SAFETY: plain system calls; setgroups reads `len` gids from a live slice.
+        unsafe {
+            if let Some(groups) = &self.groups
+                && libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0
+            {
+                return Err(last_errno());
             }
-        }
-        if let Some(gid) = self.gid {
-            // SAFETY: a plain system call.
-            if unsafe { libc::setgid(gid) } != 0 {
-                return Err(io::Error::last_os_error());
+            if let Some(gid) = self.gid
+                && libc::syscall(libc::SYS_setgid, gid) != 0
+            {
+                return Err(last_errno());
             }
-        }
-        if let Some(uid) = self.uid {
-            // SAFETY: a plain system call.
-            if unsafe { libc::setuid(uid) } != 0 {
-                return Err(io::Error::last_os_error());
+            if let Some(uid) = self.uid
+                && libc::syscall(libc::SYS_setuid, uid) != 0
+            {
+                return Err(last_errno());
             }
         }
         Ok(())
     }
+}
+
+/// errno, read without allocating.
+fn last_errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL)
 }
 
 fn group_names(spec: &ProgramSpec) -> String {
