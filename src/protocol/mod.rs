@@ -112,6 +112,33 @@ pub enum Request {
     Ping,
 }
 
+/// What `start`, `stop` and `restart` do to the processes they name. Its serde name is
+/// the request's `command` (`"start"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    Start,
+    Stop,
+    Restart,
+}
+
+impl Control {
+    /// The command's name, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Start => "start",
+            Control::Stop => "stop",
+            Control::Restart => "restart",
+        }
+    }
+}
+
+impl std::fmt::Display for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The daemon's answer to one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -292,6 +319,22 @@ mod tests {
                 names: vec!["web".into()]
             }
         );
+    }
+
+    /// A control verb's name is its request's `command`, both ways.
+    #[test]
+    fn control_verbs_are_their_commands() {
+        for control in [Control::Start, Control::Stop, Control::Restart] {
+            let names = vec!["web".to_owned()];
+            let request = match control {
+                Control::Start => Request::Start { names },
+                Control::Stop => Request::Stop { names },
+                Control::Restart => Request::Restart { names },
+            };
+            let line = serde_json::to_value(RequestLine::new(request.clone())).unwrap();
+            assert_eq!(line["command"], serde_json::to_value(control).unwrap());
+            assert_eq!(line["command"], control.as_str());
+        }
     }
 
     #[test]

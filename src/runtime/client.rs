@@ -35,6 +35,24 @@ pub enum TimerKind {
     Idle,
 }
 
+/// Where a connection is in its request/reply life. The peer's half-close is apart
+/// ([`Client::read_closed`]): it can come in any of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnState {
+    /// No whole request line has arrived yet: it has [`crate::protocol::REQUEST_TIMEOUT`]
+    /// to send one.
+    New,
+    /// Between requests: the next line is taken.
+    Idle,
+    /// A reply is pending (`start`, `stop`, `restart`, `shutdown`, `reload`, `diff`): later
+    /// lines wait their turn, so replies keep the order of requests.
+    Waiting,
+    /// After `logs -f`: the connection only receives; its input is ignored.
+    Following,
+    /// A request was refused as too large: closed once the error is out.
+    Refused,
+}
+
 /// A `logs` answer still being sent: processes whose output is yet to go out, and the rest
 /// of the one being sent. Fed as the peer reads, so `logs all` of a thousand processes never
 /// sits in memory at once.
@@ -68,17 +86,9 @@ pub struct Client {
     pub dump: Option<LogDump>,
     /// Inside this connection's write-ready callback: queue, don't register another one.
     pub writing: bool,
-    /// Whether a whole request line ever arrived.
-    pub got_request: bool,
-    /// A reply is pending (start/stop/restart/shutdown): later requests wait their turn so
-    /// replies keep the order of requests.
-    pub busy: bool,
-    /// Following logs: the connection only receives from now on.
-    pub following: bool,
+    pub state: ConnState,
     /// The peer closed its sending side: close once every reply is out.
     pub read_closed: bool,
-    /// A request was refused as too large: close once the error is out.
-    pub closing: bool,
 }
 
 /// What the next complete line of input is, if any.
@@ -101,11 +111,28 @@ impl Client {
             skipped: 0,
             dump: None,
             writing: false,
-            got_request: false,
-            busy: false,
-            following: false,
+            state: ConnState::New,
             read_closed: false,
-            closing: false,
+        }
+    }
+
+    /// Whether the next request line may be handled now: none is being answered, no `logs`
+    /// answer is being sent, and not too much output waits.
+    pub fn takes_requests(&self) -> bool {
+        matches!(self.state, ConnState::New | ConnState::Idle)
+            && self.dump.is_none()
+            && !self.backlogged()
+    }
+
+    /// A request's reply will come later: hold the next lines until it is sent.
+    pub fn await_reply(&mut self) {
+        self.state = ConnState::Waiting;
+    }
+
+    /// The pending reply went out: take requests again.
+    pub fn reply_sent(&mut self) {
+        if self.state == ConnState::Waiting {
+            self.state = ConnState::Idle;
         }
     }
 

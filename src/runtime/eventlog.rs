@@ -122,6 +122,18 @@ impl EventLog {
         }
     }
 
+    /// The lines logged since the last flush, taken out: what a unit test of the glue
+    /// reads instead of stderr.
+    #[cfg(test)]
+    pub(crate) fn take_unflushed(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.batch.bytes).into_owned();
+        self.batch = Backlog::default();
+        if let Some(file) = &mut self.file {
+            file.backlog = Backlog::default();
+        }
+        text
+    }
+
     /// Hands the lines logged since the last call on; never blocks.
     pub fn flush(&mut self) {
         if let Some(file) = &mut self.file {

@@ -31,18 +31,15 @@
 
 pub mod client;
 pub mod eventlog;
-mod extra_requests;
-mod logdump;
 pub mod logtarget;
 pub mod machine;
 mod memory;
+pub mod os;
 pub use memory::use_one_arena;
 pub mod names;
 pub mod procfs;
 pub mod reap;
-mod reload;
 pub mod ring;
-mod server;
 pub mod signals;
 pub mod socket;
 pub mod spawn;
@@ -142,9 +139,10 @@ pub fn run(
         config_path,
         socket_file,
         statefile::StateFile::new(groups_path),
+        Box::new(os::System::new()),
     );
     for note in startup_notes {
-        sup.log.log(format_args!("{note}"));
+        sup.note(format_args!("{note}"));
     }
     let setup = event_loop
         .handle()
@@ -167,10 +165,10 @@ pub fn run(
                 .map_err(|source| RunError::Setup { source })
         });
     if let Err(e) = setup {
-        sup.socket_file.remove();
+        sup.finish(false);
         return Err(e);
     }
-    sup.log.log(format_args!(
+    sup.note(format_args!(
         "taskmaster {} started (pid {}): {}, {}; listening on {}",
         env!("CARGO_PKG_VERSION"),
         std::process::id(),
@@ -185,17 +183,10 @@ pub fn run(
     sup.flush_groups();
     // And what the burst of spawns itself left behind (about 0.5 MiB for 1,000).
     memory::release_free_heap();
-    sup.log.flush();
+    sup.flush_log();
     eventlog::install_panic_hook();
     let result = supervise(&mut event_loop, &mut sup);
-    if result.is_ok() {
-        // A clean shutdown: every group is gone.
-        sup.groups.remove_file();
-    } else {
-        sup.flush_groups();
-    }
-    sup.socket_file.remove();
-    sup.log.flush();
+    sup.finish(result.is_ok());
     result
 }
 
@@ -208,7 +199,7 @@ fn supervise(
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         event_loop.run(None, sup, |sup| {
             sup.flush_groups();
-            sup.log.flush();
+            sup.flush_log();
         })
     }));
     let error = match result {
@@ -273,11 +264,17 @@ mod tests {
             dir.path().join("taskmaster.kdl"),
             socket_file,
             statefile::StateFile::new(dir.path().join("t.groups")),
+            Box::new(os::System::new()),
         );
         let mut spec = ProgramSpec::with_defaults("p", vec!["sleep".into(), "3600".into()]);
         spec.starttime = std::time::Duration::ZERO;
         sup.add_program(spec);
-        let pid = sup.procs.values().find_map(|p| p.pid).expect("a child");
+        let pid = sup
+            .status_rows(&sup.status_ids())
+            .iter()
+            .find_map(|p| p.pid)
+            .and_then(|p| i32::try_from(p).ok())
+            .expect("a child");
 
         let (tx, rx) = UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut &tx, b"x").unwrap();

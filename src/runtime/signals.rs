@@ -100,7 +100,7 @@ impl Supervisor {
                 Ok(None) => return,
                 Err(Errno::EINTR) => {}
                 Err(e) => {
-                    self.log.log(format_args!("cannot read signals: {e}"));
+                    self.note(format_args!("cannot read signals: {e}"));
                     return;
                 }
             }
@@ -111,29 +111,27 @@ impl Supervisor {
         let name = name(signo);
         match action(signo) {
             Action::Reap => self.reap(),
-            Action::Reload if self.shutdown.is_some() => {}
+            Action::Reload if self.shutting_down() => {}
             Action::Reload => {
-                self.log.log(format_args!("{name}: reloading"));
+                self.note(format_args!("{name}: reloading"));
                 // The outcome (diff or diagnostics) goes to the event log.
-                self.queue_compile(super::reload::Job::Reload { client: None });
+                self.reload_on_signal();
             }
             Action::Reopen => {
-                self.log.log(format_args!(
+                self.note(format_args!(
                     "{name}: reopening the files the daemon writes"
                 ));
                 self.reopen_logs();
             }
-            Action::Shutdown if self.shutdown.is_some() => self.kill_everything(),
+            Action::Shutdown if self.shutting_down() => self.kill_everything(),
             Action::Shutdown => {
-                self.log.log(format_args!("{name}: shutting down"));
+                self.note(format_args!("{name}: shutting down"));
                 self.begin_shutdown(None);
             }
             // A write to a client that went away raises SIGPIPE on the daemon itself; the
             // failed write is handled where it happened.
             Action::Ignore if signo == Signal::SIGPIPE as i32 && sender == std::process::id() => {}
-            Action::Ignore => self
-                .log
-                .log(format_args!("ignored {name} (sent by pid {sender})")),
+            Action::Ignore => self.note(format_args!("ignored {name} (sent by pid {sender})")),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! - a process's single timer (start, backoff or kill);
 //! - an output pipe turning readable;
 //! - the control socket and each client;
-//! - the channel from the compile worker thread (`tm-compile`, `super::reload`): `reload`,
+//! - the channel from the compile worker thread (`tm-compile`, [`reload`]): `reload`,
 //!   SIGHUP and `diff` read and compile the config there; the outcome is applied here.
 //!
 //! After each iteration the loop hands the batched event log on (its stderr half to a writer
@@ -30,6 +30,13 @@
 //! subreaper, the last member of a group always dies as its child or as the child of a
 //! member that is itself reaped here later.
 
+mod extra_requests;
+mod logdump;
+mod reload;
+mod server;
+#[cfg(test)]
+mod tests;
+
 use crate::words::count;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -41,17 +48,16 @@ use std::time::{Duration, Instant};
 use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, LoopHandle, LoopSignal, Mode, PostAction, RegistrationToken};
-use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
+use self::reload::Compiles;
 use super::client::{Client, ClientId};
 use super::eventlog::EventLog;
 use super::machine::{Effect, Event, Exit, Failure, Machine};
-use super::procfs;
-use super::reload::Compiles;
+use super::os::Os;
 use super::ring::{LineFramer, Ring};
 use super::socket::SocketFile;
-use super::spawn::{Identity, SpawnContext, spawn};
+use super::spawn::Identity;
 use super::statefile::StateFile;
 use crate::plan::Plan;
 use crate::plan::model::{ProgramSpec, format_duration, is_expected_exit, process_name};
@@ -62,8 +68,8 @@ pub type ProcId = u64;
 /// One configured program: its current spec and its processes, by index.
 #[derive(Debug)]
 pub struct Program {
-    pub spec: Rc<ProgramSpec>,
-    pub procs: Vec<ProcId>,
+    spec: Rc<ProgramSpec>,
+    procs: Vec<ProcId>,
 }
 
 /// Which output stream.
@@ -76,35 +82,35 @@ pub enum Stream {
 /// Captured output of one stream of one process, kept across its restarts.
 #[derive(Debug, Default)]
 pub struct Captured {
-    pub ring: Ring,
-    pub framer: LineFramer,
+    ring: Ring,
+    framer: LineFramer,
 }
 
 /// One supervised process.
 #[derive(Debug)]
 pub struct Proc {
-    pub program: String,
-    pub index: u32,
-    pub name: String,
-    pub spec: Rc<ProgramSpec>,
-    pub machine: Machine,
-    pub pid: Option<i32>,
+    program: String,
+    index: u32,
+    name: String,
+    spec: Rc<ProgramSpec>,
+    machine: Machine,
+    pid: Option<i32>,
     /// The process group of the last spawn, until it is empty (it outlives `pid` while
     /// leftovers are stopped).
-    pub pgid: Option<i32>,
+    pgid: Option<i32>,
     /// Leftovers that are the daemon's children, waited for one by one.
     extras: BTreeSet<i32>,
     /// The `TASKMASTER_PROCESS` the last spawn got (the name then: a rename since does not
     /// change the child's environment).
     spawned_as: String,
-    pub started: Option<Instant>,
+    started: Option<Instant>,
     timer: Option<RegistrationToken>,
     timer_seq: u64,
     /// Removed from the config (or scaled away): forgotten once stopped.
-    pub retiring: bool,
-    pub spawn_error: Option<String>,
-    pub stdout: Captured,
-    pub stderr: Captured,
+    retiring: bool,
+    spawn_error: Option<String>,
+    stdout: Captured,
+    stderr: Captured,
 }
 
 impl Proc {
@@ -132,13 +138,13 @@ impl Proc {
 /// A `start`/`stop`/`restart` reply waiting for its processes.
 #[derive(Debug)]
 pub struct Pending {
-    pub client: ClientId,
-    pub op: Op,
-    pub ids: Vec<ProcId>,
-    pub waiting: Vec<ProcId>,
-    pub failed: Vec<ProcId>,
+    client: ClientId,
+    op: Op,
+    ids: Vec<ProcId>,
+    waiting: Vec<ProcId>,
+    failed: Vec<ProcId>,
     /// Last statuses of processes forgotten meanwhile (a reload removed them).
-    pub gone: Vec<(ProcId, ProcessStatus)>,
+    gone: Vec<(ProcId, ProcessStatus)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,11 +156,11 @@ pub enum Op {
 /// A `logs -f` client.
 #[derive(Debug)]
 pub struct Follower {
-    pub client: ClientId,
-    pub program: String,
+    client: ClientId,
+    program: String,
     /// `None`: every process of the program.
-    pub index: Option<u32>,
-    pub stream: Stream,
+    index: Option<u32>,
+    stream: Stream,
 }
 
 impl Follower {
@@ -166,38 +172,73 @@ impl Follower {
     }
 }
 
-pub struct Supervisor {
-    pub handle: LoopHandle<'static, Supervisor>,
-    pub signal: LoopSignal,
-    pub log: EventLog,
-    pub ctx: SpawnContext,
-    /// The config file, absolute, re-read on reload.
-    pub config_path: PathBuf,
-    pub plan: Plan,
-    pub programs: BTreeMap<String, Program>,
-    pub procs: HashMap<ProcId, Proc>,
-    next_proc: ProcId,
-    pub clients: HashMap<ClientId, Client>,
-    pub next_client: ClientId,
-    pub pending: Vec<Pending>,
-    pub followers: Vec<Follower>,
-    /// Set once shutdown began; holds the clients waiting for `ShutDown`.
-    pub shutdown: Option<Vec<ClientId>>,
-    pub socket_file: SocketFile,
-    pub listener: Option<RegistrationToken>,
-    /// Reloads and diffs waiting for, or being compiled on, a worker thread.
-    pub compiles: Compiles,
+/// The supervised processes: the programs of the current plan, every process (live or
+/// retiring), and which pid belongs to whom.
+#[derive(Debug, Default)]
+struct Processes {
+    /// The current plan's programs, by name; each lists its live processes by index.
+    programs: BTreeMap<String, Program>,
+    /// Every process, live or retiring. Ids are never reused.
+    procs: HashMap<ProcId, Proc>,
+    next_id: ProcId,
     /// Processes a reload removed or scaled away whose child is still stopping, by
     /// (program, index): shown by `status` until gone, and taken back if re-added.
-    pub retired: HashMap<(String, u32), ProcId>,
+    retired: HashMap<(String, u32), ProcId>,
     /// Main processes not yet reaped, by pid.
     leaders: HashMap<i32, ProcId>,
     /// Tracked leftovers not yet reaped, by pid.
     adopted: HashMap<i32, ProcId>,
     /// Processes whose main process is gone and whose group is being emptied.
     draining: BTreeSet<ProcId>,
+}
+
+/// The control connections: each client, the replies waiting for processes to settle, and
+/// the `logs -f` followers.
+#[derive(Debug, Default)]
+struct Connections {
+    clients: HashMap<ClientId, Client>,
+    next_id: ClientId,
+    /// `start`/`stop`/`restart` replies waiting for their processes.
+    pending: Vec<Pending>,
+    followers: Vec<Follower>,
+}
+
+/// The daemon's whole state, driven by the callbacks of one calloop loop (see the module
+/// doc): the plan it applies, the [`Processes`] it supervises, the [`Connections`] of the
+/// control socket, the compile queue of `reload`/`diff`, and the event log.
+///
+/// - Every change to a process goes through [`Supervisor::feed`]: its [`Machine`] decides,
+///   the supervisor carries out the [`Effect`]s (spawn, timer, signal) and feeds back what
+///   happened. Nothing else changes a process's state.
+/// - Everything it asks of the kernel about children (spawn, signal, reap, group queries,
+///   the `/proc` scan) goes through its [`Os`]: [`super::os::System`] in the daemon, a
+///   double in the unit tests, which is how the glue is tested without real children.
+/// - Requests are answered in order per connection; a `start`/`stop`/`restart` reply is a
+///   [`Pending`] until every named process has settled ([`Supervisor::wait_for`]).
+/// - Its parts live in child modules: `server` (the socket and requests), `reload`
+///   (compiling off the loop and applying a diff), `logdump` (`logs`) and `extra_requests`
+///   (`signal`, `pid`, `timings`).
+pub struct Supervisor {
+    handle: LoopHandle<'static, Supervisor>,
+    /// Stops the loop once a shutdown is complete.
+    signal: LoopSignal,
+    log: EventLog,
+    os: Box<dyn Os>,
+    /// The config file, absolute, re-read on reload.
+    config_path: PathBuf,
+    /// The plan applied last (at start-up or by a reload).
+    plan: Plan,
+    table: Processes,
+    conns: Connections,
+    /// Set once shutdown began; holds the clients waiting for `ShutDown`.
+    shutdown: Option<Vec<ClientId>>,
+    socket_file: SocketFile,
+    listener: Option<RegistrationToken>,
+    /// Reloads and diffs waiting for, or being compiled on, a worker thread.
+    compiles: Compiles,
     /// The record of live groups for the next daemon.
-    pub groups: StateFile,
+    groups: StateFile,
+    /// A write of `groups` failed and was logged; not logged again until one succeeds.
     groups_unwritable: bool,
 }
 
@@ -209,32 +250,52 @@ impl Supervisor {
         config_path: PathBuf,
         socket_file: SocketFile,
         groups: StateFile,
+        os: Box<dyn Os>,
     ) -> Self {
         Supervisor {
             handle,
             signal,
             log,
-            ctx: SpawnContext::init(),
+            os,
             config_path,
             plan: Plan::default(),
-            programs: BTreeMap::new(),
-            procs: HashMap::new(),
-            next_proc: 0,
-            clients: HashMap::new(),
-            next_client: 0,
-            pending: Vec::new(),
-            followers: Vec::new(),
+            table: Processes::default(),
+            conns: Connections::default(),
             shutdown: None,
             socket_file,
             listener: None,
             compiles: Compiles::default(),
-            retired: HashMap::new(),
-            leaders: HashMap::new(),
-            adopted: HashMap::new(),
-            draining: BTreeSet::new(),
             groups,
             groups_unwritable: false,
         }
+    }
+
+    /// Notes a line in the event log.
+    pub fn note(&mut self, line: std::fmt::Arguments<'_>) {
+        self.log.log(line);
+    }
+
+    /// Hands the batched event log on (once per loop iteration, and before exiting).
+    pub fn flush_log(&mut self) {
+        self.log.flush();
+    }
+
+    /// Whether a shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.is_some()
+    }
+
+    /// The daemon is leaving (`clean`: after a shutdown that stopped every group): the
+    /// socket file goes, and the record of live groups is removed, or written one last
+    /// time for the next daemon when groups may be left.
+    pub fn finish(&mut self, clean: bool) {
+        if clean {
+            self.groups.remove_file();
+        } else {
+            self.flush_groups();
+        }
+        self.socket_file.remove();
+        self.log.flush();
     }
 
     /// Takes on a plan at start-up: creates every process and starts the autostart ones.
@@ -250,7 +311,7 @@ impl Supervisor {
     pub fn add_program(&mut self, spec: ProgramSpec) {
         let spec = Rc::new(spec);
         let name = spec.name.clone();
-        self.programs.insert(
+        self.table.programs.insert(
             name.clone(),
             Program {
                 spec: spec.clone(),
@@ -264,15 +325,15 @@ impl Supervisor {
 
     /// Creates process `index` of `program` and starts it when the program autostarts.
     pub fn add_proc(&mut self, program: &str, index: u32) -> Option<ProcId> {
-        if let Some(id) = self.retired.remove(&(program.to_owned(), index)) {
+        if let Some(id) = self.table.retired.remove(&(program.to_owned(), index)) {
             return self.adopt(id, program);
         }
-        let prog = self.programs.get_mut(program)?;
+        let prog = self.table.programs.get_mut(program)?;
         let spec = prog.spec.clone();
-        let id = self.next_proc;
-        self.next_proc += 1;
+        let id = self.table.next_id;
+        self.table.next_id += 1;
         prog.procs.push(id);
-        self.procs.insert(
+        self.table.procs.insert(
             id,
             Proc {
                 program: program.to_owned(),
@@ -304,9 +365,9 @@ impl Supervisor {
     /// process of the same name: when the program autostarts, the start waits for the old
     /// child to be gone (as a `restart` does), so two live processes never share a name.
     fn adopt(&mut self, id: ProcId, program: &str) -> Option<ProcId> {
-        let prog = self.programs.get_mut(program)?;
+        let prog = self.table.programs.get_mut(program)?;
         let spec = prog.spec.clone();
-        let proc = self.procs.get_mut(&id)?;
+        let proc = self.table.procs.get_mut(&id)?;
         prog.procs.push(id);
         proc.retiring = false;
         proc.spec = spec.clone();
@@ -328,7 +389,7 @@ impl Supervisor {
     /// Gives process `id` the name its index has under `numprocs`, noting a change in the
     /// event log; returns that name.
     pub fn rename_proc(&mut self, id: ProcId, numprocs: u32) -> Option<String> {
-        let proc = self.procs.get_mut(&id)?;
+        let proc = self.table.procs.get_mut(&id)?;
         let name = process_name(&proc.program, numprocs, proc.index);
         if name != proc.name {
             let old = std::mem::replace(&mut proc.name, name.clone());
@@ -342,7 +403,7 @@ impl Supervisor {
     pub fn feed(&mut self, id: ProcId, event: Event) {
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
-            let Some(proc) = self.procs.get_mut(&id) else {
+            let Some(proc) = self.table.procs.get_mut(&id) else {
                 return;
             };
             let before = proc.machine.state();
@@ -383,7 +444,7 @@ impl Supervisor {
     }
 
     fn spawn_proc(&mut self, id: ProcId, spec: &ProgramSpec) -> Event {
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.table.procs.get_mut(&id) else {
             return Event::SpawnFailed;
         };
         let who = Identity {
@@ -391,7 +452,7 @@ impl Supervisor {
             process: &proc.name,
             num: proc.index,
         };
-        let spawned = spawn(spec, &self.ctx, &who);
+        let spawned = self.os.spawn(spec, &who);
         let name = proc.name.clone();
         let child = match spawned {
             Ok(child) => child,
@@ -407,7 +468,7 @@ impl Supervisor {
         proc.spawned_as.clone_from(&name);
         proc.started = Some(Instant::now());
         proc.spawn_error = None;
-        self.leaders.insert(pid, id);
+        self.table.leaders.insert(pid, id);
         self.groups
             .add(pid, &name, spec.stopsignal.0 as i32, spec.stoptime);
         for (file, stream) in [
@@ -437,7 +498,7 @@ impl Supervisor {
 
     /// SIGCHLD: reaps every exited child and routes each status (see [`super::reap`]).
     pub fn reap(&mut self) {
-        let exits = super::reap::reap_all();
+        let exits = self.os.reap();
         if exits.is_empty() {
             return;
         }
@@ -445,10 +506,10 @@ impl Supervisor {
         let mut relook = BTreeSet::new();
         // Leftovers first: a main process reaped in the same batch must not count them.
         for (pid, exit) in exits {
-            if let Some(id) = self.leaders.remove(&pid) {
+            if let Some(id) = self.table.leaders.remove(&pid) {
                 leaders.push((id, pid, exit));
-            } else if let Some(id) = self.adopted.remove(&pid) {
-                if let Some(proc) = self.procs.get_mut(&id) {
+            } else if let Some(id) = self.table.adopted.remove(&pid) {
+                if let Some(proc) = self.table.procs.get_mut(&id) {
                     proc.extras.remove(&pid);
                 }
                 relook.insert(id);
@@ -461,8 +522,9 @@ impl Supervisor {
         // A leftover that forked before it died (a double fork) left a new orphan here; it
         // gets what the others got (the stop signal, or SIGKILL once that was sent).
         for id in relook {
-            if self.draining.contains(&id) {
+            if self.table.draining.contains(&id) {
                 let before: BTreeSet<i32> = self
+                    .table
                     .procs
                     .get(&id)
                     .map(|p| p.extras.clone())
@@ -476,7 +538,7 @@ impl Supervisor {
 
     /// The main process `pid` of `id` was reaped.
     fn leader_exited(&mut self, id: ProcId, pid: i32, exit: Exit) {
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.table.procs.get_mut(&id) else {
             return;
         };
         if proc.pid != Some(pid) {
@@ -496,7 +558,7 @@ impl Supervisor {
             _ => false,
         };
         let mut leftovers = 0;
-        if forked || procfs::group_exists(pid) {
+        if forked || self.os.group_exists(pid) {
             leftovers = self.adopt_leftovers(id, forked);
         }
         if leftovers == 0 {
@@ -509,7 +571,7 @@ impl Supervisor {
                 count(leftovers as usize, "process", "processes"),
                 if leftovers == 1 { "is" } else { "are" }
             ));
-            self.draining.insert(id);
+            self.table.draining.insert(id);
             self.feed(id, Event::LeaderExited { exit, leftovers });
         }
     }
@@ -518,23 +580,23 @@ impl Supervisor {
     /// with `marked`, the daemon's children that carry its name. Those that are the daemon's
     /// children are tracked until reaped. Returns how many there are in all.
     fn adopt_leftovers(&mut self, id: ProcId, marked: bool) -> u32 {
-        let Some(proc) = self.procs.get(&id) else {
+        let Some(proc) = self.table.procs.get(&id) else {
             return 0;
         };
         let Some(pgid) = proc.pgid else {
             return 0;
         };
         let name = proc.spawned_as.clone();
-        let leaders = &self.leaders;
-        let adopted = &self.adopted;
-        let found = procfs::scan(pgid, marked.then_some(name.as_str()), |p| {
+        let leaders = &self.table.leaders;
+        let adopted = &self.table.adopted;
+        let found = self.os.scan(pgid, marked.then_some(name.as_str()), &|p| {
             leaders.contains_key(&p) || adopted.get(&p).is_some_and(|&owner| owner != id)
         });
         let count = u32::try_from(found.all.len()).unwrap_or(u32::MAX);
-        if let Some(proc) = self.procs.get_mut(&id) {
+        if let Some(proc) = self.table.procs.get_mut(&id) {
             for &pid in &found.ours {
                 proc.extras.insert(pid);
-                self.adopted.insert(pid, id);
+                self.table.adopted.insert(pid, id);
             }
         }
         count
@@ -542,7 +604,7 @@ impl Supervisor {
 
     /// Sends the tracked leftovers of `id` not in `before` the signal the others got.
     fn signal_new_leftovers(&mut self, id: ProcId, before: &BTreeSet<i32>) {
-        let Some(proc) = self.procs.get(&id) else {
+        let Some(proc) = self.table.procs.get(&id) else {
             return;
         };
         let signal = if proc.machine.killed() {
@@ -551,7 +613,7 @@ impl Supervisor {
             proc.spec.stopsignal.0
         };
         for &pid in proc.extras.difference(before) {
-            if kill(Pid::from_raw(pid), signal).is_ok() {
+            if self.os.signal_process(pid, signal).is_ok() {
                 self.log.log(format_args!(
                     "{}: sent {signal} to leftover pid {pid}",
                     proc.name
@@ -563,18 +625,19 @@ impl Supervisor {
     /// Feeds [`Event::GroupEmpty`] to every draining process whose leftovers are all gone.
     fn check_draining(&mut self) {
         let done: Vec<ProcId> = self
+            .table
             .draining
             .iter()
             .copied()
             .filter(|id| {
-                self.procs.get(id).is_none_or(|p| {
-                    p.extras.is_empty() && p.pgid.is_none_or(|g| !procfs::group_exists(g))
+                self.table.procs.get(id).is_none_or(|p| {
+                    p.extras.is_empty() && p.pgid.is_none_or(|g| !self.os.group_exists(g))
                 })
             })
             .collect();
         for id in done {
-            self.draining.remove(&id);
-            if let Some(proc) = self.procs.get(&id) {
+            self.table.draining.remove(&id);
+            if let Some(proc) = self.table.procs.get(&id) {
                 let n = proc.machine.leftovers().map_or(0, |l| l.count);
                 self.log.log(format_args!(
                     "{}: its {} gone",
@@ -590,12 +653,12 @@ impl Supervisor {
 
     /// Forgets `id`'s group: nothing of it is left.
     fn group_gone(&mut self, id: ProcId) {
-        if let Some(proc) = self.procs.get_mut(&id)
+        if let Some(proc) = self.table.procs.get_mut(&id)
             && let Some(pgid) = proc.pgid.take()
         {
             self.groups.remove(pgid);
             for pid in std::mem::take(&mut proc.extras) {
-                self.adopted.remove(&pid);
+                self.table.adopted.remove(&pid);
             }
         }
     }
@@ -619,7 +682,7 @@ impl Supervisor {
 
     /// Forgets a retiring process once stopped, and finishes a shutdown once all are.
     fn after_exit(&mut self, id: ProcId) {
-        if let Some(proc) = self.procs.get(&id)
+        if let Some(proc) = self.table.procs.get(&id)
             && proc.retiring
             && !proc.machine.has_child()
         {
@@ -631,16 +694,16 @@ impl Supervisor {
     /// Drops a process for good (a removed program, a scaled-down index).
     pub fn forget(&mut self, id: ProcId) {
         self.cancel_timer(id);
-        let Some(proc) = self.procs.remove(&id) else {
+        let Some(proc) = self.table.procs.remove(&id) else {
             return;
         };
         let key = (proc.program.clone(), proc.index);
-        if self.retired.get(&key) == Some(&id) {
-            self.retired.remove(&key);
+        if self.table.retired.get(&key) == Some(&id) {
+            self.table.retired.remove(&key);
         }
         self.log.log(format_args!("{}: removed", proc.name));
         let status = status_of(&proc);
-        for pending in &mut self.pending {
+        for pending in &mut self.conns.pending {
             if let Some(pos) = pending.waiting.iter().position(|&w| w == id) {
                 pending.waiting.swap_remove(pos);
                 if pending.op == Op::Start {
@@ -677,10 +740,10 @@ impl Supervisor {
     }
 
     fn captured(&mut self, id: ProcId, stream: Stream, data: &[u8]) {
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.table.procs.get_mut(&id) else {
             return;
         };
-        let followed = self.followers.iter().any(|f| f.follows(proc, stream));
+        let followed = self.conns.followers.iter().any(|f| f.follows(proc, stream));
         let cap = proc.output_mut(stream);
         cap.ring.push(data);
         if !followed {
@@ -695,7 +758,7 @@ impl Supervisor {
     }
 
     fn output_closed(&mut self, id: ProcId, stream: Stream) {
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.table.procs.get_mut(&id) else {
             return;
         };
         let rest = proc.output_mut(stream).framer.flush();
@@ -705,13 +768,14 @@ impl Supervisor {
     }
 
     fn send_to_followers(&mut self, id: ProcId, stream: Stream, text: &[u8]) {
-        if self.followers.is_empty() {
+        if self.conns.followers.is_empty() {
             return;
         }
-        let Some(proc) = self.procs.get(&id) else {
+        let Some(proc) = self.table.procs.get(&id) else {
             return;
         };
         let targets: Vec<ClientId> = self
+            .conns
             .followers
             .iter()
             .filter(|f| f.follows(proc, stream))
@@ -735,7 +799,7 @@ impl Supervisor {
 
     fn arm_timer(&mut self, id: ProcId, after: Duration) {
         self.cancel_timer(id);
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.table.procs.get_mut(&id) else {
             return;
         };
         proc.timer_seq += 1;
@@ -755,7 +819,7 @@ impl Supervisor {
     }
 
     fn cancel_timer(&mut self, id: ProcId) {
-        if let Some(proc) = self.procs.get_mut(&id)
+        if let Some(proc) = self.table.procs.get_mut(&id)
             && let Some(token) = proc.timer.take()
         {
             proc.timer_seq += 1;
@@ -764,7 +828,7 @@ impl Supervisor {
     }
 
     fn timer_fired(&mut self, id: ProcId, seq: u64) {
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.table.procs.get_mut(&id) else {
             return;
         };
         if proc.timer_seq != seq {
@@ -776,7 +840,7 @@ impl Supervisor {
     }
 
     fn signal_group(&mut self, id: ProcId, signal: Signal) {
-        let Some(proc) = self.procs.get(&id) else {
+        let Some(proc) = self.table.procs.get(&id) else {
             return;
         };
         let Some(pgid) = proc.pgid else {
@@ -784,7 +848,7 @@ impl Supervisor {
         };
         // The child leads its own group (pgid = its pid); the group outlives its leader, and
         // ESRCH only means everyone is gone.
-        match killpg(Pid::from_raw(pgid), signal) {
+        match self.os.signal_group(pgid, signal) {
             Ok(()) => self.log.log(format_args!(
                 "{}: sent {} to group {pgid}",
                 proc.name, signal
@@ -798,8 +862,8 @@ impl Supervisor {
         // Leftovers outside the group are the daemon's unreaped children: their pids cannot
         // have been reused. Those still in the group got the signal already.
         for &pid in &proc.extras {
-            if procfs::stat(pid).is_some_and(|st| st.pgrp != pgid)
-                && kill(Pid::from_raw(pid), signal).is_ok()
+            if self.os.group_of(pid).is_some_and(|g| g != pgid)
+                && self.os.signal_process(pid, signal).is_ok()
             {
                 self.log.log(format_args!(
                     "{}: sent {} to leftover pid {pid}",
@@ -810,7 +874,7 @@ impl Supervisor {
     }
 
     fn state_changed(&mut self, id: ProcId, before: ProcessState, after: ProcessState) {
-        let Some(proc) = self.procs.get(&id) else {
+        let Some(proc) = self.table.procs.get(&id) else {
             return;
         };
         let mut line = format!("{}: {before} -> {after}", proc.name);
@@ -838,7 +902,7 @@ impl Supervisor {
     /// Moves every pending reply waiting on `id` forward; replies when one is complete.
     fn progress_pending(&mut self, id: ProcId, before: ProcessState, state: ProcessState) {
         let mut any = false;
-        for pending in &mut self.pending {
+        for pending in &mut self.conns.pending {
             let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
                 continue;
             };
@@ -866,7 +930,7 @@ impl Supervisor {
             gone: Vec::new(),
         };
         for id in ids {
-            let Some(proc) = self.procs.get(&id) else {
+            let Some(proc) = self.table.procs.get(&id) else {
                 continue;
             };
             let state = proc.machine.state();
@@ -877,41 +941,45 @@ impl Supervisor {
                 None => pending.waiting.push(id),
             }
         }
-        if let Some(c) = self.clients.get_mut(&client) {
-            c.busy = true;
+        if let Some(c) = self.conns.clients.get_mut(&client) {
+            c.await_reply();
         }
-        self.pending.push(pending);
+        self.conns.pending.push(pending);
         self.complete_pending();
     }
 
     fn complete_pending(&mut self) {
-        let (done, rest): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
+        let (done, rest): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.conns.pending)
             .into_iter()
             .partition(|p| p.waiting.is_empty());
-        self.pending = rest;
+        self.conns.pending = rest;
         for pending in done {
             let mut processes: Vec<ProcessStatus> = pending
                 .ids
                 .iter()
-                .filter_map(|id| self.procs.get(id).map(status_of))
+                .filter_map(|id| self.table.procs.get(id).map(status_of))
                 .collect();
             processes.extend(pending.gone.iter().map(|(_, s)| s.clone()));
             let failed: Vec<String> = pending
                 .failed
                 .iter()
                 .filter_map(|id| {
-                    self.procs.get(id).map(|p| p.name.clone()).or_else(|| {
-                        pending
-                            .gone
-                            .iter()
-                            .find(|(g, _)| g == id)
-                            .map(|(_, s)| s.name.clone())
-                    })
+                    self.table
+                        .procs
+                        .get(id)
+                        .map(|p| p.name.clone())
+                        .or_else(|| {
+                            pending
+                                .gone
+                                .iter()
+                                .find(|(g, _)| g == id)
+                                .map(|(_, s)| s.name.clone())
+                        })
                 })
                 .collect();
             self.send(pending.client, &Response::Done { processes, failed });
-            if let Some(c) = self.clients.get_mut(&pending.client) {
-                c.busy = false;
+            if let Some(c) = self.conns.clients.get_mut(&pending.client) {
+                c.reply_sent();
             }
             self.client_resume(pending.client);
         }
@@ -923,15 +991,15 @@ impl Supervisor {
         let waiters = self.shutdown.get_or_insert_with(Vec::new);
         if let Some(c) = client {
             waiters.push(c);
-            if let Some(cl) = self.clients.get_mut(&c) {
-                cl.busy = true;
+            if let Some(cl) = self.conns.clients.get_mut(&c) {
+                cl.await_reply();
             }
         }
         if first {
             self.cancel_compiles();
             self.log
                 .log(format_args!("shutting down: stopping every process"));
-            let ids: Vec<ProcId> = self.procs.keys().copied().collect();
+            let ids: Vec<ProcId> = self.table.procs.keys().copied().collect();
             for id in ids {
                 self.feed(id, Event::StopRequested);
             }
@@ -956,7 +1024,7 @@ impl Supervisor {
     }
 
     fn kill_all_groups(&mut self) {
-        let ids: Vec<ProcId> = self.procs.keys().copied().collect();
+        let ids: Vec<ProcId> = self.table.procs.keys().copied().collect();
         for id in ids {
             self.signal_group(id, Signal::SIGKILL);
         }
@@ -984,7 +1052,7 @@ impl Supervisor {
         let Some(waiters) = &self.shutdown else {
             return;
         };
-        if self.procs.values().any(|p| p.machine.has_child()) {
+        if self.table.procs.values().any(|p| p.machine.has_child()) {
             return;
         }
         let waiters = waiters.clone();
@@ -1001,7 +1069,7 @@ impl Supervisor {
     /// The status row of every process, in program then index order.
     pub fn status_rows(&self, ids: &[ProcId]) -> Vec<ProcessStatus> {
         ids.iter()
-            .filter_map(|id| self.procs.get(id).map(status_of))
+            .filter_map(|id| self.table.procs.get(id).map(status_of))
             .collect()
     }
 
@@ -1009,10 +1077,10 @@ impl Supervisor {
     /// program then index order.
     pub fn status_ids(&self) -> Vec<ProcId> {
         let mut ids = self.all_ids();
-        if self.retired.is_empty() {
+        if self.table.retired.is_empty() {
             return ids;
         }
-        ids.extend(self.retired.values().copied());
+        ids.extend(self.table.retired.values().copied());
         self.sort_for_status(&mut ids);
         ids
     }
@@ -1025,16 +1093,17 @@ impl Supervisor {
         for name in names {
             // `web:*` covers what `web` does.
             let program = super::names::program_of(name).unwrap_or(name);
-            let retiring: Vec<ProcId> = self
-                .retired
-                .values()
-                .copied()
-                .filter(|id| {
-                    self.procs
-                        .get(id)
-                        .is_some_and(|p| name == "all" || p.program == program || p.name == *name)
-                })
-                .collect();
+            let retiring: Vec<ProcId> =
+                self.table
+                    .retired
+                    .values()
+                    .copied()
+                    .filter(|id| {
+                        self.table.procs.get(id).is_some_and(|p| {
+                            name == "all" || p.program == program || p.name == *name
+                        })
+                    })
+                    .collect();
             match self.resolve(std::slice::from_ref(name)) {
                 Ok(live) => ids.extend(live),
                 Err(e) if retiring.is_empty() => return Err(e),
@@ -1050,7 +1119,8 @@ impl Supervisor {
     /// Sorts `ids` in program then index order, as `status` lists them.
     fn sort_for_status(&self, ids: &mut [ProcId]) {
         ids.sort_by_cached_key(|id| {
-            self.procs
+            self.table
+                .procs
                 .get(id)
                 .map(|p| (p.program.clone(), p.index, p.retiring))
         });
@@ -1058,7 +1128,8 @@ impl Supervisor {
 
     /// Every live (non-retiring) process, in program then index order.
     pub fn all_ids(&self) -> Vec<ProcId> {
-        self.programs
+        self.table
+            .programs
             .values()
             .flat_map(|p| p.procs.iter().copied())
             .collect()

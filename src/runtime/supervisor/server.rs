@@ -25,14 +25,15 @@ use calloop::generic::Generic;
 use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
-use super::client::{Client, ClientId, Line, TimerKind, parse_request};
-use super::machine::Event;
-use super::names;
 use super::reload::Job;
-use super::supervisor::{Op, ProcId, Supervisor};
+use super::{Op, ProcId, Supervisor};
 use crate::protocol::{
-    ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request, Response,
+    Control, ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request,
+    Response,
 };
+use crate::runtime::client::{Client, ClientId, ConnState, Line, TimerKind, parse_request};
+use crate::runtime::machine::Event;
+use crate::runtime::names;
 
 /// Input a client may queue while a reply is pending, before it is dropped.
 const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
@@ -54,7 +55,9 @@ impl Supervisor {
     fn accept_ready(&mut self, listener: &UnixListener) -> PostAction {
         loop {
             match listener.accept() {
-                Ok((stream, _)) if self.clients.len() >= MAX_CONNECTIONS => refuse_busy(&stream),
+                Ok((stream, _)) if self.conns.clients.len() >= MAX_CONNECTIONS => {
+                    refuse_busy(&stream)
+                }
                 Ok((stream, _)) => self.add_client(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return PostAction::Continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -81,8 +84,8 @@ impl Supervisor {
         }
     }
 
-    fn add_client(&mut self, stream: UnixStream) {
-        match super::socket::peer_allowed(&stream) {
+    pub(super) fn add_client(&mut self, stream: UnixStream) {
+        match crate::runtime::socket::peer_allowed(&stream) {
             Ok(true) => {}
             Ok(false) => {
                 self.log
@@ -107,8 +110,8 @@ impl Supervisor {
                 return;
             }
         };
-        let cid = self.next_client;
-        self.next_client += 1;
+        let cid = self.conns.next_id;
+        self.conns.next_id += 1;
         let read = self.handle.insert_source(
             Generic::new(stream, Interest::READ, Mode::Level),
             move |_, stream, sup: &mut Supervisor| Ok(sup.client_readable(cid, stream)),
@@ -122,12 +125,12 @@ impl Supervisor {
                 return;
             }
         }
-        self.clients.insert(cid, client);
+        self.conns.clients.insert(cid, client);
         self.update_client_timer(cid);
     }
 
     fn client_readable(&mut self, cid: ClientId, stream: &UnixStream) -> PostAction {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
         // Held here so that nothing below removes this very source; handed back at the end.
@@ -139,11 +142,13 @@ impl Supervisor {
                 return PostAction::Remove;
             }
         };
-        if (client.busy || client.backlogged()) && client.inbuf.len() > MAX_QUEUED_INPUT {
+        if (client.state == ConnState::Waiting || client.backlogged())
+            && client.inbuf.len() > MAX_QUEUED_INPUT
+        {
             self.drop_client(cid, "too many requests queued behind a pending reply");
             return PostAction::Remove;
         }
-        if client.following {
+        if client.state == ConnState::Following {
             client.inbuf.clear();
         } else if eof && client.has_partial_line() {
             client.inbuf.push_back(b'\n');
@@ -152,10 +157,10 @@ impl Supervisor {
             client.read_closed = true;
         }
         self.process_lines(cid);
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
-        if client.read_closed || client.closing {
+        if client.read_closed || client.state == ConnState::Refused {
             self.maybe_close(cid);
             return PostAction::Remove;
         }
@@ -167,22 +172,17 @@ impl Supervisor {
     /// reply pending.
     pub fn process_lines(&mut self, cid: ClientId) {
         loop {
-            let Some(client) = self.clients.get_mut(&cid) else {
+            let Some(client) = self.conns.clients.get_mut(&cid) else {
                 return;
             };
-            if client.busy
-                || client.following
-                || client.closing
-                || client.dump.is_some()
-                || client.backlogged()
-            {
+            if !client.takes_requests() {
                 break;
             }
             match client.next_line() {
                 None => break,
                 Some(Line::TooLarge) => {
                     client.inbuf = VecDeque::new();
-                    client.closing = true;
+                    client.state = ConnState::Refused;
                     self.send_error(
                         cid,
                         ErrorReply::new(
@@ -196,7 +196,7 @@ impl Supervisor {
                     break;
                 }
                 Some(Line::Request(line)) => {
-                    client.got_request = true;
+                    client.state = ConnState::Idle;
                     if line.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
@@ -222,7 +222,7 @@ impl Supervisor {
         self.handle.insert_idle(move |sup| sup.process_lines(cid));
     }
 
-    fn handle_request(&mut self, cid: ClientId, request: Request) {
+    pub(super) fn handle_request(&mut self, cid: ClientId, request: Request) {
         if self.shutdown.is_some()
             && !matches!(
                 request,
@@ -255,9 +255,9 @@ impl Supervisor {
                     Err(e) => self.send_error(cid, e),
                 }
             }
-            Request::Start { names } => self.control(cid, "start", &names),
-            Request::Stop { names } => self.control(cid, "stop", &names),
-            Request::Restart { names } => self.control(cid, "restart", &names),
+            Request::Start { names } => self.control(cid, Control::Start, &names),
+            Request::Stop { names } => self.control(cid, Control::Stop, &names),
+            Request::Restart { names } => self.control(cid, Control::Restart, &names),
             Request::Reload => self.queue_compile(Job::Reload { client: Some(cid) }),
             Request::Diff { config } => {
                 let path = config.unwrap_or_else(|| self.config_path.clone());
@@ -275,11 +275,11 @@ impl Supervisor {
             Request::Timings { names } => self.timings_request(cid, &names),
             Request::Ping => self.send(cid, &Response::Pong),
             Request::Names => {
-                let programs = self.programs.keys().cloned().collect();
+                let programs = self.table.programs.keys().cloned().collect();
                 let processes = self
                     .all_ids()
                     .iter()
-                    .filter_map(|id| self.procs.get(id).map(|p| p.name.clone()))
+                    .filter_map(|id| self.table.procs.get(id).map(|p| p.name.clone()))
                     .collect();
                 self.send(
                     cid,
@@ -294,7 +294,7 @@ impl Supervisor {
 
     /// `start`, `stop`, `restart`: resolve every name first (one unknown name changes
     /// nothing), act, and reply once every named process has settled.
-    fn control(&mut self, cid: ClientId, verb: &str, names: &[String]) {
+    fn control(&mut self, cid: ClientId, verb: Control, names: &[String]) {
         if names.is_empty() {
             self.send_error(
                 cid,
@@ -309,9 +309,9 @@ impl Supervisor {
         self.log
             .log(format_args!("request: {verb} {}", names.join(" ")));
         let (events, op): (&[Event], Op) = match verb {
-            "stop" => (&[Event::StopRequested], Op::Stop),
-            "restart" => (&[Event::StopRequested, Event::StartRequested], Op::Start),
-            _ => (&[Event::StartRequested], Op::Start),
+            Control::Start => (&[Event::StartRequested], Op::Start),
+            Control::Stop => (&[Event::StopRequested], Op::Stop),
+            Control::Restart => (&[Event::StopRequested, Event::StartRequested], Op::Start),
         };
         for &id in &ids {
             for &event in events {
@@ -324,6 +324,7 @@ impl Supervisor {
     /// Names to live process ids, in program then index order.
     pub(super) fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
         let counts = self
+            .table
             .programs
             .iter()
             .map(|(name, p)| {
@@ -338,7 +339,8 @@ impl Supervisor {
         Ok(targets
             .iter()
             .filter_map(|(program, index)| {
-                self.programs
+                self.table
+                    .programs
                     .get(program)
                     .and_then(|p| p.procs.get(*index as usize).copied())
             })
@@ -351,7 +353,7 @@ impl Supervisor {
 
     /// Queues one response line and writes what the socket takes now.
     pub fn send(&mut self, cid: ClientId, response: &Response) {
-        if !self.clients.contains_key(&cid) {
+        if !self.conns.clients.contains_key(&cid) {
             return;
         }
         if let Some(line) = self.encode(response) {
@@ -376,7 +378,7 @@ impl Supervisor {
     /// Queues an encoded response line (see [`Self::encode`]) and writes what the socket
     /// takes now.
     pub fn send_line(&mut self, cid: ClientId, line: &[u8]) {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
         client.queue(line);
@@ -384,7 +386,7 @@ impl Supervisor {
     }
 
     pub(super) fn flush_client(&mut self, cid: ClientId) {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
         if client.write_token.is_some() || client.writing {
@@ -411,7 +413,7 @@ impl Supervisor {
     }
 
     fn client_writable(&mut self, cid: ClientId) -> PostAction {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
         let token = client.write_token.take();
@@ -429,7 +431,7 @@ impl Supervisor {
             self.client_resume(cid);
         }
         self.pump_dump(cid);
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return PostAction::Remove;
         };
         client.writing = false;
@@ -444,14 +446,15 @@ impl Supervisor {
 
     /// Closes a connection that has nothing left to do.
     fn maybe_close(&mut self, cid: ClientId) {
-        let Some(c) = self.clients.get(&cid) else {
+        let Some(c) = self.conns.clients.get(&cid) else {
             return;
         };
-        let finished = (c.closing || c.read_closed)
-            && !c.busy
+        let refused = c.state == ConnState::Refused;
+        let finished = (refused || c.read_closed)
+            && c.state != ConnState::Waiting
             && c.dump.is_none()
             && c.outbuf.is_empty()
-            && (c.closing || c.following || !c.inbuf.contains(&b'\n'));
+            && (refused || c.state == ConnState::Following || !c.inbuf.contains(&b'\n'));
         if finished {
             self.drop_client(cid, "");
         }
@@ -459,7 +462,7 @@ impl Supervisor {
 
     /// Forgets a connection and removes its sources (closing it).
     pub fn drop_client(&mut self, cid: ClientId, why: &str) {
-        let Some(client) = self.clients.remove(&cid) else {
+        let Some(client) = self.conns.clients.remove(&cid) else {
             return;
         };
         if !why.is_empty() {
@@ -471,9 +474,9 @@ impl Supervisor {
         {
             self.handle.remove(token);
         }
-        self.followers.retain(|f| f.client != cid);
+        self.conns.followers.retain(|f| f.client != cid);
         // Its pending replies are simply not sent; the actions themselves go on.
-        self.pending.retain(|p| p.client != cid);
+        self.conns.pending.retain(|p| p.client != cid);
         if let Some(waiters) = &mut self.shutdown {
             waiters.retain(|&c| c != cid);
         }
@@ -482,13 +485,17 @@ impl Supervisor {
     /// Arms the connection's one timer for what it is waiting for (see the module doc), or
     /// disarms it while something is in flight.
     pub(super) fn update_client_timer(&mut self, cid: ClientId) {
-        let Some(c) = self.clients.get_mut(&cid) else {
+        let Some(c) = self.conns.clients.get_mut(&cid) else {
             return;
         };
-        let in_flight = c.busy || c.following || c.dump.is_some();
+        let in_flight =
+            matches!(c.state, ConnState::Waiting | ConnState::Following) || c.dump.is_some();
         let wanted = if in_flight {
             None
-        } else if !c.closing && !c.read_closed && (!c.got_request || c.has_partial_line()) {
+        } else if c.state != ConnState::Refused
+            && !c.read_closed
+            && (c.state == ConnState::New || c.has_partial_line())
+        {
             Some(TimerKind::Request)
         } else {
             Some(TimerKind::Idle)
@@ -510,7 +517,7 @@ impl Supervisor {
         let timer = self.handle.insert_source(
             Timer::from_duration(after),
             move |_, _, sup: &mut Supervisor| {
-                if let Some(c) = sup.clients.get_mut(&cid) {
+                if let Some(c) = sup.conns.clients.get_mut(&cid) {
                     c.timer = None;
                 }
                 // An idle connection closing is routine, not worth a log line.

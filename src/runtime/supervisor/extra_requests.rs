@@ -3,13 +3,10 @@
 //! They only read the supervisor's state (a signal's consequences, such as a process dying,
 //! come back through the usual reaping path).
 
-use nix::sys::signal::killpg;
-use nix::unistd::Pid;
-
-use super::client::ClientId;
-use super::supervisor::Supervisor;
+use super::Supervisor;
 use crate::plan::validate::values::signal_name;
 use crate::protocol::{ErrorKind, ErrorReply, ProcessPid, ProgramTimings, Response};
+use crate::runtime::client::ClientId;
 
 impl Supervisor {
     /// `signal SIG NAME…`: every name is resolved first (one unknown name sends nothing),
@@ -40,7 +37,7 @@ impl Supervisor {
         let mut signalled = Vec::new();
         let mut not_running = Vec::new();
         for id in ids {
-            let Some(proc) = self.procs.get(&id) else {
+            let Some(proc) = self.table.procs.get(&id) else {
                 continue;
             };
             let Some(pid) = proc.pid else {
@@ -49,7 +46,7 @@ impl Supervisor {
             };
             let name = proc.name.clone();
             // Each child leads its own group (pgid = pid), as `stop` relies on too.
-            match killpg(Pid::from_raw(pid), sig) {
+            match self.os.signal_group(pid, sig) {
                 Ok(()) => signalled.push(ProcessPid {
                     name,
                     pid: u32::try_from(pid).ok(),
@@ -86,7 +83,7 @@ impl Supervisor {
         };
         let processes = ids
             .iter()
-            .filter_map(|id| self.procs.get(id))
+            .filter_map(|id| self.table.procs.get(id))
             .map(|p| ProcessPid {
                 name: p.name.clone(),
                 pid: p.pid.and_then(|pid| u32::try_from(pid).ok()),
@@ -110,7 +107,7 @@ impl Supervisor {
         };
         let mut programs: Vec<ProgramTimings> = Vec::new();
         for id in ids {
-            let Some(proc) = self.procs.get(&id) else {
+            let Some(proc) = self.table.procs.get(&id) else {
                 continue;
             };
             if programs.last().is_some_and(|p| p.program == proc.program) {

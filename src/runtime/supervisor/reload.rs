@@ -30,13 +30,13 @@ use std::rc::Rc;
 
 use calloop::channel::{Event as ChannelEvent, Sender};
 
-use super::client::ClientId;
-use super::machine::Event;
-use super::supervisor::{ProcId, Supervisor};
+use super::{ProcId, Supervisor};
 use crate::plan::diff::{Action, PlanDiff};
 use crate::plan::model::ProgramSpec;
 use crate::plan::{Compiled, LoadError, Plan, diff, load_file};
 use crate::protocol::{ErrorKind, ErrorReply, Response};
+use crate::runtime::client::ClientId;
+use crate::runtime::machine::Event;
 
 /// A config to read and compile off the event loop, and who gets the outcome.
 #[derive(Debug)]
@@ -85,6 +85,11 @@ impl Supervisor {
         Ok(())
     }
 
+    /// SIGHUP: a reload whose outcome goes to the event log.
+    pub fn reload_on_signal(&mut self) {
+        self.queue_compile(Job::Reload { client: None });
+    }
+
     /// Queues a reload or a diff; its client's later requests wait for its reply.
     pub fn queue_compile(&mut self, job: Job) {
         if matches!(job, Job::Reload { client: None })
@@ -99,9 +104,9 @@ impl Supervisor {
             return;
         }
         if let Some(cid) = job.client()
-            && let Some(c) = self.clients.get_mut(&cid)
+            && let Some(c) = self.conns.clients.get_mut(&cid)
         {
-            c.busy = true;
+            c.await_reply();
         }
         self.compiles.queue.push_back(job);
         self.next_compile();
@@ -122,7 +127,7 @@ impl Supervisor {
                     self.config_path.clone()
                 }
                 // Nobody is left to read it.
-                Job::Diff { client, .. } if !self.clients.contains_key(client) => continue,
+                Job::Diff { client, .. } if !self.conns.clients.contains_key(client) => continue,
                 Job::Diff { path, .. } => path.clone(),
             };
             match self.spawn_compile(path) {
@@ -190,7 +195,7 @@ impl Supervisor {
                 }
             }
         }
-        super::memory::release_free_heap();
+        crate::runtime::memory::release_free_heap();
         self.next_compile();
     }
 
@@ -216,8 +221,8 @@ impl Supervisor {
     }
 
     fn answer_job(&mut self, cid: ClientId, response: &Response) {
-        if let Some(c) = self.clients.get_mut(&cid) {
-            c.busy = false;
+        if let Some(c) = self.conns.clients.get_mut(&cid) {
+            c.reply_sent();
             self.send(cid, response);
             self.client_resume(cid);
         }
@@ -269,7 +274,7 @@ impl Supervisor {
                     }
                 }
                 Action::Removed => {
-                    if let Some(program) = self.programs.remove(name) {
+                    if let Some(program) = self.table.programs.remove(name) {
                         for id in program.procs.into_iter().rev() {
                             self.retire(id);
                         }
@@ -304,14 +309,19 @@ impl Supervisor {
 
     /// Stops a process for good: it is forgotten once its child is gone.
     pub fn retire(&mut self, id: ProcId) {
-        let Some(proc) = self.procs.get_mut(&id) else {
+        let Some(proc) = self.table.procs.get_mut(&id) else {
             return;
         };
         proc.retiring = true;
         let key = (proc.program.clone(), proc.index);
-        self.retired.insert(key, id);
+        self.table.retired.insert(key, id);
         self.feed(id, Event::StopRequested);
-        if self.procs.get(&id).is_some_and(|p| !p.machine.has_child()) {
+        if self
+            .table
+            .procs
+            .get(&id)
+            .is_some_and(|p| !p.machine.has_child())
+        {
             self.forget(id);
         }
     }
@@ -322,7 +332,7 @@ impl Supervisor {
     fn reshape_program(&mut self, spec: ProgramSpec, restart: bool) {
         let name = spec.name.clone();
         let spec = Rc::new(spec);
-        let Some(program) = self.programs.get_mut(&name) else {
+        let Some(program) = self.table.programs.get_mut(&name) else {
             return;
         };
         program.spec = spec.clone();
@@ -337,7 +347,7 @@ impl Supervisor {
         for id in kept {
             if restart {
                 self.respawn_with(id, &spec);
-            } else if let Some(proc) = self.procs.get_mut(&id) {
+            } else if let Some(proc) = self.table.procs.get_mut(&id) {
                 proc.spec = spec.clone();
             }
         }
@@ -350,12 +360,12 @@ impl Supervisor {
     /// Stops a process under its old spec (what the running child was started under) and
     /// starts it again under `spec` once it has exited, if it was meant to be running.
     fn respawn_with(&mut self, id: ProcId, spec: &Rc<ProgramSpec>) {
-        let Some(proc) = self.procs.get(&id) else {
+        let Some(proc) = self.table.procs.get(&id) else {
             return;
         };
         let start = proc.machine.is_active() || spec.autostart;
         self.feed(id, Event::StopRequested);
-        if let Some(proc) = self.procs.get_mut(&id) {
+        if let Some(proc) = self.table.procs.get_mut(&id) {
             proc.spec = spec.clone();
         }
         if start {
@@ -365,7 +375,7 @@ impl Supervisor {
 
     /// Gives every process of `program` the name its index has under the current numprocs.
     fn rename(&mut self, program: &str) {
-        let Some(prog) = self.programs.get(program) else {
+        let Some(prog) = self.table.programs.get(program) else {
             return;
         };
         let numprocs = prog.spec.numprocs;

@@ -12,14 +12,14 @@
 //!   and that of the process being sent joins the end of its backlog, so nothing is missed,
 //!   doubled or reordered between backlog and live lines.
 //! - A follower too far behind has live output skipped and counted, never queued without
-//!   bound ([`super::client::Client::queue_followed`]).
+//!   bound ([`crate::runtime::client::Client::queue_followed`]).
 
 use std::collections::VecDeque;
 
-use super::client::{ClientId, LogDump};
-use super::names;
-use super::supervisor::{Follower, ProcId, Stream, Supervisor};
+use super::{Follower, ProcId, Stream, Supervisor};
 use crate::protocol::{MAX_UNSENT_BYTES, Response};
+use crate::runtime::client::{ClientId, ConnState, LogDump};
+use crate::runtime::names;
 
 /// The most output text one `log` line of a `logs` answer carries.
 const DUMP_CHUNK: usize = 32 * 1024;
@@ -47,11 +47,12 @@ impl Supervisor {
         // processes too.
         let whole = name == "all"
             || self
+                .table
                 .programs
                 .contains_key(names::program_of(name).unwrap_or(name));
         let mut programs: Vec<(String, Option<u32>)> = Vec::new();
         for id in &ids {
-            let Some(proc) = self.procs.get(id) else {
+            let Some(proc) = self.table.procs.get(id) else {
                 continue;
             };
             let entry = (proc.program.clone(), (!whole).then_some(proc.index));
@@ -60,7 +61,7 @@ impl Supervisor {
                 programs.push(entry);
             }
         }
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
         client.dump = Some(LogDump {
@@ -71,10 +72,10 @@ impl Supervisor {
             current: None,
         });
         if follow {
-            client.following = true;
+            client.state = ConnState::Following;
             client.inbuf = VecDeque::new();
             for (program, index) in programs {
-                self.followers.push(Follower {
+                self.conns.followers.push(Follower {
                     client: cid,
                     program,
                     index,
@@ -90,7 +91,7 @@ impl Supervisor {
     /// [`MAX_UNSENT_BYTES`] or the answer is complete.
     pub(super) fn pump_dump(&mut self, cid: ClientId) {
         loop {
-            let Some(client) = self.clients.get_mut(&cid) else {
+            let Some(client) = self.conns.clients.get_mut(&cid) else {
                 return;
             };
             if client.backlogged() {
@@ -124,7 +125,7 @@ impl Supervisor {
                 }
                 return;
             };
-            if let Some(proc) = self.procs.get(&id) {
+            if let Some(proc) = self.table.procs.get(&id) {
                 let mut text = proc.output(dump.stream).ring.tail(dump.lines);
                 // The ring may have dropped the first bytes of a character.
                 let start = text
@@ -142,11 +143,11 @@ impl Supervisor {
 
     /// Queues `line`, a followed log line of `id` carrying the output `text`, for a
     /// follower; a reader too far behind has it skipped and counted instead (see
-    /// [`super::client::Client::queue_followed`]). While the follower's backlog is still being sent, the
+    /// [`crate::runtime::client::Client::queue_followed`]). While the follower's backlog is still being sent, the
     /// output of a process not reached yet is left out (it is in the ring the backlog will be
     /// read from), and that of the process being sent joins the end of its backlog.
     pub fn send_followed(&mut self, cid: ClientId, id: ProcId, text: &[u8], line: &[u8]) {
-        let Some(client) = self.clients.get_mut(&cid) else {
+        let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
         if let Some(dump) = &mut client.dump {
