@@ -668,7 +668,11 @@ fn the_daemon_survives_diff_and_reload_of_hostile_configs() {
 #[test]
 fn env_file_errors_point_into_the_env_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("app.env"), "# settings\nA=1\nnot a line\nB=\"open\n").unwrap();
+    std::fs::write(
+        dir.path().join("app.env"),
+        "# settings\nA=1\nnot a line\nB=\"open\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("t.kdl"),
         "program a {\n    cmd \"true\"\n    env-file \"app.env\"\n    numprocs 0\n}\n",
@@ -697,8 +701,18 @@ fn env_file_errors_point_into_the_env_file() {
             "taskmaster::env_file_syntax"
         ]
     );
-    assert!(diags[0].get("file").is_none(), "the config's own: {:#}", diags[0]);
+    assert!(
+        diags[0].get("file").is_none(),
+        "the config's own: {:#}",
+        diags[0]
+    );
     let env = &diags[1];
-    assert!(env["file"].as_str().unwrap().ends_with("app.env"), "{env:#}");
-    assert_eq!((env["line"].as_u64(), env["column"].as_u64()), (Some(3), Some(1)));
+    assert!(
+        env["file"].as_str().unwrap().ends_with("app.env"),
+        "{env:#}"
+    );
+    assert_eq!(
+        (env["line"].as_u64(), env["column"].as_u64()),
+        (Some(3), Some(1))
+    );
 }

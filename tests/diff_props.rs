@@ -88,6 +88,8 @@ fn spec(name: &'static str) -> impl Strategy<Value = ProgramSpec> {
                 restarts,
                 window: Duration::from_secs(secs),
             }),
+            // Fields this oracle does not draw keep their defaults in both plans.
+            ..ProgramSpec::with_defaults(name, Vec::new())
         }
     })
 }

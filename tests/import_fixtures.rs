@@ -109,7 +109,10 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
     assert_eq!(cat.stopsignal.to_string(), "QUIT");
     assert_eq!(cat.stderr, OutputTarget::File("/tmp/cat.out".into()));
     assert_eq!(cat.env.get("B").map(String::as_str), Some("2"));
-    assert_eq!(cat.user.as_ref().map(|u| u.written.as_str()), Some("chrism"));
+    assert_eq!(
+        cat.user.as_ref().map(|u| u.written.as_str()),
+        Some("chrism")
+    );
     let worker = &plan.programs["worker"];
     assert!(!worker.autostart);
     assert_eq!(worker.stdout, OutputTarget::Memory);
@@ -318,7 +321,10 @@ fn user_and_process_num_map_to_user_and_placeholders() {
     ] {
         assert!(kdl.contains(line), "missing `{line}` in\n{kdl}");
     }
-    assert!(!stderr.contains("user ="), "user is mapped, not warned about:\n{stderr}");
+    assert!(
+        !stderr.contains("user ="),
+        "user is mapped, not warned about:\n{stderr}"
+    );
     assert!(stderr.contains("%(process_name)"), "{stderr}");
     let plan = taskmaster::plan::compile("imported.kdl", &kdl, file.parent().unwrap())
         .expect("compiles")

@@ -19,8 +19,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::plan::model::{CrashLimit, RestartBackoff};
 use crate::plan::credentials::{EnvFiles, Group, Limits, User};
+use crate::plan::model::{CrashLimit, RestartBackoff};
 use crate::plan::{AutoRestart, DaemonSettings, OutputTarget, ProgramSpec, StopSignal};
 
 pub mod kubernetes;
@@ -147,6 +147,13 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Limits(limits),
         Setting::EnvFile(env_file),
     ]
+}
+
+/// The "cannot express" note for the per-process placeholders of `spec` (`{process_num}`…),
+/// which no exporter maps yet: every instance would get the text as written.
+pub fn placeholders_unmapped(spec: &ProgramSpec) -> Option<String> {
+    crate::plan::placeholder::uses_placeholders(spec)
+        .then(|| "placeholders ({process_num}, {program}, {process}…)".to_owned())
 }
 
 /// The "cannot express" note of an identity setting that an exporter does not map yet:

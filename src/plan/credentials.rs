@@ -275,7 +275,10 @@ mod tests {
         assert_eq!(User::resolve("0").account.map(|a| a.uid), Some(0));
         assert!(User::resolve("no-such-user-xyz").account.is_none());
         let bare = User::resolve("4000000000").account.expect("a bare uid");
-        assert_eq!((bare.uid, bare.gid, bare.entry), (4_000_000_000, 4_000_000_000, None));
+        assert_eq!(
+            (bare.uid, bare.gid, bare.entry),
+            (4_000_000_000, 4_000_000_000, None)
+        );
         assert_eq!(Group::resolve("root").gid, Some(0));
         assert_eq!(Group::resolve("77").gid, Some(77));
         assert_eq!(Group::resolve("no-such-group-xyz").gid, None);

@@ -346,7 +346,12 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         show: |p| {
             p.groups.as_ref().map_or_else(
                 || "default".into(),
-                |g| g.iter().map(|g| quote(&g.written)).collect::<Vec<_>>().join(" "),
+                |g| {
+                    g.iter()
+                        .map(|g| quote(&g.written))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                },
             )
         },
         keys: None,
@@ -377,9 +382,7 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         page: "config/env-file.md",
         parse: vi::env_file,
         // What reaches the process: a key `env` overrides changes nothing.
-        same: |a, b| {
-            a.env_file.files == b.env_file.files && file_env(a) == file_env(b)
-        },
+        same: |a, b| a.env_file.files == b.env_file.files && file_env(a) == file_env(b),
         show: |p| {
             let files: Vec<String> = p
                 .env_file
@@ -387,7 +390,11 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
                 .iter()
                 .map(|f| quote(&f.display().to_string()))
                 .collect();
-            if files.is_empty() { "none".into() } else { files.join(" ") }
+            if files.is_empty() {
+                "none".into()
+            } else {
+                files.join(" ")
+            }
         },
         // Values often hold secrets, as for `env`.
         keys: Some(|a, b| key_changes(&file_env(a), &file_env(b))),

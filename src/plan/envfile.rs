@@ -174,7 +174,10 @@ fn value(text: &str, at: usize) -> Result<String, LineError> {
     let Some(end) = end else {
         return Err(LineError {
             span: at..at + text.len(),
-            message: format!("the {} quote is never closed on this line", quote_name(quote)),
+            message: format!(
+                "the {} quote is never closed on this line",
+                quote_name(quote)
+            ),
             label: "unclosed quote",
         });
     };

@@ -39,7 +39,9 @@ enum Brace {
     Process,
     /// Not a placeholder: left as written. `near` is the placeholder it looks like a
     /// misspelling of, if any.
-    Other { near: Option<&'static str> },
+    Other {
+        near: Option<&'static str>,
+    },
 }
 
 /// Every `{…}` of `text` (innermost braces, not after `$`), with its byte range.
@@ -244,7 +246,10 @@ mod tests {
             expand("{program}/{process}-{process_num}.log", &WHO),
             "web/web:2-2.log"
         );
-        assert_eq!(expand("{\"a\": 1} {x} ${process}", &WHO), "{\"a\": 1} {x} ${process}");
+        assert_eq!(
+            expand("{\"a\": 1} {x} ${process}", &WHO),
+            "{\"a\": 1} {x} ${process}"
+        );
         assert_eq!(expand("{{process_num}}", &WHO), "{2}");
         assert_eq!(expand("{process_num", &WHO), "{process_num");
         assert!(matches!(expand("plain", &WHO), Cow::Borrowed(_)));
@@ -254,10 +259,18 @@ mod tests {
 
     #[test]
     fn near_misses_name_what_they_resemble() {
-        let near = |t: &str| near_misses(t).into_iter().map(|(_, n)| n).collect::<Vec<_>>();
+        let near = |t: &str| {
+            near_misses(t)
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(near("{proces_num}"), ["process_num"]);
         assert_eq!(near("{PROGRAM} {prgram}"), ["program", "program"]);
-        assert_eq!(near("{process_num+x} {process_num-1}"), ["process_num+K", "process_num"]);
+        assert_eq!(
+            near("{process_num+x} {process_num-1}"),
+            ["process_num+K", "process_num"]
+        );
         assert_eq!(near("{proces_num+3}"), ["process_num+K"]);
         assert!(near("{x} {name} {\"a\":1} {} ${proces}").is_empty());
         assert_eq!(near_misses("ab {procss}")[0].0, 3..11);

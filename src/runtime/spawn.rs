@@ -9,15 +9,23 @@
 //! daemon's original `RLIMIT_NOFILE` soft limit (the daemon raises its own to watch many
 //! children); the daemon's environment plus `env`; `cmd[0]` looked up on the *child's* PATH.
 //!
-//! Two ways to get there. Without a `workingdir`, `posix_spawn`: glibc starts the child with
-//! `CLONE_VM | CLONE_VFORK`, so nothing of the daemon's address space is copied and torn down
-//! again per spawn (with 1,000 children that copy was most of the daemon's share of the
-//! spawn time). What posix_spawn cannot set (umask, rlimit) the daemon takes on itself for the
-//! instant of the call, and the child inherits it. Both are process-wide: the daemon's other
-//! threads (the compile worker, the stderr writer) create no files, but a compile opening the
-//! config at that very instant sees the child's `RLIMIT_NOFILE`. With a `workingdir`
-//! (posix_spawn's chdir action is not in nix) or for a script without `#!` (which only
-//! `execvp`'s shell fallback runs), std's fork + `pre_exec` + exec.
+//! Three ways to get there. Without a `workingdir` or an identity setting, `posix_spawn`:
+//! glibc starts the child with `CLONE_VM | CLONE_VFORK`, so nothing of the daemon's address
+//! space is copied and torn down again per spawn (with 1,000 children that copy was most of
+//! the daemon's share of the spawn time). What posix_spawn cannot set (umask, rlimit) the
+//! daemon takes on itself for the instant of the call, and the child inherits it. Both are
+//! process-wide: the daemon's other threads (the compile worker, the stderr writer) create
+//! no files, but a compile opening the config at that very instant sees the child's
+//! `RLIMIT_NOFILE`. With a `workingdir`, `user`, `group`, `groups` or `limits` (which
+//! posix_spawn cannot do), the same kind of clone done here ([`vfork`]): the child changes
+//! directory, then applies the limits, groups, group and user ([`creds`], prepared before
+//! the clone) and execs. For a script without `#!` (which only `execvp`'s shell fallback
+//! runs), std's fork + `pre_exec` + exec.
+//!
+//! Placeholders (`{process_num}`…) are expanded first, for the process being started
+//! ([`crate::plan::placeholder`]). The environment is, each layer winning over the ones
+//! before: the daemon's, HOME/USER/LOGNAME/SHELL of `user`, the env files' variables, `env`,
+//! and the identity variables below.
 //!
 //! Every child also gets `TASKMASTER_PROGRAM`, `TASKMASTER_PROCESS` and
 //! `TASKMASTER_PROCESS_NUM` (the contract's "Process identity"): they tell whose a process is
@@ -51,8 +59,8 @@ use crate::plan::placeholder::{self, Who};
 
 mod creds;
 mod vfork;
-pub use creds::SwitchError;
 use creds::Switch;
+pub use creds::SwitchError;
 
 /// What every spawn shares, computed once at start-up.
 #[derive(Debug, Clone)]
@@ -360,7 +368,12 @@ fn environment(
     let layers = account
         .iter()
         .map(|(k, v)| (*k, v.as_str()))
-        .chain(spec.env_file.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .chain(
+            spec.env_file
+                .vars
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
         .chain(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .chain(identity.iter().map(|(k, v)| (*k, v.as_str())));
     for (k, v) in layers {
@@ -790,7 +803,8 @@ mod tests {
             vec![
                 "sh".into(),
                 "-c".into(),
-                "id -u; id -g; id -G; ulimit -Sn; ulimit -Hn; echo $HOME $USER $LOGNAME $SHELL".into(),
+                "id -u; id -g; id -G; ulimit -Sn; ulimit -Hn; echo $HOME $USER $LOGNAME $SHELL"
+                    .into(),
             ],
         );
         spec.user = Some(User::resolve("nobody"));

@@ -186,6 +186,12 @@ fn workload(
     for setting in settings(spec) {
         map(&mut draft, spec, setting);
     }
+    if let Some(written) = super::placeholders_unmapped(spec) {
+        draft.cannot(
+            written,
+            "not mapped to Kubernetes yet: every replica gets the text as written",
+        );
+    }
 
     let labels = BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), name.to_owned()),
@@ -340,7 +346,10 @@ fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
         | Setting::Limits(_)
         | Setting::EnvFile(_) => {
             if let Some(written) = super::identity_unmapped(spec, &setting) {
-                draft.cannot(written, "not mapped to Kubernetes yet; the manifest leaves it out");
+                draft.cannot(
+                    written,
+                    "not mapped to Kubernetes yet; the manifest leaves it out",
+                );
             }
         }
         Setting::Env(env) => {

@@ -228,6 +228,12 @@ fn program_unit(spec: &ProgramSpec, ctx: &Ctx) -> (String, Vec<Unmapped>) {
     for setting in settings(spec) {
         map(&mut unit, spec, setting, ctx);
     }
+    if let Some(written) = super::placeholders_unmapped(spec) {
+        unit.cannot(
+            written,
+            "not mapped to systemd yet: every instance gets the text as written",
+        );
+    }
     let text = unit.render();
     (text, unit.unmapped)
 }

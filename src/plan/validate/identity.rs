@@ -128,10 +128,7 @@ pub fn groups(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let Some(args) = fields::some_args(ctx, field, example("groups")) else {
         return;
     };
-    let groups: Vec<Option<Group>> = args
-        .iter()
-        .map(|e| group_value(ctx, e, "groups"))
-        .collect();
+    let groups: Vec<Option<Group>> = args.iter().map(|e| group_value(ctx, e, "groups")).collect();
     spec.groups = groups.into_iter().collect();
 }
 
@@ -431,7 +428,11 @@ pub fn check_shell_syntax(ctx: &mut Ctx, entry: &KdlEntry, text: &str) {
     let Some((at, what)) = shell_construct(text) else {
         return;
     };
-    let len = if &text[at..].as_bytes()[..1] == b"&" { 2 } else { 1 };
+    let len = if text.as_bytes().get(at) == Some(&b'&') {
+        2
+    } else {
+        1
+    };
     ctx.push(
         Problem::new(
             Code::ShellSyntax,
@@ -466,7 +467,7 @@ mod tests {
 
     #[test]
     fn shell_constructs_are_found_outside_quotes_only() {
-        let found = |t: &str| shell_construct(t).map(|(i, w)| (i, w));
+        let found = shell_construct;
         assert_eq!(found("echo hi | tr a-z A-Z"), Some((8, "a pipe `|`")));
         assert_eq!(found("run > out"), Some((4, "a redirection")));
         assert_eq!(found("a && b"), Some((2, "`&&`")));
@@ -476,6 +477,22 @@ mod tests {
         assert_eq!(found("grep 'a|b' \"x > y\" c\\;d"), None);
         assert_eq!(found("price $5 & bg"), None);
         assert_eq!(found("python3 -m http.server 8080"), None);
+    }
+
+    #[test]
+    fn a_relative_program_means_the_config_folder_without_workingdir() {
+        let cmd = |text: &str| {
+            let c = crate::plan::compile("t.kdl", text, Path::new("/cfg")).unwrap();
+            c.plan.programs["a"].cmd.clone()
+        };
+        assert_eq!(cmd("program a { cmd \"./run.sh -v\" }"), ["/cfg/run.sh", "-v"]);
+        assert_eq!(cmd("program a { cmd \"bin/x\" }"), ["/cfg/bin/x"]);
+        assert_eq!(
+            cmd("program a { cmd \"./run.sh\"; workingdir \"/tmp\" }"),
+            ["./run.sh"]
+        );
+        assert_eq!(cmd("program a { cmd \"sleep 1\" }"), ["sleep", "1"]);
+        assert_eq!(cmd("program a { cmd \"/bin/true\" }"), ["/bin/true"]);
     }
 
     #[test]

@@ -125,7 +125,7 @@ impl Switch {
     /// every thread of the daemon (see [`super::vfork`]).
     pub fn apply(&self) -> Result<(), i32> {
         for (resource, limit) in &self.limits {
-            rustix::process::setrlimit(*resource, limit.clone()).map_err(|e| e.raw_os_error())?;
+            rustix::process::setrlimit(*resource, *limit).map_err(|e| e.raw_os_error())?;
         }
         // SAFETY: plain system calls; setgroups reads `len` gids from a live slice.
         unsafe {
@@ -182,7 +182,9 @@ fn limits(spec: &ProgramSpec, root: bool) -> Result<Vec<(Resource, Rlimit)>, Swi
                 if raises {
                     return Err(SwitchError::RaiseLimit {
                         limit: *name,
-                        value: limit.hard.map_or_else(|| "unlimited".into(), |h| h.to_string()),
+                        value: limit
+                            .hard
+                            .map_or_else(|| "unlimited".into(), |h| h.to_string()),
                     });
                 }
             }
@@ -233,14 +235,20 @@ mod tests {
         let err = Switch::prepare(&s, 0).unwrap_err().to_string();
         assert_eq!(err, "unknown user no-such-user-xyz");
         s.user = None;
-        s.groups = Some(vec![Group::resolve("root"), Group::resolve("no-such-group-xyz")]);
+        s.groups = Some(vec![
+            Group::resolve("root"),
+            Group::resolve("no-such-group-xyz"),
+        ]);
         let err = Switch::prepare(&s, 0).unwrap_err().to_string();
         assert_eq!(err, "unknown group no-such-group-xyz");
         // A uid no one has: a daemon of another uid cannot take it.
         s.groups = None;
         s.user = Some(User::resolve("4000000000"));
         let err = Switch::prepare(&s, 1).unwrap_err().to_string();
-        assert_eq!(err, "cannot run as 4000000000: taskmaster is not running as root");
+        assert_eq!(
+            err,
+            "cannot run as 4000000000: taskmaster is not running as root"
+        );
     }
 
     #[test]
@@ -253,7 +261,10 @@ mod tests {
         s.group = Some(Group::resolve("77"));
         s.groups = Some(vec![]);
         let switch = Switch::prepare(&s, 0).unwrap();
-        assert_eq!((switch.gid, switch.groups.as_deref()), (Some(77), Some(&[][..])));
+        assert_eq!(
+            (switch.gid, switch.groups.as_deref()),
+            (Some(77), Some(&[][..]))
+        );
         assert!(Switch::prepare(&spec(), 0).unwrap().is_empty());
     }
 

@@ -147,7 +147,11 @@ extern "C" fn child(arg: *mut c_void) -> libc::c_int {
 enum Never {}
 
 fn check(done: libc::c_long, step: Step) -> Result<(), (libc::c_int, Step)> {
-    if done < 0 { Err((errno(), step)) } else { Ok(()) }
+    if done < 0 {
+        Err((errno(), step))
+    } else {
+        Ok(())
+    }
 }
 
 fn run(plan: &Plan<'_>) -> Result<Never, (libc::c_int, Step)> {
@@ -188,7 +192,7 @@ fn run(plan: &Plan<'_>) -> Result<Never, (libc::c_int, Step)> {
         }
         if let Some(limit) = &plan.nofile {
             // Best effort, as on the other paths: a child keeping the raised limit is harmless.
-            let _ = rustix::process::setrlimit(Resource::Nofile, limit.clone());
+            let _ = rustix::process::setrlimit(Resource::Nofile, *limit);
         }
         plan.switch.apply().map_err(|e| (e, Step::Switch))?;
         let empty: libc::sigset_t = std::mem::zeroed();

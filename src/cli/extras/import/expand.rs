@@ -21,7 +21,10 @@ pub enum Value {
     Placeholder(String),
     /// `process_num` of a program of several processes, numbered `start` to `last`:
     /// written as `{process_num+K}` (see [`process_num`]).
-    ProcessNum { start: i64, last: i64 },
+    ProcessNum {
+        start: i64,
+        last: i64,
+    },
 }
 
 impl Value {
@@ -146,7 +149,13 @@ fn placeholder_num(k: i64) -> String {
 /// digits (`80%(process_num)02d`: 8000, 8001, …) is an addition, exact while every number
 /// fits the width: the digits are folded into `{process_num+8000}`. Other padding is dropped
 /// with a warning (`w-%(process_num)02d.log` becomes `w-{process_num}.log`: `w-1.log`).
-fn process_num(mut out: String, spec: &str, start: i64, last: i64, warnings: &mut Vec<String>) -> String {
+fn process_num(
+    mut out: String,
+    spec: &str,
+    start: i64,
+    last: i64,
+    warnings: &mut Vec<String>,
+) -> String {
     let plain = spec.len() == 1;
     let width = spec
         .strip_prefix('0')
@@ -286,7 +295,13 @@ mod tests {
         let (text, _) = expand("%(process_num)s 9%(process_num)03d", &v);
         assert_eq!(text, "{process_num+5} {process_num+9005}");
         // 100 does not fit two digits: padding is not an addition then.
-        v.fixed("process_num", Value::ProcessNum { start: 0, last: 100 });
+        v.fixed(
+            "process_num",
+            Value::ProcessNum {
+                start: 0,
+                last: 100,
+            },
+        );
         let (text, warnings) = expand("80%(process_num)02d", &v);
         assert_eq!(text, "80{process_num}");
         assert_eq!(warnings.len(), 1);
