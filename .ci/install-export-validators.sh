@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the engines' own validators that tests/export_verify.rs runs on every export:
+# Installs the engines' own validators that tests/it/export_verify.rs runs on every export:
 # - systemd-analyze (Debian's systemd package; already on most machines, then a no-op);
 # - kubernetes-validate, pinned in .ci/kubernetes-validate.txt, into the ignored .venv
 #   (python3-venv is installed first when Python's venv/ensurepip is missing).

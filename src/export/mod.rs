@@ -19,6 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::plan::check::{Check, CheckRole};
 use crate::plan::credentials::{EnvFiles, Group, Limits, User};
 use crate::plan::model::{CrashLimit, RestartBackoff};
 use crate::plan::{AutoRestart, DaemonSettings, OutputTarget, ProgramSpec, StopSignal};
@@ -61,6 +62,11 @@ pub enum Setting<'a> {
     Groups(Option<&'a [Group]>),
     Limits(&'a Limits),
     EnvFile(&'a EnvFiles),
+    /// `readiness` / `liveness`: one check block, `None` when not set.
+    Check {
+        role: CheckRole,
+        check: Option<&'a Check>,
+    },
 }
 
 impl Setting<'_> {
@@ -84,6 +90,14 @@ impl Setting<'_> {
             Setting::Groups(_) => &["groups"],
             Setting::Limits(_) => &["limits"],
             Setting::EnvFile(_) => &["env-file"],
+            Setting::Check {
+                role: CheckRole::Readiness,
+                ..
+            } => &["readiness"],
+            Setting::Check {
+                role: CheckRole::Liveness,
+                ..
+            } => &["liveness"],
         }
     }
 }
@@ -115,6 +129,8 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         groups,
         limits,
         env_file,
+        readiness,
+        liveness,
     } = spec;
     vec![
         Setting::Cmd(cmd),
@@ -146,6 +162,14 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Groups(groups.as_deref()),
         Setting::Limits(limits),
         Setting::EnvFile(env_file),
+        Setting::Check {
+            role: CheckRole::Readiness,
+            check: readiness.as_ref(),
+        },
+        Setting::Check {
+            role: CheckRole::Liveness,
+            check: liveness.as_ref(),
+        },
     ]
 }
 
@@ -227,15 +251,24 @@ impl fmt::Display for Unmapped {
 /// counterpart once no taskmaster daemon runs, so each exporter reports them all. The
 /// destructuring has no `..`: a new daemon setting must be listed here.
 pub fn daemon_settings(daemon: &DaemonSettings) -> Vec<(&'static str, String)> {
-    let DaemonSettings { socket, logfile } = daemon;
-    [("socket", socket), ("logfile", logfile)]
+    let DaemonSettings {
+        socket,
+        logfile,
+        log_buffer,
+    } = daemon;
+    let mut set: Vec<(&'static str, String)> = [("socket", socket), ("logfile", logfile)]
         .into_iter()
         .filter_map(|(name, value)| {
             value
                 .as_ref()
                 .map(|v| (name, format!("{name} {}", kdl_quote(&v.to_string_lossy()))))
         })
-        .collect()
+        .collect();
+    if *log_buffer != crate::plan::model::LogBuffer::default() {
+        let size = crate::plan::model::format_size(log_buffer.0);
+        set.push(("log-buffer", format!("log-buffer {}", kdl_quote(&size))));
+    }
+    set
 }
 
 /// The warning lines for stderr: one per distinct note, naming every program it concerns

@@ -36,7 +36,7 @@ use miette::SourceSpan;
 pub use kdl_errors::{SyntaxError, SyntaxKind};
 pub use prescan::{CHUNK_BYTES, MAX_DEPTH};
 
-/// The parser thread's stack: see the module doc and `tests/fuzz_compile.rs`, which parses
+/// The parser thread's stack: see the module doc and `tests/it/fuzz_compile.rs`, which parses
 /// the worst pieces found.
 pub const PARSE_STACK: usize = 128 * 1024 * 1024;
 

@@ -79,6 +79,14 @@ codes! {
     WorkingdirMissing = "workingdir_missing", Warning, "`workingdir` does not exist (yet) or is not a directory; starting will fail until it does.";
     ParentDirMissing = "parent_dir_missing", Warning, "The folder of a log file, output file or socket does not exist (yet).";
     PathIsDirectory = "path_is_directory", Error, "A log file, output file or socket path that is an existing directory.";
+    CheckKindMissing = "check_kind_missing", Error, "A `readiness` or `liveness` block without a check (`tcp`, `http`, `exec`, `log`).";
+    CheckKindConflict = "check_kind_conflict", Error, "A `readiness` or `liveness` block with more than one check.";
+    CheckNotLoopback = "check_not_loopback", Error, "A tcp or http check whose host is not this machine (127.0.0.0/8, [::1], localhost).";
+    CheckBadUrl = "check_bad_url", Error, "An http check URL not of the form `http://HOST:PORT/PATH`, or a tcp address not `HOST:PORT`.";
+    InvalidRegex = "invalid_regex", Error, "A `log` check pattern that is not a valid regular expression.";
+    LogCheckInLiveness = "log_check_in_liveness", Error, "A `log` check in `liveness` (it can only say a process is ready).";
+    LogCheckNotCaptured = "log_check_not_captured", Error, "A `log` check on a stream sent to a file or discarded, which the daemon never reads.";
+    DeadlineBeforeStarttime = "deadline_before_starttime", Error, "A readiness `deadline` shorter than `starttime`: the process could never be RUNNING.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
     // Process identity, user, limits, env files.
     UnknownPlaceholder = "unknown_placeholder", Warning, "Text in braces that looks like a misspelt placeholder (`{proces_num}`); it is left as written.";
@@ -90,6 +98,10 @@ codes! {
     LimitSoftAboveHard = "limit_soft_above_hard", Error, "A limit whose soft value is above its hard value.";
     EnvFileMissing = "env_file_missing", Error, "An `env-file` that does not exist or cannot be read.";
     EnvFileSyntax = "env_file_syntax", Error, "A line of an `env-file` that is not `KEY=VALUE`; the diagnostic points into that file.";
+    BadSize = "bad_size", Error, "A size (`max-size`, `log-buffer`) that is not a whole number of bytes or a number with a unit such as \"50MB\".";
+    OptionsOnDiscard = "options_on_discard", Error, "A `{ … }` block on `\"discard\"` or on `stderr \"stdout\"`: only a file takes one.";
+    KeepWithoutMaxSize = "keep_without_max_size", Warning, "`keep` in a log block without `max-size`: the file never rotates, so nothing is kept.";
+    RotationOnSpecialFile = "rotation_on_special_file", Warning, "`max-size` on a target that is not a regular file (under /dev or /proc, a FIFO, a device): it is never rotated.";
 }
 
 #[cfg(test)]

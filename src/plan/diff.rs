@@ -4,7 +4,9 @@
 //! what `diff` prints is exactly what a reload does:
 //! - a change to what a process is spawned with ([`FieldClass::Spawn`]) restarts the program;
 //! - a change to supervision only ([`FieldClass::Supervision`]) applies in place;
-//! - a `numprocs` change ([`FieldClass::Scale`]) starts or stops only the difference.
+//! - a `numprocs` change ([`FieldClass::Scale`]) starts or stops only the difference;
+//! - a change between two daemon-written log targets ([`FieldClass::Reopen`]: a new path,
+//!   `max-size`, `keep` or `timestamps`) reopens the file in place.
 //!
 //! Each field's class, and how its values compare and show, is its directive's (see
 //! [`super::directive`]); this module only walks the tables.
@@ -15,7 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::directive::{DAEMON, Directive, PROGRAM};
-use super::model::{DaemonSettings, Plan, ProgramSpec};
+use super::model::{DaemonSettings, OutputTarget, Plan, ProgramSpec};
 
 /// Everything that differs between an old and a new plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +128,10 @@ pub enum FieldClass {
     Scale,
     /// A daemon setting.
     Daemon,
+    /// A daemon-written log target's path or block (`max-size`, `keep`, `timestamps`): the
+    /// file is reopened with the new settings, no restart. The `stdout`/`stderr` directives
+    /// are [`FieldClass::Spawn`]; a change between two daemon-written targets is this.
+    Reopen,
 }
 
 /// Compares two plans. Pure: the same plans always give the same diff.
@@ -147,7 +153,17 @@ fn diff_program(name: &str, old: Option<&ProgramSpec>, new: Option<&ProgramSpec>
         (None, _) => return whole(name, Action::Added),
         (_, None) => return whole(name, Action::Removed),
     };
-    let changes = changes(PROGRAM, old, new);
+    let mut changes = changes(PROGRAM, old, new);
+    for change in &mut changes {
+        let targets = match change.field.as_str() {
+            "stdout" => (&old.stdout, &new.stdout),
+            "stderr" => (&old.stderr, &new.stderr),
+            _ => continue,
+        };
+        if let (OutputTarget::Written(..), OutputTarget::Written(..)) = targets {
+            change.class = FieldClass::Reopen;
+        }
+    }
     let scale = (old.numprocs != new.numprocs).then_some(Scale {
         from: old.numprocs,
         to: new.numprocs,
@@ -284,6 +300,33 @@ mod tests {
                 ("stderr", "memory", r#""/var/log/a.err""#),
             ]
         );
+    }
+
+    #[test]
+    fn a_daemon_written_target_changes_in_place() {
+        use crate::plan::model::LogOptions;
+        let mut a = spec("a");
+        a.stdout = OutputTarget::Written("/l/a.log".into(), LogOptions::default());
+        let mut b = a.clone();
+        b.stdout = OutputTarget::Written(
+            "/l/b.log".into(),
+            LogOptions {
+                max_size: Some(1024),
+                ..LogOptions::default()
+            },
+        );
+        let d = diff(&plan(&[a.clone()]), &plan(&[b]));
+        assert_eq!(action_of(&d, "a"), Action::Update);
+        assert_eq!(d.programs[0].changes[0].class, FieldClass::Reopen);
+        assert_eq!(
+            d.programs[0].changes[0].new,
+            r#""/l/b.log" { max-size "1KB" }"#
+        );
+        // Handing the file to the child instead is a restart.
+        let mut c = a.clone();
+        c.stdout = OutputTarget::File("/l/a.log".into());
+        let d = diff(&plan(&[a]), &plan(&[c]));
+        assert_eq!(action_of(&d, "a"), Action::Restart);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //!
 //! Validation dispatches on these tables (unknown names, "did you mean", help examples, the
 //! parse function), the diff reads its field table, reload classes and how values are shown
-//! from them, and the tests that keep the schema (`tests/schema_sync.rs`) and the book
-//! (`tests/book.rs`) honest read the same entries. Adding a directive is one entry here (its
+//! from them, and the tests that keep the schema (`tests/it/schema_sync.rs`) and the book
+//! (`tests/it/book.rs`) honest read the same entries. Adding a directive is one entry here (its
 //! parse function beside the others in `validate`), its field in the model, its tests, its
 //! book page and its schema property; the checks name whatever is missing.
 
@@ -14,10 +14,11 @@ use std::path::PathBuf;
 
 use kdl::KdlNode;
 
+use super::check::CheckRole;
 use super::diff::{FieldClass, KeyAction, KeyChange};
 use super::model::{DaemonSettings, OutputTarget, ProgramSpec, format_duration};
 use super::placeholder::same_per_process;
-use super::validate::{Ctx, daemon as vd, identity as vi, program as vp};
+use super::validate::{Ctx, check as vc, daemon as vd, identity as vi, program as vp};
 
 /// One setting of a block whose settings are stored in a `T` ([`ProgramSpec`] or
 /// [`DaemonSettings`]).
@@ -226,7 +227,8 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
     Directive {
         name: "stdout",
         example: "stdout \"/var/log/web.out\"",
-        shape: "a file path, or `\"discard\"`",
+        shape: "a file path, with an optional `{ max-size; keep; timestamps }` block; or \
+                `\"discard\"`",
         default: "kept in memory, for `taskmaster logs`",
         reload: FieldClass::Spawn,
         doc: "Where the process's standard output goes.",
@@ -239,7 +241,8 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
     Directive {
         name: "stderr",
         example: "stderr \"/var/log/web.err\"",
-        shape: "a file path, or `\"discard\"`",
+        shape: "a file path, with an optional `{ max-size; keep; timestamps }` block; \
+                `\"stdout\"`; or `\"discard\"`",
         default: "kept in memory, for `taskmaster logs --stderr`",
         reload: FieldClass::Spawn,
         doc: "Where the process's standard error goes.",
@@ -399,6 +402,34 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         // Values often hold secrets, as for `env`.
         keys: Some(|a, b| key_changes(&file_env(a), &file_env(b))),
     },
+    Directive {
+        name: "readiness",
+        example: "readiness { tcp 8080; interval \"500ms\"; deadline \"60s\" }",
+        shape: "a block: one check (`tcp`, `http`, `exec` or `log`) and its timing",
+        default: "none: `RUNNING` once `starttime` elapsed",
+        reload: FieldClass::Supervision,
+        doc: "A check that decides when a starting process is ready: it becomes `RUNNING` \
+              once a check passed and `starttime` elapsed.",
+        page: "config/readiness.md",
+        parse: vc::readiness,
+        same: |a, b| a.readiness == b.readiness,
+        show: |p| show_check(&p.readiness, CheckRole::Readiness),
+        keys: None,
+    },
+    Directive {
+        name: "liveness",
+        example: "liveness { http \"http://127.0.0.1:8080/healthz\"; threshold 3 }",
+        shape: "a block: one check (`tcp`, `http` or `exec`) and its timing",
+        default: "none: a running process is never probed",
+        reload: FieldClass::Supervision,
+        doc: "A check that restarts a running process that stops answering: `threshold` \
+              failures in a row stop it, and it counts as a crash.",
+        page: "config/liveness.md",
+        parse: vc::liveness,
+        same: |a, b| a.liveness == b.liveness,
+        show: |p| show_check(&p.liveness, CheckRole::Liveness),
+        keys: None,
+    },
 ];
 
 /// The variables a program gets from its env files: those `env` does not override.
@@ -441,7 +472,27 @@ pub static DAEMON: &[Directive<DaemonSettings>] = &[
         show: |d| show_default_path(&d.logfile),
         keys: None,
     },
+    Directive {
+        name: "log-buffer",
+        example: "log-buffer \"1MB\"",
+        shape: "size: bytes (`65536`), or a string with a 1024-based unit (`\"64KB\"`, \
+                `\"1MB\"`), 1KB to 16MB",
+        default: "`\"64KB\"`",
+        reload: FieldClass::Daemon,
+        doc: "How much of each stream of each process is kept in memory for `taskmaster logs`.",
+        page: "config/daemon.md#log-buffer",
+        parse: crate::plan::validate::logs::log_buffer,
+        same: |a, b| a.log_buffer == b.log_buffer,
+        show: |d| quote(&crate::plan::model::format_size(d.log_buffer.0)),
+        keys: None,
+    },
 ];
+
+fn show_check(check: &Option<super::check::Check>, role: CheckRole) -> String {
+    check
+        .as_ref()
+        .map_or_else(|| "none".into(), |c| c.show(role))
+}
 
 /// The keys that differ between two maps, in key order.
 fn key_changes(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Vec<KeyChange> {
@@ -476,11 +527,17 @@ fn quote(s: &str) -> String {
     format!("{s:?}")
 }
 
-/// `memory` is the absence of a setting, so it stays bare; the others are config strings.
+/// `memory` is the absence of a setting, so it stays bare; the others are config strings,
+/// a daemon-written file with its block.
 fn show_output(target: &OutputTarget) -> String {
     match target {
         OutputTarget::Memory => target.to_string(),
-        OutputTarget::Discard | OutputTarget::File(_) => quote(&target.to_string()),
+        OutputTarget::Written(path, options) => {
+            format!("{} {options}", quote(&path.display().to_string()))
+        }
+        OutputTarget::Discard | OutputTarget::File(_) | OutputTarget::SameAsStdout => {
+            quote(&target.to_string())
+        }
     }
 }
 

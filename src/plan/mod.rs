@@ -1,6 +1,7 @@
 //! From syntax tree to a validated, typed [`Plan`], the [`diff`](mod@diff) of two plans, and its
 //! human [`render`]ing.
 
+pub mod check;
 pub mod codes;
 pub mod credentials;
 pub mod diff;

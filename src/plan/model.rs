@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use super::check::Check;
 use super::credentials::{EnvFiles, Group, Limits, User};
 
 /// A whole validated config: daemon settings plus every program, keyed by name.
@@ -42,6 +43,28 @@ impl FromIterator<ProgramSpec> for Plan {
 pub struct DaemonSettings {
     pub socket: Option<PathBuf>,
     pub logfile: Option<PathBuf>,
+    /// Bytes of output kept in memory per stream of each process, for `logs`.
+    #[serde(rename = "log-buffer")]
+    pub log_buffer: LogBuffer,
+}
+
+/// `log-buffer`: how much of each stream is kept in memory (see [`LogBuffer::MAX`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct LogBuffer(pub u64);
+
+impl LogBuffer {
+    pub const DEFAULT: u64 = 64 * 1024;
+    pub const MIN: u64 = 1024;
+    /// Each stream of each process may hold this much: with 1,000 processes that is up to
+    /// 2 × 1,000 × the buffer, so it stays well below what a host has.
+    pub const MAX: u64 = 16 * 1024 * 1024;
+}
+
+impl Default for LogBuffer {
+    fn default() -> Self {
+        LogBuffer(Self::DEFAULT)
+    }
 }
 
 /// One `program "name" { … }` node with every default filled in and every relative path
@@ -87,6 +110,10 @@ pub struct ProgramSpec {
     pub limits: Limits,
     #[serde(rename = "env-file")]
     pub env_file: EnvFiles,
+    /// `None`: RUNNING once `starttime` elapsed, as before (see [`super::check`]).
+    pub readiness: Option<Check>,
+    /// `None`: a RUNNING process is never probed.
+    pub liveness: Option<Check>,
 }
 
 impl ProgramSpec {
@@ -121,6 +148,8 @@ impl ProgramSpec {
             groups: None,
             limits: Limits::new(),
             env_file: EnvFiles::default(),
+            readiness: None,
+            liveness: None,
         }
     }
 
@@ -303,8 +332,93 @@ pub enum OutputTarget {
     Memory,
     /// `"discard"`: /dev/null.
     Discard,
-    /// A file, opened for appending; the path is absolute.
+    /// A file without a block, opened for appending and handed to the child; the path is
+    /// absolute.
     File(PathBuf),
+    /// A file with a `{ … }` block: the stream is a pipe and the daemon writes the file
+    /// (rotation, timestamps, shared by several sources); the path is absolute.
+    Written(PathBuf, LogOptions),
+    /// `stderr "stdout"`: the child's stderr is its stdout (supervisord's `redirect_stderr`).
+    /// Only `stderr` takes it.
+    SameAsStdout,
+}
+
+impl OutputTarget {
+    /// The path of a file target, handed to the child or written by the daemon.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            OutputTarget::File(p) | OutputTarget::Written(p, _) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// The `{ … }` block of a daemon-written log target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LogOptions {
+    /// Rotate before the file would pass this many bytes; `None`: never rotate.
+    #[serde(rename = "max-size")]
+    pub max_size: Option<u64>,
+    /// Rotated files kept (`F.1` newest … `F.keep`); 0 truncates instead.
+    pub keep: u32,
+    /// Each line starts with the UTC time it was read.
+    pub timestamps: bool,
+}
+
+impl LogOptions {
+    pub const DEFAULT_KEEP: u32 = 10;
+    pub const MAX_KEEP: u32 = 1000;
+    /// The smallest and largest `max-size`.
+    pub const MIN_SIZE: u64 = 1024;
+    pub const MAX_SIZE: u64 = 1024 * 1024 * 1024 * 1024;
+}
+
+impl Default for LogOptions {
+    fn default() -> Self {
+        LogOptions {
+            max_size: None,
+            keep: Self::DEFAULT_KEEP,
+            timestamps: false,
+        }
+    }
+}
+
+impl fmt::Display for LogOptions {
+    /// The block as a config writes it: `{ max-size "50MB"; keep 10 }` (defaults left out).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(max) = self.max_size {
+            parts.push(format!("max-size \"{}\"", format_size(max)));
+        }
+        if self.keep != Self::DEFAULT_KEEP {
+            parts.push(format!("keep {}", self.keep));
+        }
+        if self.timestamps {
+            parts.push("timestamps #true".to_owned());
+        }
+        if parts.is_empty() {
+            f.write_str("{ }")
+        } else {
+            write!(f, "{{ {} }}", parts.join("; "))
+        }
+    }
+}
+
+/// A size as a config writes it: `"50MB"` when a whole number of a 1024-based unit, else
+/// bytes (`"1500B"`).
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "TB"),
+        (1 << 30, "GB"),
+        (1 << 20, "MB"),
+        (1 << 10, "KB"),
+    ];
+    for (unit, name) in UNITS {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
+            return format!("{}{name}", bytes / unit);
+        }
+    }
+    format!("{bytes}B")
 }
 
 impl fmt::Display for OutputTarget {
@@ -313,6 +427,8 @@ impl fmt::Display for OutputTarget {
             OutputTarget::Memory => f.write_str("memory"),
             OutputTarget::Discard => f.write_str("discard"),
             OutputTarget::File(p) => write!(f, "{}", p.display()),
+            OutputTarget::Written(p, options) => write!(f, "{} {options}", p.display()),
+            OutputTarget::SameAsStdout => f.write_str("stdout"),
         }
     }
 }
@@ -383,6 +499,24 @@ mod tests {
         assert_eq!(none.delay(7), Duration::ZERO);
         assert_eq!(none.to_string(), "0");
         assert_eq!(b.to_string(), "\"100ms\" \"30s\"");
+    }
+
+    #[test]
+    fn sizes_print_like_config_values() {
+        assert_eq!(format_size(50 * 1024 * 1024), "50MB");
+        assert_eq!(format_size(1024), "1KB");
+        assert_eq!(format_size(1536), "1536B");
+        assert_eq!(format_size(3 << 30), "3GB");
+        let o = LogOptions {
+            max_size: Some(1 << 20),
+            keep: 3,
+            timestamps: true,
+        };
+        assert_eq!(
+            o.to_string(),
+            r#"{ max-size "1MB"; keep 3; timestamps #true }"#
+        );
+        assert_eq!(LogOptions::default().to_string(), "{ }");
     }
 
     #[test]

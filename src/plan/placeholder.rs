@@ -150,6 +150,9 @@ fn expand_path(path: &std::path::Path, who: &Who<'_>) -> Option<PathBuf> {
 fn expand_output(target: &OutputTarget, who: &Who<'_>) -> Option<OutputTarget> {
     match target {
         OutputTarget::File(path) => expand_path(path, who).map(OutputTarget::File),
+        OutputTarget::Written(path, options) => {
+            expand_path(path, who).map(|p| OutputTarget::Written(p, options.clone()))
+        }
         _ => None,
     }
 }
@@ -221,7 +224,7 @@ pub fn same_per_process<V: PartialEq>(
 /// Whether any value of `spec` that takes placeholders holds one.
 pub fn uses_placeholders(spec: &ProgramSpec) -> bool {
     let path = |p: &std::path::Path| p.to_str().is_some_and(has_placeholder);
-    let output = |o: &OutputTarget| matches!(o, OutputTarget::File(p) if path(p));
+    let output = |o: &OutputTarget| o.path().is_some_and(path);
     spec.cmd.iter().any(|a| has_placeholder(a))
         || spec.workingdir.as_deref().is_some_and(path)
         || output(&spec.stdout)

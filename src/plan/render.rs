@@ -23,7 +23,7 @@
 
 use std::fmt::Write as _;
 
-use super::diff::{Action, FieldChange, KeyAction, PlanDiff, ProgramDiff, Scale};
+use super::diff::{Action, FieldChange, FieldClass, KeyAction, PlanDiff, ProgramDiff, Scale};
 use super::model::process_name;
 
 const GREEN: &str = "\x1b[32m";
@@ -78,7 +78,7 @@ pub fn render_diff_with(diff: &PlanDiff, color: bool, show_values: bool) -> Stri
 ///       "changes": [FieldChange] }                 // empty for added/removed
 ///   ]
 /// }
-/// FieldChange = { "field": "cmd", "class": "spawn" | "supervision" | "scale" | "daemon",
+/// FieldChange = { "field": "cmd", "class": "spawn" | "supervision" | "scale" | "daemon" | "reopen",
 ///                 "old": "\"sleep 1\"", "new": "\"sleep 2\"" }  // values as a config writes them
 /// ```
 ///
@@ -138,6 +138,7 @@ fn render_program(out: &mut String, program: &ProgramDiff, paint: Paint) {
                     (Action::Update, Some(scale)) if change.field == "numprocs" => {
                         format!(" ({})", scale_note(name, scale))
                     }
+                    _ if change.class == FieldClass::Reopen => " (reopened, no restart)".into(),
                     _ => String::new(),
                 };
                 field_line(out, change, &note);

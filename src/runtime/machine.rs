@@ -17,16 +17,25 @@
 //! - `stop` sends the stop signal, arms `stoptime`, then kills; the end of the group makes it
 //!   STOPPED. The kill timer stays armed until then, also after the main process is gone.
 //!
+//! - `readiness` holds STARTING until a check passed, its deadline is a failed attempt;
+//!   `liveness` failures stop a RUNNING process as a crash ([`checks`]).
+//!
 //! The driver (`supervisor`) turns [`Effect`]s into syscalls and feeds what happened back as
 //! [`Event`]s. A process has at most one timer at a time (start, backoff or kill), so the
-//! machine only says "arm" or "cancel" and interprets [`Event::TimerFired`] by its state.
+//! machine only says "arm" or "cancel" and interprets [`Event::TimerFired`] by its state;
+//! the checks have a second one of their own ([`Effect::ArmCheckTimer`]).
 //! Caps: the crash-limit history holds at most N times (N ≤ 10,000 by validation).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::plan::check::CheckRole;
 use crate::plan::model::{ProgramSpec, is_expected_exit};
+
+mod checks;
 use crate::protocol::ProcessState;
+pub use checks::CheckStop;
+use checks::Probing;
 
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +74,12 @@ pub enum Event {
     GroupEmpty,
     /// The one timer armed by [`Effect::ArmTimer`] expired.
     TimerFired,
+    /// The check timer armed by [`Effect::ArmCheckTimer`] expired.
+    CheckTimerFired,
+    /// The check started by [`Effect::RunCheck`] ended (for `log`: a line matched).
+    CheckDone { role: CheckRole, passed: bool },
+    /// A reload changed the program's `readiness` or `liveness`.
+    ChecksChanged,
 }
 
 /// What the driver must do.
@@ -80,6 +95,15 @@ pub enum Effect {
     SendStopSignal,
     /// SIGKILL the process group (and its leftovers).
     Kill,
+    /// Arm the process's check timer (separate from the one above), replacing any armed one.
+    ArmCheckTimer(Duration),
+    /// Disarm the check timer.
+    CancelCheckTimer,
+    /// Start one attempt of this check now, then report [`Event::CheckDone`].
+    RunCheck(CheckRole),
+    /// Drop the attempt in flight (close its socket, kill an exec check's group); no
+    /// [`Event::CheckDone`] is expected for it.
+    AbortCheck,
 }
 
 /// One process's supervision state.
@@ -111,6 +135,8 @@ pub struct Machine {
     crash_times: VecDeque<Instant>,
     /// The crash restart BACKOFF is waiting for.
     wait: Option<CrashWait>,
+    /// Readiness and liveness checks ([`checks`]).
+    probing: Probing,
 }
 
 /// Why the last start attempt failed (or why the process gave up).
@@ -118,6 +144,10 @@ pub struct Machine {
 pub enum Failure {
     SpawnFailed,
     ExitedTooQuickly(Exit),
+    /// Not ready within the readiness `deadline`.
+    NotReady {
+        deadline: Duration,
+    },
     /// `crash-limit` reached: `restarts` crash restarts within `window` already.
     CrashLoop {
         restarts: u32,
@@ -176,6 +206,7 @@ impl Machine {
             crash_run: 0,
             crash_times: VecDeque::new(),
             wait: None,
+            probing: Probing::default(),
         }
     }
 
@@ -252,6 +283,15 @@ impl Machine {
     /// Applies one event, happening at `now`, under `spec`'s supervision settings; returns
     /// what to do.
     pub fn handle(&mut self, event: Event, spec: &ProgramSpec, now: Instant) -> Vec<Effect> {
+        let mut effects = match self.check_event(event, spec, now) {
+            Some(effects) => effects,
+            None => self.transition(event, spec, now),
+        };
+        self.sync_checks(spec, &mut effects);
+        effects
+    }
+
+    fn transition(&mut self, event: Event, spec: &ProgramSpec, now: Instant) -> Vec<Effect> {
         use ProcessState as S;
         match (self.state, event) {
             (S::Stopped | S::Exited | S::Fatal, Event::StartRequested) => {
@@ -294,9 +334,9 @@ impl Machine {
             (S::Starting, Event::Spawned) => {
                 self.leftovers = None;
                 self.killed = false;
+                self.probing.spawned(now);
                 if spec.starttime.is_zero() {
-                    self.enter_running(now);
-                    vec![]
+                    self.starttime_elapsed(spec, now)
                 } else {
                     vec![Effect::ArmTimer(spec.starttime)]
                 }
@@ -307,10 +347,7 @@ impl Machine {
                 self.failure = Some(Failure::SpawnFailed);
                 self.failed_attempt(spec, false)
             }
-            (S::Starting, Event::TimerFired) => {
-                self.enter_running(now);
-                vec![]
-            }
+            (S::Starting, Event::TimerFired) => self.start_timer_fired(spec, now),
             (S::Starting, Event::Exited(exit)) => self.exited_starting(exit, spec),
             (S::Running, Event::Exited(exit)) => self.exited_running(exit, spec, now),
             (S::Starting | S::Running, Event::LeaderExited { exit, leftovers }) => {

@@ -29,8 +29,10 @@
 //!   what a daemon killed with SIGKILL left. Descriptors inherited without close-on-exec are
 //!   marked close-on-exec at start-up, so no child inherits them.
 
+pub mod checks;
 pub mod client;
 pub mod eventlog;
+pub mod logfile;
 pub mod logtarget;
 pub mod machine;
 mod memory;

@@ -3,6 +3,10 @@
 //!
 //! A ring allocates nothing until output arrives and grows only up to its limit, so a
 //! thousand quiet processes cost no buffer memory.
+//!
+//! For `logs --both`, each ring also remembers where the runs of output began that arrived
+//! after output of the process's other stream (at most [`MAX_MARKS`] of them, 16 bytes
+//! each): [`interleave`] puts the two streams back in arrival order, whole lines at a time.
 
 use std::collections::VecDeque;
 
@@ -12,11 +16,21 @@ pub const RING_BYTES: usize = 64 * 1024;
 /// A partial line longer than this is handed to followers without waiting for its newline.
 const MAX_PARTIAL_LINE: usize = 8 * 1024;
 
+/// Arrival marks kept per ring; beyond this the oldest are forgotten (their output then
+/// counts as older than anything marked).
+pub const MAX_MARKS: usize = 256;
+
 /// The last [`RING_BYTES`] (or `limit`) bytes written to a stream.
 #[derive(Debug)]
 pub struct Ring {
     buf: VecDeque<u8>,
     limit: usize,
+    /// Bytes ever pushed: the absolute offset just past the end of `buf`.
+    total: u64,
+    /// (absolute offset, arrival number) where a run of this stream's output began.
+    marks: VecDeque<(u64, u64)>,
+    /// The arrival number of the last push.
+    last: Option<u64>,
 }
 
 impl Default for Ring {
@@ -30,10 +44,57 @@ impl Ring {
         Ring {
             buf: VecDeque::new(),
             limit,
+            total: 0,
+            marks: VecDeque::new(),
+            last: None,
         }
     }
 
+    /// A new limit (a reload changed `log-buffer`): the oldest bytes beyond it go.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.max(1);
+        let over = self.buf.len().saturating_sub(self.limit);
+        self.buf.drain(..over);
+        self.buf.shrink_to(self.limit);
+        self.forget_old_marks();
+    }
+
+    /// Pushes `data`, the process's `seq`-th chunk of output (counted over both streams):
+    /// a chunk that does not follow this ring's last one directly starts a new run.
+    pub fn push_marked(&mut self, data: &[u8], seq: u64) {
+        if self.last.is_none_or(|last| last + 1 != seq) {
+            if self.marks.len() == MAX_MARKS {
+                self.marks.pop_front();
+            }
+            self.marks.push_back((self.total, seq));
+        }
+        self.last = Some(seq);
+        self.push(data);
+        self.forget_old_marks();
+    }
+
+    fn forget_old_marks(&mut self) {
+        let start = self.total - self.buf.len() as u64;
+        // A mark is needed while the next one still starts inside the ring.
+        while self.marks.len() > 1 && self.marks[1].0 <= start {
+            self.marks.pop_front();
+        }
+    }
+
+    /// The kept bytes with their runs: (offset in the bytes, arrival number) of each.
+    pub fn runs(&self) -> (Vec<u8>, Vec<(usize, u64)>) {
+        let bytes = self.tail(None);
+        let start = self.total - bytes.len() as u64;
+        let runs = self
+            .marks
+            .iter()
+            .map(|&(at, seq)| (usize::try_from(at.saturating_sub(start)).unwrap_or(0), seq))
+            .collect();
+        (bytes, runs)
+    }
+
     pub fn push(&mut self, data: &[u8]) {
+        self.total += data.len() as u64;
         if data.len() >= self.limit {
             self.buf.clear();
             self.buf.extend(&data[data.len() - self.limit..]);
@@ -73,6 +134,44 @@ impl Ring {
             }
         }
     }
+}
+
+/// Two streams' kept bytes and runs ([`Ring::runs`]) in arrival order. A run boundary
+/// inside a line moves to that line's end, so lines stay whole; bytes before a stream's
+/// first mark count as the oldest.
+pub fn interleave(a: (&[u8], &[(usize, u64)]), b: (&[u8], &[(usize, u64)])) -> Vec<u8> {
+    let mut pieces: Vec<(u64, &[u8])> = Vec::new();
+    for (bytes, runs) in [a, b] {
+        let mut bounds: Vec<(usize, u64)> = vec![(0, 0)];
+        for &(at, seq) in runs {
+            let at = at.min(bytes.len());
+            // Continue a line begun in the previous run: cut after its end.
+            let cut = if at == 0 || bytes[at - 1] == b'\n' {
+                at
+            } else {
+                bytes[at..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |i| at + i + 1)
+            };
+            match bounds.last_mut() {
+                Some(last) if last.0 >= cut => last.1 = last.1.max(seq),
+                _ => bounds.push((cut, seq)),
+            }
+        }
+        for (i, &(from, seq)) in bounds.iter().enumerate() {
+            let to = bounds.get(i + 1).map_or(bytes.len(), |next| next.0);
+            if from < to {
+                pieces.push((seq, &bytes[from..to]));
+            }
+        }
+    }
+    // Stable: equal numbers (unmarked starts) keep stdout first.
+    pieces.sort_by_key(|&(seq, _)| seq);
+    pieces
+        .into_iter()
+        .flat_map(|(_, p)| p.iter().copied())
+        .collect()
 }
 
 /// Where the last `n` lines of `data` begin.
@@ -188,6 +287,40 @@ mod tests {
         }
         assert_eq!(big.len(), RING_BYTES);
         assert!(big.buf.capacity() < RING_BYTES + RING_BYTES / 2);
+    }
+
+    #[test]
+    fn two_streams_interleave_in_arrival_order_by_whole_lines() {
+        let mut out = Ring::new(1024);
+        let mut err = Ring::new(1024);
+        out.push_marked(b"o1\n", 1);
+        out.push_marked(b"o2\no3-", 2);
+        err.push_marked(b"e1\n", 3);
+        out.push_marked(b"end\n", 4);
+        err.push_marked(b"e2\n", 5);
+        err.push_marked(b"e3\n", 6);
+        out.push_marked(b"o4\n", 7);
+        let (ob, or) = out.runs();
+        let (eb, er) = err.runs();
+        assert_eq!(
+            interleave((&ob, &or), (&eb, &er)),
+            b"o1\no2\no3-end\ne1\ne2\ne3\no4\n"
+        );
+    }
+
+    #[test]
+    fn marks_are_bounded_and_follow_the_kept_bytes() {
+        let mut r = Ring::new(64);
+        for seq in 0..10_000u64 {
+            r.push_marked(b"x\n", seq * 2);
+        }
+        assert!(r.marks.len() <= 33, "{}", r.marks.len());
+        let (bytes, runs) = r.runs();
+        assert_eq!(bytes.len(), 64);
+        assert!(runs.iter().all(|&(at, _)| at <= 64));
+        r.set_limit(8);
+        assert_eq!(r.len(), 8);
+        assert!(r.marks.len() <= 5);
     }
 
     #[test]

@@ -173,7 +173,8 @@ enum Output {
 impl Output {
     fn open(target: &OutputTarget, stream: &'static str) -> Result<Output, SpawnError> {
         Ok(match target {
-            OutputTarget::Memory => {
+            // A daemon-written file is read from a pipe, like memory.
+            OutputTarget::Memory | OutputTarget::Written(..) => {
                 let (read, write) =
                     nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| SpawnError::Pipe {
                         stream,
@@ -181,7 +182,8 @@ impl Output {
                     })?;
                 Output::Pipe { read, write }
             }
-            OutputTarget::Discard => Output::Discard,
+            // Not reached for stderr (see `spawn`); stdout never takes it.
+            OutputTarget::Discard | OutputTarget::SameAsStdout => Output::Discard,
             OutputTarget::File(path) => {
                 let output_error = |source| SpawnError::Output {
                     stream,
@@ -272,26 +274,30 @@ pub fn spawn(
     // Created with the program's umask, as the child would create them.
     let (stdout, stderr) = {
         let _lent = Lent::apply(spec.umask, None);
-        (
-            Output::open(&spec.stdout, "stdout")?,
-            Output::open(&spec.stderr, "stderr")?,
-        )
+        let stdout = Output::open(&spec.stdout, "stdout")?;
+        // `stderr "stdout"`: the child's fd 2 is its fd 1 (the same file, pipe or /dev/null).
+        let stderr = match spec.stderr {
+            OutputTarget::SameAsStdout => None,
+            _ => Some(Output::open(&spec.stderr, "stderr")?),
+        };
+        (stdout, stderr)
     };
+    let stderr_end = stderr.as_ref().unwrap_or(&stdout);
 
     // posix_spawn has no chdir action here, no shell fallback for a script without
     // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh), and cannot set
     // limits, groups or ids.
     let started = if spec.workingdir.is_none() && switch.is_empty() {
-        match spawn_direct(spec, ctx, who, &exe, &stdout, &stderr) {
+        match spawn_direct(spec, ctx, who, &exe, &stdout, stderr_end) {
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
-                spawn_forked(spec, ctx, who, &exe, &stdout, &stderr, switch)
+                spawn_forked(spec, ctx, who, &exe, &stdout, stderr_end, switch)
             }
             other => other,
         }
     } else {
-        match spawn_cloned(spec, ctx, who, &exe, &stdout, &stderr, &switch) {
+        match spawn_cloned(spec, ctx, who, &exe, &stdout, stderr_end, &switch) {
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
-                spawn_forked(spec, ctx, who, &exe, &stdout, &stderr, switch)
+                spawn_forked(spec, ctx, who, &exe, &stdout, stderr_end, switch)
             }
             other => other,
         }
@@ -303,7 +309,7 @@ pub fn spawn(
     Ok(Spawned {
         pid: raw,
         stdout: stdout.into_reader(),
-        stderr: stderr.into_reader(),
+        stderr: stderr.and_then(Output::into_reader),
     })
 }
 

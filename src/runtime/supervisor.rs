@@ -440,6 +440,11 @@ impl Supervisor {
                 self.signal_group(id, Signal::SIGKILL);
                 None
             }
+            // Wired to the check runners once the supervisor seam has landed.
+            Effect::ArmCheckTimer(_)
+            | Effect::CancelCheckTimer
+            | Effect::RunCheck(_)
+            | Effect::AbortCheck => None,
         }
     }
 
@@ -1185,6 +1190,9 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
             format!("{} before starttime", describe_exit(exit))
         }
         Some(Failure::CrashLoop { exit, .. }) => describe_exit(exit),
+        Some(Failure::NotReady { deadline }) => {
+            format!("not ready within {}", format_duration(deadline))
+        }
         None => "failed".into(),
     };
     let base = match proc.machine.state() {

@@ -8,7 +8,7 @@
 //! Output is YAML (one document per program, each preceded by its comments) or, with
 //! `--format json`, one `v1 List`. JSON has no comments, so every workload also carries its
 //! notes in the `taskmaster/cannot-map` annotation. The mapping, setting by setting, is in
-//! `map`; `tests/export_verify.rs` checks every manifest with `kubernetes-validate --strict`.
+//! `map`; `tests/it/export_verify.rs` checks every manifest with `kubernetes-validate --strict`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -338,6 +338,14 @@ fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
             }
         }
         Setting::CrashLoop { backoff, limit } => crash_loop(draft, backoff, limit),
+        Setting::Check { check: None, .. } => {}
+        Setting::Check {
+            role,
+            check: Some(check),
+        } => draft.cannot(
+            format!("{} {}", role.name(), check.show(role)),
+            "not mapped to a probe yet: the Deployment runs without this check",
+        ),
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
         Setting::User(_)
@@ -424,6 +432,13 @@ fn output(draft: &mut Draft, field: &str, target: &OutputTarget) {
             format!("{field} {}", kdl_quote(&path.to_string_lossy())),
             "a container's output goes to its log (`kubectl logs`), not to a file",
         ),
+        OutputTarget::Written(path, options) => draft.cannot(
+            format!("{field} {} {options}", kdl_quote(&path.to_string_lossy())),
+            "a container's output goes to its log (`kubectl logs`), rotated by the kubelet, \
+             not to a file",
+        ),
+        // The container's log holds both streams already.
+        OutputTarget::SameAsStdout => {}
     }
 }
 

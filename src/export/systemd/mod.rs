@@ -7,7 +7,7 @@
 //!
 //! The mapping, setting by setting, is in `map`; the book's "Outgrowing one machine" chapter
 //! has it as a table. It was measured against systemd 252 (Debian 12): every unit must pass
-//! `systemd-analyze verify` with nothing on stderr, which `tests/export_verify.rs` checks.
+//! `systemd-analyze verify` with nothing on stderr, which `tests/it/export_verify.rs` checks.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -307,6 +307,14 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
             }
         }
         Setting::CrashLoop { backoff, limit } => crash_loop(unit, spec, backoff, limit),
+        Setting::Check { check: None, .. } => {}
+        Setting::Check {
+            role,
+            check: Some(check),
+        } => unit.cannot(
+            format!("{} {}", role.name(), check.show(role)),
+            "systemd has no probes (for now): the unit is started and kept running without this check",
+        ),
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
         Setting::User(_)
@@ -483,6 +491,16 @@ fn output(unit: &mut Unit, field: &str, key: &'static str, target: &OutputTarget
     match target {
         OutputTarget::Memory => unit.set(key, "journal"),
         OutputTarget::Discard => unit.set(key, "null"),
+        // `StandardError=inherit` is the file descriptor of standard output.
+        OutputTarget::SameAsStdout => unit.set(key, "inherit"),
+        OutputTarget::Written(path, options) => {
+            unit.cannot(
+                format!("{field} {} {options}", kdl_quote(&path.to_string_lossy())),
+                "systemd appends to the file but neither rotates nor timestamps it: use \
+                 logrotate with copytruncate, or the journal",
+            );
+            output(unit, field, key, &OutputTarget::File(path.clone()));
+        }
         OutputTarget::File(path) => match escape::path_value(&path.to_string_lossy()) {
             Some(value) => unit.set(key, format!("append:{value}")),
             None => {

@@ -485,7 +485,10 @@ mod tests {
             let c = crate::plan::compile("t.kdl", text, Path::new("/cfg")).unwrap();
             c.plan.programs["a"].cmd.clone()
         };
-        assert_eq!(cmd("program a { cmd \"./run.sh -v\" }"), ["/cfg/run.sh", "-v"]);
+        assert_eq!(
+            cmd("program a { cmd \"./run.sh -v\" }"),
+            ["/cfg/run.sh", "-v"]
+        );
         assert_eq!(cmd("program a { cmd \"bin/x\" }"), ["/cfg/bin/x"]);
         assert_eq!(
             cmd("program a { cmd \"./run.sh\"; workingdir \"/tmp\" }"),

@@ -5,9 +5,11 @@
 //! of the file. Each check pushes a [`Problem`] and moves on; a setting with a problem keeps
 //! its default so later checks still run.
 
+pub(crate) mod check;
 pub(crate) mod daemon;
 mod fields;
 pub(crate) mod identity;
+pub(crate) mod logs;
 mod paths;
 pub(crate) mod program;
 mod suggest;

@@ -11,9 +11,7 @@ use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, v
 use crate::plan::codes::Code;
 use crate::plan::directive::{Directive, PROGRAM};
 use crate::plan::model::format_duration;
-use crate::plan::model::{
-    AutoRestart, CrashLimit, OutputTarget, ProgramSpec, RestartBackoff, StopSignal,
-};
+use crate::plan::model::{AutoRestart, CrashLimit, ProgramSpec, RestartBackoff, StopSignal};
 use crate::plan::placeholder;
 use crate::plan::report::Problem;
 
@@ -73,6 +71,7 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
             }
         }
     }
+    super::check::after_program(ctx, node, &spec);
     if !has_cmd {
         ctx.push(
             Problem::new(
@@ -272,14 +271,14 @@ pub fn stopsignal(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
 }
 
 pub fn stdout(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
-    if let Some(entry) = one(ctx, field) {
-        spec.stdout = output(ctx, entry, "stdout");
+    if let Some(target) = super::logs::target(ctx, field, "stdout") {
+        spec.stdout = target;
     }
 }
 
 pub fn stderr(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
-    if let Some(entry) = one(ctx, field) {
-        spec.stderr = output(ctx, entry, "stderr");
+    if let Some(target) = super::logs::target(ctx, field, "stderr") {
+        spec.stderr = target;
     }
 }
 
@@ -664,28 +663,6 @@ fn stopsignal_value(ctx: &mut Ctx, entry: &KdlEntry) -> Option<StopSignal> {
         })
         .ok()
         .map(StopSignal)
-}
-
-fn output(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> OutputTarget {
-    if entry.value().as_string() == Some("discard") {
-        return OutputTarget::Discard;
-    }
-    let ex = if field == "stdout" {
-        "stdout \"web.out\" or stdout \"discard\""
-    } else {
-        "stderr \"web.err\" or stderr \"discard\""
-    };
-    match paths::path(ctx, entry, field, ex) {
-        Some(file) => {
-            let text = entry.value().as_string().unwrap_or_default();
-            identity::check_placeholders(ctx, entry, text);
-            if !placeholder::has_placeholder(text) {
-                paths::warn_parent_missing(ctx, entry, field, &file);
-            }
-            OutputTarget::File(file)
-        }
-        None => OutputTarget::default(),
-    }
 }
 
 pub fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {

@@ -11,6 +11,8 @@ use super::ini::{Entry, Section};
 use super::kdl_out;
 use super::{Warning, parse_bool};
 use crate::plan::directive::{Directive, PROGRAM};
+use crate::plan::model::{LogOptions, format_size};
+use crate::plan::validate::logs::size_text;
 use crate::plan::validate::{self, PathFlaw, values};
 
 /// What a `[program:x]` section becomes.
@@ -50,6 +52,7 @@ pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Progra
         vars,
         warnings,
         fields: BTreeMap::new(),
+        log_paths: BTreeMap::new(),
     };
     out.convert_all(numprocs);
     let skipped = !out.fields.contains_key("cmd");
@@ -175,6 +178,8 @@ struct Converter<'a> {
     warnings: Vec<Warning>,
     /// Converted settings by field name.
     fields: BTreeMap<&'static str, String>,
+    /// The files `stdout_logfile` / `stderr_logfile` name, by field (for their rotation).
+    log_paths: BTreeMap<&'static str, String>,
 }
 
 impl Converter<'_> {
@@ -221,6 +226,8 @@ impl Converter<'_> {
                 .collect();
             self.set("env", format!("{{ {}; }}", vars.join("; ")));
         }
+        self.log_rotation("stdout");
+        self.log_rotation("stderr");
         self.redirect_stderr();
     }
 
@@ -328,6 +335,11 @@ impl Converter<'_> {
             "stdout_logfile" => self.logfile(entry, "stdout"),
             "stderr_logfile" => self.logfile(entry, "stderr"),
             "redirect_stderr" => {} // after stdout is known: see redirect_stderr()
+            // After the file is known: see log_rotation().
+            "stdout_logfile_maxbytes"
+            | "stdout_logfile_backups"
+            | "stderr_logfile_maxbytes"
+            | "stderr_logfile_backups" => {}
             "environment" => {
                 let value = self.value(entry);
                 match parse_environment(&value) {
@@ -349,7 +361,7 @@ impl Converter<'_> {
             }
             key if is_log_tuning(key) => self.warn(
                 entry,
-                "no counterpart: taskmaster neither rotates logs nor emits log events",
+                "no counterpart: taskmaster has no capture mode, log events or syslog output",
             ),
             _ => self.warn(entry, "no counterpart in taskmaster"),
         }
@@ -381,11 +393,82 @@ impl Converter<'_> {
                 let flaw = validate::path_flaw(&value).map_or("", path_flaw);
                 self.warn(entry, format!("{flaw}; kept in memory"))
             }
-            _ => self.set(field, kdl_out::string(&value)),
+            _ => {
+                self.set(field, kdl_out::string(&value));
+                self.log_paths.insert(field, value);
+            }
         }
     }
 
-    /// `redirect_stderr=true`: stderr goes to stdout's file when it has one.
+    /// `{stream}_logfile_maxbytes` / `_backups`: a file supervisord writes is rotated at
+    /// 50MB keeping 10 unless they say otherwise; taskmaster's default is not to rotate, so
+    /// the block says it (`maxbytes=0`: no block, the file is handed to the program). A
+    /// target that is not a regular file (`/dev/stdout`) is never rotated: supervisord's
+    /// attempt to fails there, so no block is written for it.
+    fn log_rotation(&mut self, stream: &'static str) {
+        let maxbytes = self
+            .section
+            .get(&format!("{stream}_logfile_maxbytes"))
+            .cloned();
+        let backups = self
+            .section
+            .get(&format!("{stream}_logfile_backups"))
+            .cloned();
+        let Some(path) = self.log_paths.get(stream).cloned() else {
+            for entry in maxbytes.iter().chain(&backups) {
+                self.warn(
+                    entry,
+                    "only a file rotates; taskmaster keeps the last `log-buffer` bytes in memory",
+                );
+            }
+            return;
+        };
+        let mut max: u64 = 50 << 20;
+        if let Some(entry) = &maxbytes {
+            match size_text(&self.value(entry)) {
+                Ok(0) => return,
+                Ok(bytes) if bytes < LogOptions::MIN_SIZE => {
+                    self.warn(entry, "below taskmaster's minimum; max-size set to 1KB");
+                    max = LogOptions::MIN_SIZE;
+                }
+                Ok(bytes) => max = bytes.min(LogOptions::MAX_SIZE),
+                Err(_) => {
+                    self.warn(entry, "not a size such as 50MB; supervisord's 50MB is used");
+                }
+            }
+        }
+        let mut keep = LogOptions::DEFAULT_KEEP;
+        if let Some(entry) = &backups {
+            match self.value(entry).parse::<u32>() {
+                Ok(n) if n > LogOptions::MAX_KEEP => {
+                    self.warn(entry, "above taskmaster's maximum; keep set to 1000");
+                    keep = LogOptions::MAX_KEEP;
+                }
+                Ok(n) => keep = n,
+                Err(_) => self.warn(entry, "not a whole number; supervisord's 10 is used"),
+            }
+        }
+        if path.starts_with("/dev/") || path.starts_with("/proc/") {
+            if let Some(entry) = &maxbytes {
+                self.warn(
+                    entry,
+                    "not rotated: the target is not a regular file (supervisord's rotation \
+                     fails on it)",
+                );
+            }
+            return;
+        }
+        self.set(
+            stream,
+            format!(
+                "{} {{ max-size {}; keep {keep}; }}",
+                kdl_out::string(&path),
+                kdl_out::string(&format_size(max))
+            ),
+        );
+    }
+
+    /// `redirect_stderr=true`: stderr goes wherever stdout goes (`stderr "stdout"`).
     fn redirect_stderr(&mut self) {
         let Some(entry) = self.section.get("redirect_stderr") else {
             return;
@@ -406,18 +489,7 @@ impl Converter<'_> {
                     );
                     self.fields.remove("stderr");
                 }
-                match self.fields.get("stdout").cloned() {
-                    Some(stdout) if stdout != "stdout \"discard\"" => {
-                        let target = stdout.trim_start_matches("stdout ").to_owned();
-                        self.set("stderr", target);
-                    }
-                    Some(_) => self.set("stderr", "\"discard\"".into()),
-                    None => self.warn(
-                        entry,
-                        "taskmaster keeps stdout and stderr apart in memory; give stdout a \
-                         file to merge them (`taskmaster logs --stderr` shows stderr)",
-                    ),
-                }
+                self.set("stderr", "\"stdout\"".into());
             }
             None => self.warn(entry, "not a boolean; not converted"),
         }
@@ -428,16 +500,7 @@ fn is_log_tuning(key: &str) -> bool {
     let rest = key
         .strip_prefix("stdout_")
         .or_else(|| key.strip_prefix("stderr_"));
-    matches!(
-        rest,
-        Some(
-            "logfile_maxbytes"
-                | "logfile_backups"
-                | "capture_maxbytes"
-                | "events_enabled"
-                | "syslog"
-        )
-    )
+    matches!(rest, Some("capture_maxbytes" | "events_enabled" | "syslog"))
 }
 
 /// A path the compiler refuses, in words.
