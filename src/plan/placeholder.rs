@@ -151,7 +151,7 @@ fn expand_output(target: &OutputTarget, who: &Who<'_>) -> Option<OutputTarget> {
     match target {
         OutputTarget::File(path) => expand_path(path, who).map(OutputTarget::File),
         OutputTarget::Written(path, options) => {
-            expand_path(path, who).map(|p| OutputTarget::Written(p, options.clone()))
+            expand_path(path, who).map(|p| OutputTarget::Written(p, *options))
         }
         _ => None,
     }
