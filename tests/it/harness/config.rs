@@ -337,11 +337,20 @@ directives!(Program {
     stderr,
     restart_backoff,
     crash_limit,
+    user,
+    group,
+    groups,
+    env_file,
 });
 
 directives!(Settings { logfile });
 
 impl Program {
+    /// `limits { … }`, its `NAME SOFT [HARD]` entries built by `build`.
+    pub fn limits(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("limits", (), build)
+    }
+
     /// `env { KEY "value" … }` from pairs.
     pub fn env<'a>(self, vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         self.block("env", (), |mut b| {
