@@ -168,6 +168,12 @@ pub fn info_column(row: &ProcessStatus) -> String {
             None => exit_info(row).unwrap_or_default(),
         }
     };
+    if let Some(health) = check_info(row) {
+        if !info.is_empty() {
+            info.push_str(", ");
+        }
+        info.push_str(&health);
+    }
     if row.restarts > 0 {
         let times = if row.restarts == 1 { "time" } else { "times" };
         if !info.is_empty() {
@@ -176,6 +182,20 @@ pub fn info_column(row: &ProcessStatus) -> String {
         info.push_str(&format!("restarted {} {times}", row.restarts));
     }
     info
+}
+
+/// What the checks say about a live process, when it is news: `not ready` while a readiness
+/// check holds it STARTING, `unhealthy` while its liveness check fails (with the failure).
+fn check_info(row: &ProcessStatus) -> Option<String> {
+    let what = match row.state {
+        ProcessState::Starting if row.ready == Some(false) => "not ready",
+        ProcessState::Running if row.healthy == Some(false) => "unhealthy",
+        _ => return None,
+    };
+    Some(match &row.check {
+        Some(check) => format!("{what} ({check})"),
+        None => what.to_owned(),
+    })
 }
 
 /// Whether the row is a failure a person should notice (red).
@@ -255,6 +275,9 @@ mod tests {
             restarts: 0,
             reason: None,
             expected: None,
+            ready: None,
+            healthy: None,
+            check: None,
         }
     }
 
@@ -306,6 +329,35 @@ mod tests {
         let mut s = row("d", ProcessState::Stopping);
         s.reason = Some("stopping 2 leftover processes".into());
         assert_eq!(info_column(&s), "stopping 2 leftover processes");
+    }
+
+    #[test]
+    fn info_says_when_checks_fail() {
+        let mut s = row("api", ProcessState::Starting);
+        s.uptime_secs = Some(3.0);
+        s.ready = Some(false);
+        assert_eq!(info_column(&s), "uptime 0:00:03, not ready");
+        s.check = Some("readiness: connect 127.0.0.1:8080: connection refused".into());
+        assert_eq!(
+            info_column(&s),
+            "uptime 0:00:03, not ready (readiness: connect 127.0.0.1:8080: connection refused)"
+        );
+        let mut r = row("api", ProcessState::Running);
+        r.uptime_secs = Some(3.0);
+        r.ready = Some(true);
+        r.healthy = Some(true);
+        r.check = Some("liveness: HTTP 503".into());
+        assert_eq!(
+            info_column(&r),
+            "uptime 0:00:03",
+            "an old failure is not news"
+        );
+        r.healthy = Some(false);
+        r.restarts = 1;
+        assert_eq!(
+            info_column(&r),
+            "uptime 0:00:03, unhealthy (liveness: HTTP 503), restarted 1 time"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //! subreaper, the last member of a group always dies as its child or as the child of a
 //! member that is itself reaped here later.
 
+mod checks;
 mod extra_requests;
 mod logdump;
 mod reload;
@@ -111,6 +112,8 @@ pub struct Proc {
     spawn_error: Option<String>,
     stdout: Captured,
     stderr: Captured,
+    /// Its readiness/liveness check timer and attempt ([`checks`]).
+    probe: checks::ProbeSlot,
 }
 
 impl Proc {
@@ -190,6 +193,8 @@ struct Processes {
     adopted: HashMap<i32, ProcId>,
     /// Processes whose main process is gone and whose group is being emptied.
     draining: BTreeSet<ProcId>,
+    /// Exec checks not yet reaped, by pid (see [`checks`]).
+    check_pids: HashMap<i32, ProcId>,
 }
 
 /// The control connections: each client, the replies waiting for processes to settle, and
@@ -352,6 +357,7 @@ impl Supervisor {
                 spawn_error: None,
                 stdout: Captured::default(),
                 stderr: Captured::default(),
+                probe: checks::ProbeSlot::default(),
             },
         );
         if spec.autostart {
@@ -440,11 +446,10 @@ impl Supervisor {
                 self.signal_group(id, Signal::SIGKILL);
                 None
             }
-            // Wired to the check runners once the supervisor seam has landed.
             Effect::ArmCheckTimer(_)
             | Effect::CancelCheckTimer
             | Effect::RunCheck(_)
-            | Effect::AbortCheck => None,
+            | Effect::AbortCheck => self.apply_check(id, effect, spec),
         }
     }
 
@@ -518,6 +523,8 @@ impl Supervisor {
                     proc.extras.remove(&pid);
                 }
                 relook.insert(id);
+            } else if let Some(id) = self.table.check_pids.remove(&pid) {
+                self.check_reaped(id, pid, exit);
             }
             // Any other pid is an orphan of no one's: reaped, that is all it needed.
         }
@@ -592,10 +599,11 @@ impl Supervisor {
             return 0;
         };
         let name = proc.spawned_as.clone();
-        let leaders = &self.table.leaders;
-        let adopted = &self.table.adopted;
+        let table = &self.table;
         let found = self.os.scan(pgid, marked.then_some(name.as_str()), &|p| {
-            leaders.contains_key(&p) || adopted.get(&p).is_some_and(|&owner| owner != id)
+            table.leaders.contains_key(&p)
+                || table.is_check_pid(p)
+                || table.adopted.get(&p).is_some_and(|&owner| owner != id)
         });
         let count = u32::try_from(found.all.len()).unwrap_or(u32::MAX);
         if let Some(proc) = self.table.procs.get_mut(&id) {
@@ -699,6 +707,7 @@ impl Supervisor {
     /// Drops a process for good (a removed program, a scaled-down index).
     pub fn forget(&mut self, id: ProcId) {
         self.cancel_timer(id);
+        self.drop_checks(id);
         let Some(proc) = self.table.procs.remove(&id) else {
             return;
         };
@@ -749,16 +758,23 @@ impl Supervisor {
             return;
         };
         let followed = self.conns.followers.iter().any(|f| f.follows(proc, stream));
+        let checked = Self::wants_lines(proc, stream);
         let cap = proc.output_mut(stream);
         cap.ring.push(data);
-        if !followed {
+        if !followed && !checked {
             // The usual case; the framer still tracks the unfinished line for a later one.
             cap.framer.skip(data);
             return;
         }
         let lines = cap.framer.push(data);
-        if !lines.is_empty() {
+        if lines.is_empty() {
+            return;
+        }
+        if followed {
             self.send_to_followers(id, stream, &lines);
+        }
+        if checked {
+            self.log_lines(id, &lines);
         }
     }
 
@@ -1190,17 +1206,16 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
             format!("{} before starttime", describe_exit(exit))
         }
         Some(Failure::CrashLoop { exit, .. }) => describe_exit(exit),
-        Some(Failure::NotReady { deadline }) => {
-            format!("not ready within {}", format_duration(deadline))
-        }
+        Some(Failure::NotReady { deadline }) => proc.not_ready_reason(deadline),
         None => "failed".into(),
     };
+    let check_stop = proc.check_stop_reason();
     let base = match proc.machine.state() {
         ProcessState::Backoff => Some(match proc.machine.crash_wait() {
             Some(w) => format!(
                 "restarting in {} after {} (crash {} in a row)",
                 format_duration(w.delay),
-                short_exit(w.exit),
+                check_stop.unwrap_or_else(|| short_exit(w.exit)),
                 w.crash
             ),
             None => failure(),
@@ -1221,7 +1236,8 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
                 format!("gave up after {attempts} {noun}: {}", failure())
             }
         }),
-        _ => None,
+        // Stopped by a check, or EXITED after a liveness stop: the check says why.
+        _ => check_stop,
     };
     // What the last exit left behind; shown until the next spawn.
     let leftovers = proc.machine.leftovers().map(|l| {
@@ -1268,5 +1284,8 @@ pub fn status_of(proc: &Proc) -> ProcessStatus {
         expected: (state == ProcessState::Exited)
             .then(|| proc.machine.expected())
             .flatten(),
+        ready: proc.ready_status(),
+        healthy: proc.healthy_status(),
+        check: proc.check_status(),
     }
 }
