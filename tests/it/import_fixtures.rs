@@ -380,9 +380,10 @@ fn user_and_process_num_map_to_user_and_placeholders() {
     };
     let web1 = taskmaster::plan::placeholder::expand_spec(web, &who);
     assert_eq!(web1.cmd, ["python3", "-m", "http.server", "8002"]);
+    // supervisord's default stdout_logfile_maxbytes makes it a daemon-written file.
     assert_eq!(
-        web1.stdout,
-        OutputTarget::File("/var/log/web/web-2.log".into())
+        web1.stdout.path(),
+        Some(std::path::Path::new("/var/log/web/web-2.log"))
     );
     assert_eq!(web1.env["INSTANCE"], "2");
 }
