@@ -24,7 +24,7 @@ use nix::sys::signal::Signal;
 
 use super::{Proc, ProcId, Processes, Stream, Supervisor};
 use crate::plan::check::{Check, CheckRole, LogStream, Probe};
-use crate::plan::model::{ProgramSpec, format_duration};
+use crate::plan::model::{OutputTarget, ProgramSpec, format_duration};
 use crate::protocol::ProcessState;
 use crate::runtime::checks::{NetAttempt, SharedFd, Step, exec};
 use crate::runtime::machine::{CheckStop, Effect, Event, Exit};
@@ -436,13 +436,17 @@ impl Supervisor {
         if !proc.machine.watching_log() {
             return false;
         }
+        // With `stderr "stdout"`, stderr's lines come on the stdout pipe.
+        let merged = proc.spec.stderr == OutputTarget::SameAsStdout;
         match proc.spec.readiness.as_ref().map(|c| &c.probe) {
-            Some(Probe::Log(p)) => matches!(
-                (p.stream, stream),
-                (LogStream::Both, _)
-                    | (LogStream::Stdout, Stream::Stdout)
-                    | (LogStream::Stderr, Stream::Stderr)
-            ),
+            Some(Probe::Log(p)) => {
+                matches!(
+                    (p.stream, stream),
+                    (LogStream::Both, _)
+                        | (LogStream::Stdout, Stream::Stdout)
+                        | (LogStream::Stderr, Stream::Stderr)
+                ) || (merged && p.stream == LogStream::Stderr && stream == Stream::Stdout)
+            }
             _ => false,
         }
     }
