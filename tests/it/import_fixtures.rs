@@ -380,7 +380,8 @@ fn user_and_process_num_map_to_user_and_placeholders() {
     };
     let web1 = taskmaster::plan::placeholder::expand_spec(web, &who);
     assert_eq!(web1.cmd, ["python3", "-m", "http.server", "8002"]);
-    // supervisord's default stdout_logfile_maxbytes makes it a daemon-written file.
+    // supervisord rotates by default (50MB, 10 backups), so the import writes a log block:
+    // the path is what the placeholder decides.
     assert_eq!(
         web1.stdout.path(),
         Some(std::path::Path::new("/var/log/web/web-2.log"))
