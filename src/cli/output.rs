@@ -21,6 +21,19 @@ pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && !no_color_env()
 }
 
+/// `error: MESSAGE`, then the diagnostic's help on its own `help:` line when it has one.
+pub fn eprint_diagnostic(e: &dyn miette::Diagnostic) {
+    match e.help() {
+        Some(help) => eprint_with_help(e, &help),
+        None => eprintln!("error: {e}"),
+    }
+}
+
+/// `error: MESSAGE` and, on its own line, `help: HELP`: what went wrong, then what to do.
+pub fn eprint_with_help(message: &dyn std::fmt::Display, help: &dyn std::fmt::Display) {
+    eprintln!("error: {message}\nhelp: {help}");
+}
+
 /// Prints an already rendered block (diagnostics, warnings) on stderr, ending it with a
 /// newline when it lacks one so the next line starts clean.
 pub fn eprint_block(text: &str) {

@@ -310,6 +310,61 @@ impl Processes {
     }
 }
 
+impl Connections {
+    /// Process `id` went from `before` to `after`: the pending replies that this settles
+    /// stop waiting for it. Returns whether any did.
+    fn settle(&mut self, id: ProcId, before: ProcessState, after: ProcessState) -> bool {
+        let mut any = false;
+        for pending in &mut self.pending {
+            let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
+                continue;
+            };
+            if let Some(ok) = outcome(pending.op, after).or_else(|| restarted(pending.op, before)) {
+                pending.waiting.swap_remove(pos);
+                if !ok {
+                    pending.failed.push(id);
+                }
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Process `id` was forgotten with `status` as its last: no reply waits for it any more
+    /// (a `start` counts it failed), and the replies naming it will show that status.
+    fn forgotten(&mut self, id: ProcId, status: &ProcessStatus) {
+        for pending in &mut self.pending {
+            if let Some(pos) = pending.waiting.iter().position(|&w| w == id) {
+                pending.waiting.swap_remove(pos);
+                if pending.op == Op::Start {
+                    pending.failed.push(id);
+                }
+            }
+            if pending.ids.contains(&id) {
+                pending.gone.push((id, status.clone()));
+            }
+        }
+    }
+
+    /// Takes out the replies that wait for no process any more.
+    fn take_complete(&mut self) -> Vec<Pending> {
+        let (done, rest) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.waiting.is_empty());
+        self.pending = rest;
+        done
+    }
+
+    /// Forgets connection `cid`: its follows and pending replies go (the actions
+    /// themselves go on). Returns it, for its event sources to be removed.
+    fn remove(&mut self, cid: ClientId) -> Option<Client> {
+        let client = self.clients.remove(&cid)?;
+        self.followers.retain(|f| f.client != cid);
+        self.pending.retain(|p| p.client != cid);
+        Some(client)
+    }
+}
+
 /// The daemon's whole state, driven by the callbacks of one calloop loop (see the module
 /// doc): the plan it applies, the processes it supervises (`Processes`), the control
 /// connections (`Connections`), the compile queue of `reload`/`diff`, the record of live
@@ -819,18 +874,7 @@ impl Supervisor {
             self.table.retired.remove(&key);
         }
         self.log.log(format_args!("{}: removed", proc.name));
-        let status = status_of(&proc);
-        for pending in &mut self.conns.pending {
-            if let Some(pos) = pending.waiting.iter().position(|&w| w == id) {
-                pending.waiting.swap_remove(pos);
-                if pending.op == Op::Start {
-                    pending.failed.push(id);
-                }
-            }
-            if pending.ids.contains(&id) {
-                pending.gone.push((id, status.clone()));
-            }
-        }
+        self.conns.forgotten(id, &status_of(&proc));
         self.complete_pending();
     }
 
@@ -1025,20 +1069,7 @@ impl Supervisor {
 
     /// Moves every pending reply waiting on `id` forward; replies when one is complete.
     fn progress_pending(&mut self, id: ProcId, before: ProcessState, state: ProcessState) {
-        let mut any = false;
-        for pending in &mut self.conns.pending {
-            let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
-                continue;
-            };
-            if let Some(ok) = outcome(pending.op, state).or_else(|| restarted(pending.op, before)) {
-                pending.waiting.swap_remove(pos);
-                if !ok {
-                    pending.failed.push(id);
-                }
-                any = true;
-            }
-        }
-        if any {
+        if self.conns.settle(id, before, state) {
             self.complete_pending();
         }
     }
@@ -1072,12 +1103,9 @@ impl Supervisor {
         self.complete_pending();
     }
 
+    /// Sends every reply whose processes have all settled.
     fn complete_pending(&mut self) {
-        let (done, rest): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.conns.pending)
-            .into_iter()
-            .partition(|p| p.waiting.is_empty());
-        self.conns.pending = rest;
-        for pending in done {
+        for pending in self.conns.take_complete() {
             let mut processes: Vec<ProcessStatus> = pending
                 .ids
                 .iter()

@@ -246,7 +246,8 @@ fn duration(ctx: &mut Ctx, entry: &KdlEntry, name: &str) -> Option<Duration> {
                     "not a duration",
                 )
                 .help(format!(
-                    "write seconds or a string with a unit: {name} 1, {name} \"500ms\""
+                    "write seconds or a string with a unit ({}): {name} 1, {name} \"500ms\"",
+                    values::DURATION_UNITS
                 )),
             );
         })
