@@ -28,10 +28,12 @@ mod client_fake;
 mod harness;
 
 mod check;
+mod checks;
 mod commands;
 mod containment;
 mod daemon;
 mod hardening;
+mod identity;
 mod logs;
 mod more_commands;
 mod reload;

@@ -321,6 +321,18 @@ block_type!(
     Block
 );
 
+impl Program {
+    /// `readiness { … }`, its check and timing built by `build`.
+    pub fn readiness(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("readiness", (), build)
+    }
+
+    /// `liveness { … }`, its check and timing built by `build`.
+    pub fn liveness(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("liveness", (), build)
+    }
+}
+
 directives!(Program {
     cmd,
     numprocs,
@@ -337,11 +349,20 @@ directives!(Program {
     stderr,
     restart_backoff,
     crash_limit,
+    user,
+    group,
+    groups,
+    env_file,
 });
 
 directives!(Settings { logfile });
 
 impl Program {
+    /// `limits { … }`, its `NAME SOFT [HARD]` entries built by `build`.
+    pub fn limits(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("limits", (), build)
+    }
+
     /// `env { KEY "value" … }` from pairs.
     pub fn env<'a>(self, vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         self.block("env", (), |mut b| {
