@@ -39,6 +39,7 @@
 //! and applying a diff), `logdump` (`logs` answers and followers) and `extra_requests`
 //! (`signal`, `pid`, `timings`).
 
+mod checks;
 mod deps;
 mod extra_requests;
 mod logdump;
@@ -124,6 +125,8 @@ struct Proc {
     stderr: Captured,
     /// What it waits for, and why a dependency failed it ([`deps`]).
     deps: deps::ProcDeps,
+    /// Its readiness/liveness check timer and attempt ([`checks`]).
+    probe: checks::ProbeSlot,
 }
 
 impl Proc {
@@ -203,6 +206,8 @@ struct Processes {
     adopted: HashMap<i32, ProcId>,
     /// Processes whose main process is gone and whose group is being emptied.
     draining: BTreeSet<ProcId>,
+    /// Exec checks not yet reaped, by pid (see [`checks`]).
+    check_pids: HashMap<i32, ProcId>,
 }
 
 /// The control connections: each client, the replies waiting for processes to settle, and
@@ -521,6 +526,7 @@ impl Supervisor {
                 stdout: Captured::default(),
                 stderr: Captured::default(),
                 deps: deps::ProcDeps::default(),
+                probe: checks::ProbeSlot::default(),
             },
         );
         if spec.autostart {
@@ -619,11 +625,10 @@ impl Supervisor {
                 None
             }
             Effect::AwaitDeps => self.await_deps(id),
-            // Wired to the check runners once the supervisor seam has landed.
             Effect::ArmCheckTimer(_)
             | Effect::CancelCheckTimer
             | Effect::RunCheck(_)
-            | Effect::AbortCheck => None,
+            | Effect::AbortCheck => self.apply_check(id, effect, spec),
         }
     }
 
@@ -697,6 +702,8 @@ impl Supervisor {
                     proc.extras.remove(&pid);
                 }
                 relook.insert(id);
+            } else if let Some(id) = self.table.check_pids.remove(&pid) {
+                self.check_reaped(id, pid, exit);
             }
             // Any other pid is an orphan of no one's: reaped, that is all it needed.
         }
@@ -771,10 +778,11 @@ impl Supervisor {
             return 0;
         };
         let name = proc.spawned_as.clone();
-        let leaders = &self.table.leaders;
-        let adopted = &self.table.adopted;
+        let table = &self.table;
         let found = self.os.scan(pgid, marked.then_some(name.as_str()), &|p| {
-            leaders.contains_key(&p) || adopted.get(&p).is_some_and(|&owner| owner != id)
+            table.leaders.contains_key(&p)
+                || table.is_check_pid(p)
+                || table.adopted.get(&p).is_some_and(|&owner| owner != id)
         });
         let count = u32::try_from(found.all.len()).unwrap_or(u32::MAX);
         if let Some(proc) = self.table.procs.get_mut(&id) {
@@ -878,6 +886,7 @@ impl Supervisor {
     /// Drops a process for good (a removed program, a scaled-down index).
     fn forget(&mut self, id: ProcId) {
         self.cancel_timer(id);
+        self.drop_checks(id);
         let Some(proc) = self.table.procs.remove(&id) else {
             return;
         };
@@ -917,16 +926,23 @@ impl Supervisor {
             return;
         };
         let followed = self.conns.followers.iter().any(|f| f.follows(proc, stream));
+        let checked = Self::wants_lines(proc, stream);
         let cap = proc.output_mut(stream);
         cap.ring.push(data);
-        if !followed {
+        if !followed && !checked {
             // The usual case; the framer still tracks the unfinished line for a later one.
             cap.framer.skip(data);
             return;
         }
         let lines = cap.framer.push(data);
-        if !lines.is_empty() {
+        if lines.is_empty() {
+            return;
+        }
+        if followed {
             self.send_to_followers(id, stream, &lines);
+        }
+        if checked {
+            self.log_lines(id, &lines);
         }
     }
 
@@ -1271,9 +1287,7 @@ fn reason_of(proc: &Proc) -> Option<String> {
             format!("{} before starttime", describe_exit(exit))
         }
         Some(Failure::CrashLoop { exit, .. }) => describe_exit(exit),
-        Some(Failure::NotReady { deadline }) => {
-            format!("not ready within {}", format_duration(deadline))
-        }
+        Some(Failure::NotReady { deadline }) => proc.not_ready_reason(deadline),
         Some(Failure::Dependency) => proc
             .deps
             .failure
@@ -1281,12 +1295,13 @@ fn reason_of(proc: &Proc) -> Option<String> {
             .unwrap_or_else(|| "a dependency failed".into()),
         None => "failed".into(),
     };
+    let check_stop = proc.check_stop_reason();
     let base = match proc.machine.state() {
         ProcessState::Backoff => Some(match proc.machine.crash_wait() {
             Some(w) => format!(
                 "restarting in {} after {} (crash {} in a row)",
                 format_duration(w.delay),
-                short_exit(w.exit),
+                check_stop.unwrap_or_else(|| short_exit(w.exit)),
                 w.crash
             ),
             None => failure(),
@@ -1309,7 +1324,8 @@ fn reason_of(proc: &Proc) -> Option<String> {
             }
         }),
         ProcessState::Waiting => Some(proc.deps.waiting_reason()),
-        _ => None,
+        // Stopped by a check, or EXITED after a liveness stop: the check says why.
+        _ => check_stop,
     };
     // What the last exit left behind; shown until the next spawn.
     let leftovers = proc.machine.leftovers().map(|l| {
@@ -1356,6 +1372,9 @@ fn status_of(proc: &Proc) -> ProcessStatus {
         expected: (state == ProcessState::Exited)
             .then(|| proc.machine.expected())
             .flatten(),
+        ready: proc.ready_status(),
+        healthy: proc.healthy_status(),
+        check: proc.check_status(),
         waiting_for: (state == ProcessState::Waiting).then(|| proc.deps.waiting_for.clone()),
     }
 }

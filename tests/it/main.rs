@@ -28,11 +28,13 @@ mod client_fake;
 mod harness;
 
 mod check;
+mod checks;
 mod commands;
 mod containment;
 mod daemon;
 mod dependencies;
 mod hardening;
+mod identity;
 mod logs;
 mod more_commands;
 mod reload;

@@ -321,6 +321,18 @@ block_type!(
     Block
 );
 
+impl Program {
+    /// `readiness { … }`, its check and timing built by `build`.
+    pub fn readiness(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("readiness", (), build)
+    }
+
+    /// `liveness { … }`, its check and timing built by `build`.
+    pub fn liveness(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("liveness", (), build)
+    }
+}
+
 directives!(Program {
     cmd,
     numprocs,
@@ -337,6 +349,10 @@ directives!(Program {
     stderr,
     restart_backoff,
     crash_limit,
+    user,
+    group,
+    groups,
+    env_file,
     depends_on,
 });
 
@@ -351,6 +367,11 @@ impl Program {
             }
             b
         })
+    }
+
+    /// `limits { … }`, its `NAME SOFT [HARD]` entries built by `build`.
+    pub fn limits(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("limits", (), build)
     }
 
     /// `env { KEY "value" … }` from pairs.
