@@ -91,6 +91,9 @@ pub enum Request {
         lines: Option<usize>,
         #[serde(default)]
         follow: bool,
+        /// Both streams, in arrival order (`--both`; `stderr` is then ignored).
+        #[serde(default)]
+        both: bool,
     },
     /// Program and process names, for the shell's tab completion.
     Names,

@@ -32,6 +32,7 @@ mod commands;
 mod containment;
 mod daemon;
 mod hardening;
+mod log_files;
 mod logs;
 mod more_commands;
 mod reload;
