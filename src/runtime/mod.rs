@@ -9,7 +9,9 @@
 //!   from the thread that compiles a config for `reload` or `diff`. An idle daemon makes
 //!   no system call at all.
 //! - **Pure state machine.** [`machine`] decides every transition; [`supervisor`] performs
-//!   its effects (spawn, timers, signals) and feeds the outcomes back.
+//!   its effects (spawn, timers, signals) and feeds the outcomes back. What it asks of the
+//!   kernel about children goes through one seam, [`os::Os`], so the glue has unit tests
+//!   against a double.
 //! - **Signals.** Every catchable signal is blocked (for the signalfd) before anything else
 //!   runs; children get an empty mask and default actions back. SIGCHLD reaps; SIGHUP
 //!   reloads; SIGTERM/SIGINT/SIGQUIT stop every process gracefully, then the daemon exits 0
@@ -271,12 +273,10 @@ mod tests {
         let mut spec = ProgramSpec::with_defaults("p", vec!["sleep".into(), "3600".into()]);
         spec.starttime = std::time::Duration::ZERO;
         sup.add_program(spec);
-        let pid = sup
-            .status_rows(&sup.status_ids())
-            .iter()
-            .find_map(|p| p.pid)
-            .and_then(|p| i32::try_from(p).ok())
-            .expect("a child");
+        // The child leads its group; the record of live groups names it.
+        sup.flush_groups();
+        let groups = statefile::previous(&dir.path().join("t.groups"));
+        let pid = groups.first().expect("a child").pgid;
 
         let (tx, rx) = UnixStream::pair().unwrap();
         std::io::Write::write_all(&mut &tx, b"x").unwrap();

@@ -10,7 +10,7 @@
 //! - a process's single timer (start, backoff or kill);
 //! - an output pipe turning readable;
 //! - the control socket and each client;
-//! - the channel from the compile worker thread (`tm-compile`, [`reload`]): `reload`,
+//! - the channel from the compile worker thread (`tm-compile`, `reload`): `reload`,
 //!   SIGHUP and `diff` read and compile the config there; the outcome is applied here.
 //!
 //! After each iteration the loop hands the batched event log on (its stderr half to a writer
@@ -29,6 +29,15 @@
 //! checking `kill(-pgid, 0)` again after each batch of reaped children — with the daemon as
 //! subreaper, the last member of a group always dies as its child or as the child of a
 //! member that is itself reaped here later.
+//!
+//! Every one of those system calls goes through [`Os`] (the real [`super::os::System`] in
+//! the daemon), so the glue is unit-tested (`supervisor/tests.rs`) against a double that
+//! scripts exits, group members and spawn failures: no real child, no clock.
+//!
+//! Parts, each a child module adding to `impl Supervisor` (so they see its private state):
+//! `server` (the socket, connections and requests), `reload` (compiling off the loop
+//! and applying a diff), `logdump` (`logs` answers and followers) and `extra_requests`
+//! (`signal`, `pid`, `timings`).
 
 mod extra_requests;
 mod logdump;
@@ -56,6 +65,7 @@ use super::client::{Client, ClientId};
 use super::eventlog::EventLog;
 use super::logfile::LogFiles;
 use super::machine::{Effect, Event, Exit, Failure, Machine};
+use super::names;
 use super::os::Os;
 use super::ring::{LineFramer, Ring};
 use super::socket::SocketFile;
@@ -63,13 +73,13 @@ use super::spawn::Identity;
 use super::statefile::StateFile;
 use crate::plan::Plan;
 use crate::plan::model::{ProgramSpec, format_duration, is_expected_exit, process_name};
-use crate::protocol::{ErrorReply, ProcessState, ProcessStatus, Response};
+use crate::protocol::{ErrorKind, ErrorReply, ProcessState, ProcessStatus, Response};
 
 pub type ProcId = u64;
 
 /// One configured program: its current spec and its processes, by index.
 #[derive(Debug)]
-pub struct Program {
+struct Program {
     spec: Rc<ProgramSpec>,
     procs: Vec<ProcId>,
 }
@@ -83,7 +93,7 @@ pub enum Stream {
 
 /// Captured output of one stream of one process, kept across its restarts.
 #[derive(Debug, Default)]
-pub struct Captured {
+struct Captured {
     ring: Ring,
     framer: LineFramer,
     /// Its daemon-written file was last given part of a line (a piece of a line longer
@@ -111,7 +121,7 @@ pub enum Shown {
 
 /// One supervised process.
 #[derive(Debug)]
-pub struct Proc {
+struct Proc {
     program: String,
     index: u32,
     name: String,
@@ -140,7 +150,7 @@ pub struct Proc {
 
 impl Proc {
     /// The captured output of one of its streams.
-    pub fn output(&self, stream: Stream) -> &Captured {
+    fn output(&self, stream: Stream) -> &Captured {
         match stream {
             Stream::Stdout => &self.stdout,
             Stream::Stderr => &self.stderr,
@@ -156,14 +166,14 @@ impl Proc {
 
     /// What its `logs` lines are prefixed with: its name, when its program has several
     /// or the request named every process (`all`, `label_all`).
-    pub fn log_label(&self, label_all: bool) -> Option<String> {
+    fn log_label(&self, label_all: bool) -> Option<String> {
         (label_all || self.spec.numprocs > 1).then(|| self.name.clone())
     }
 }
 
 /// A `start`/`stop`/`restart` reply waiting for its processes.
 #[derive(Debug)]
-pub struct Pending {
+struct Pending {
     client: ClientId,
     op: Op,
     ids: Vec<ProcId>,
@@ -174,14 +184,14 @@ pub struct Pending {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+enum Op {
     Start,
     Stop,
 }
 
 /// A `logs -f` client.
 #[derive(Debug)]
-pub struct Follower {
+struct Follower {
     client: ClientId,
     program: String,
     /// `None`: every process of the program.
@@ -234,21 +244,114 @@ struct Connections {
     followers: Vec<Follower>,
 }
 
+impl Processes {
+    /// Names to live process ids, in program then index order.
+    fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+        let counts = self
+            .programs
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.clone(),
+                    u32::try_from(p.procs.len()).unwrap_or(u32::MAX),
+                )
+            })
+            .collect();
+        let targets = names::resolve(names, &counts)
+            .map_err(|unknown| ErrorReply::new(ErrorKind::UnknownName, unknown.to_string()))?;
+        Ok(targets
+            .iter()
+            .filter_map(|(program, index)| {
+                self.programs
+                    .get(program)
+                    .and_then(|p| p.procs.get(*index as usize).copied())
+            })
+            .collect())
+    }
+
+    /// The status row of every process, in program then index order.
+    fn status_rows(&self, ids: &[ProcId]) -> Vec<ProcessStatus> {
+        ids.iter()
+            .filter_map(|id| self.procs.get(id).map(status_of))
+            .collect()
+    }
+
+    /// What `status` lists: every live process and every retiring one still stopping, in
+    /// program then index order.
+    fn status_ids(&self) -> Vec<ProcId> {
+        let mut ids = self.all_ids();
+        if self.retired.is_empty() {
+            return ids;
+        }
+        ids.extend(self.retired.values().copied());
+        self.sort_for_status(&mut ids);
+        ids
+    }
+
+    /// What `status NAME…` lists: the named live processes, plus the retiring ones still
+    /// stopping that a name covers (`all`, their program's name, their own name). A name
+    /// that covers neither is an unknown name.
+    fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
+        let mut ids = Vec::new();
+        for name in names {
+            // `web:*` covers what `web` does.
+            let program = names::program_of(name).unwrap_or(name);
+            let retiring: Vec<ProcId> = self
+                .retired
+                .values()
+                .copied()
+                .filter(|id| {
+                    self.procs
+                        .get(id)
+                        .is_some_and(|p| name == "all" || p.program == program || p.name == *name)
+                })
+                .collect();
+            match self.resolve(std::slice::from_ref(name)) {
+                Ok(live) => ids.extend(live),
+                Err(e) if retiring.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+            ids.extend(retiring);
+        }
+        self.sort_for_status(&mut ids);
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Sorts `ids` in program then index order, as `status` lists them.
+    fn sort_for_status(&self, ids: &mut [ProcId]) {
+        ids.sort_by_cached_key(|id| {
+            self.procs
+                .get(id)
+                .map(|p| (p.program.clone(), p.index, p.retiring))
+        });
+    }
+
+    /// Every live (non-retiring) process, in program then index order.
+    fn all_ids(&self) -> Vec<ProcId> {
+        self.programs
+            .values()
+            .flat_map(|p| p.procs.iter().copied())
+            .collect()
+    }
+}
+
 /// The daemon's whole state, driven by the callbacks of one calloop loop (see the module
-/// doc): the plan it applies, the [`Processes`] it supervises, the [`Connections`] of the
-/// control socket, the compile queue of `reload`/`diff`, and the event log.
+/// doc): the plan it applies, the processes it supervises (`Processes`), the control
+/// connections (`Connections`), the compile queue of `reload`/`diff`, the record of live
+/// groups and the event log. Its fields are private; [`super::run`] builds it, hands it to
+/// the loop and uses the few `pub` methods.
 ///
-/// - Every change to a process goes through [`Supervisor::feed`]: its [`Machine`] decides,
-///   the supervisor carries out the [`Effect`]s (spawn, timer, signal) and feeds back what
+/// - Every change to a process goes through `feed`: the process's [`Machine`] decides, the
+///   supervisor carries out the [`Effect`]s (spawn, timer, signal) and feeds back what
 ///   happened. Nothing else changes a process's state.
 /// - Everything it asks of the kernel about children (spawn, signal, reap, group queries,
 ///   the `/proc` scan) goes through its [`Os`]: [`super::os::System`] in the daemon, a
-///   double in the unit tests, which is how the glue is tested without real children.
-/// - Requests are answered in order per connection; a `start`/`stop`/`restart` reply is a
-///   [`Pending`] until every named process has settled ([`Supervisor::wait_for`]).
-/// - Its parts live in child modules: `server` (the socket and requests), `reload`
-///   (compiling off the loop and applying a diff), `logdump` (`logs`) and `extra_requests`
-///   (`signal`, `pid`, `timings`).
+///   double in the unit tests.
+/// - A process is forgotten (a removed program, a scaled-away index) only once its group is
+///   empty; until then it is listed, retiring. Process and client ids are never reused.
+/// - Replies keep the order of requests per connection; a `start`/`stop`/`restart` reply
+///   waits until every named process has settled.
 pub struct Supervisor {
     handle: LoopHandle<'static, Supervisor>,
     /// Stops the loop once a shutdown is complete.
@@ -358,7 +461,7 @@ impl Supervisor {
     }
 
     /// Creates process `index` of `program` and starts it when the program autostarts.
-    pub fn add_proc(&mut self, program: &str, index: u32) -> Option<ProcId> {
+    fn add_proc(&mut self, program: &str, index: u32) -> Option<ProcId> {
         if let Some(id) = self.table.retired.remove(&(program.to_owned(), index)) {
             return self.adopt(id, program);
         }
@@ -424,7 +527,7 @@ impl Supervisor {
 
     /// Gives process `id` the name its index has under `numprocs`, noting a change in the
     /// event log; returns that name.
-    pub fn rename_proc(&mut self, id: ProcId, numprocs: u32) -> Option<String> {
+    fn rename_proc(&mut self, id: ProcId, numprocs: u32) -> Option<String> {
         let proc = self.table.procs.get_mut(&id)?;
         let name = process_name(&proc.program, numprocs, proc.index);
         if name != proc.name {
@@ -436,7 +539,7 @@ impl Supervisor {
 
     /// Applies one event to a process's machine and carries out what it decides, feeding
     /// back the outcome of spawns until the machine settles.
-    pub fn feed(&mut self, id: ProcId, event: Event) {
+    fn feed(&mut self, id: ProcId, event: Event) {
         let mut queue = vec![event];
         while let Some(event) = queue.pop() {
             let Some(proc) = self.table.procs.get_mut(&id) else {
@@ -741,7 +844,7 @@ impl Supervisor {
     }
 
     /// Drops a process for good (a removed program, a scaled-down index).
-    pub fn forget(&mut self, id: ProcId) {
+    fn forget(&mut self, id: ProcId) {
         self.cancel_timer(id);
         let Some(proc) = self.table.procs.remove(&id) else {
             return;
@@ -820,7 +923,7 @@ impl Supervisor {
         }
         for (client, label_all) in targets {
             if let Some(line) = &lines[usize::from(label_all)] {
-                // Skipped, not queued, for a reader too far behind (see `server.rs`).
+                // Skipped, not queued, for a reader too far behind (see `server`).
                 self.send_followed(client, id, text, line);
             }
         }
@@ -949,7 +1052,7 @@ impl Supervisor {
     }
 
     /// Registers a reply that waits for `ids` to settle (answering at once when they have).
-    pub fn wait_for(&mut self, client: ClientId, op: Op, ids: Vec<ProcId>) {
+    fn wait_for(&mut self, client: ClientId, op: Op, ids: Vec<ProcId>) {
         let mut pending = Pending {
             client,
             op,
@@ -1095,75 +1198,6 @@ impl Supervisor {
         self.log.log(format_args!("all processes stopped; exiting"));
         self.signal.stop();
     }
-
-    /// The status row of every process, in program then index order.
-    pub fn status_rows(&self, ids: &[ProcId]) -> Vec<ProcessStatus> {
-        ids.iter()
-            .filter_map(|id| self.table.procs.get(id).map(status_of))
-            .collect()
-    }
-
-    /// What `status` lists: every live process and every retiring one still stopping, in
-    /// program then index order.
-    pub fn status_ids(&self) -> Vec<ProcId> {
-        let mut ids = self.all_ids();
-        if self.table.retired.is_empty() {
-            return ids;
-        }
-        ids.extend(self.table.retired.values().copied());
-        self.sort_for_status(&mut ids);
-        ids
-    }
-
-    /// What `status NAME…` lists: the named live processes, plus the retiring ones still
-    /// stopping that a name covers (`all`, their program's name, their own name). A name
-    /// that covers neither is an unknown name.
-    pub fn status_targets(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
-        let mut ids = Vec::new();
-        for name in names {
-            // `web:*` covers what `web` does.
-            let program = super::names::program_of(name).unwrap_or(name);
-            let retiring: Vec<ProcId> =
-                self.table
-                    .retired
-                    .values()
-                    .copied()
-                    .filter(|id| {
-                        self.table.procs.get(id).is_some_and(|p| {
-                            name == "all" || p.program == program || p.name == *name
-                        })
-                    })
-                    .collect();
-            match self.resolve(std::slice::from_ref(name)) {
-                Ok(live) => ids.extend(live),
-                Err(e) if retiring.is_empty() => return Err(e),
-                Err(_) => {}
-            }
-            ids.extend(retiring);
-        }
-        self.sort_for_status(&mut ids);
-        ids.dedup();
-        Ok(ids)
-    }
-
-    /// Sorts `ids` in program then index order, as `status` lists them.
-    fn sort_for_status(&self, ids: &mut [ProcId]) {
-        ids.sort_by_cached_key(|id| {
-            self.table
-                .procs
-                .get(id)
-                .map(|p| (p.program.clone(), p.index, p.retiring))
-        });
-    }
-
-    /// Every live (non-retiring) process, in program then index order.
-    pub fn all_ids(&self) -> Vec<ProcId> {
-        self.table
-            .programs
-            .values()
-            .flat_map(|p| p.procs.iter().copied())
-            .collect()
-    }
 }
 
 /// Whether a process in `state` has settled for an operation: `Some(true)` done,
@@ -1185,14 +1219,14 @@ fn restarted(op: Op, before: ProcessState) -> Option<bool> {
     (op == Op::Stop && before == ProcessState::Stopping).then_some(true)
 }
 
-pub fn describe_exit(exit: Exit) -> String {
+fn describe_exit(exit: Exit) -> String {
     match exit {
         Exit::Code(c) => format!("exited with code {c}"),
         Exit::Signal(s) => format!("killed by {}", signal_name(s)),
     }
 }
 
-pub fn signal_name(sig: i32) -> String {
+fn signal_name(sig: i32) -> String {
     Signal::try_from(sig).map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned())
 }
 
@@ -1205,7 +1239,7 @@ fn short_exit(exit: Exit) -> String {
 }
 
 /// Why the process is in its state, for `status` and the event log.
-pub fn reason_of(proc: &Proc) -> Option<String> {
+fn reason_of(proc: &Proc) -> Option<String> {
     let failure = || match proc.machine.failure() {
         Some(Failure::SpawnFailed) => proc
             .spawn_error
@@ -1270,7 +1304,7 @@ pub fn reason_of(proc: &Proc) -> Option<String> {
     }
 }
 
-pub fn status_of(proc: &Proc) -> ProcessStatus {
+fn status_of(proc: &Proc) -> ProcessStatus {
     let state = proc.machine.state();
     let exit = if proc.pid.is_none() {
         proc.machine.last_exit()

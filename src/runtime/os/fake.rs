@@ -119,6 +119,18 @@ impl FakeOs {
     }
 }
 
+impl FakeOs {
+    /// A new process in a group of its own (it called `setsid`) that still carries
+    /// `TASKMASTER_PROCESS=process`. Returns its pid.
+    pub fn add_escaped(&self, process: &str) -> i32 {
+        let mut w = self.0.borrow_mut();
+        let pid = w.next_pid;
+        w.next_pid += 1;
+        w.live.insert(pid, (pid, process.to_owned()));
+        pid
+    }
+}
+
 impl Os for FakeOs {
     fn spawn(&mut self, spec: &ProgramSpec, who: &Identity<'_>) -> Result<Spawned, SpawnError> {
         let mut w = self.0.borrow_mut();

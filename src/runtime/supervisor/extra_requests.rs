@@ -25,7 +25,7 @@ impl Supervisor {
                 ErrorReply::new(ErrorKind::BadRequest, "signal: no names given"),
             );
         }
-        let ids = match self.resolve(names) {
+        let ids = match self.table.resolve(names) {
             Ok(ids) => ids,
             Err(e) => return self.send_error(cid, e),
         };
@@ -76,7 +76,7 @@ impl Supervisor {
         let ids = if names.is_empty() {
             Vec::new()
         } else {
-            match self.resolve(names) {
+            match self.table.resolve(names) {
                 Ok(ids) => ids,
                 Err(e) => return self.send_error(cid, e),
             }
@@ -101,7 +101,7 @@ impl Supervisor {
     /// `timings NAME…`: the stop signal, stoptime and starttime of each program the names
     /// reach, once each, in program order.
     pub(super) fn timings_request(&mut self, cid: ClientId, names: &[String]) {
-        let ids = match self.resolve(names) {
+        let ids = match self.table.resolve(names) {
             Ok(ids) => ids,
             Err(e) => return self.send_error(cid, e),
         };

@@ -34,7 +34,7 @@ impl Supervisor {
         lines: Option<usize>,
         follow: bool,
     ) {
-        let ids = match self.resolve(&[name.to_owned()]) {
+        let ids = match self.table.resolve(&[name.to_owned()]) {
             Ok(ids) => ids,
             Err(e) => return self.send_error(cid, e),
         };
@@ -153,7 +153,7 @@ impl Supervisor {
     /// [`crate::runtime::client::Client::queue_followed`]). While the follower's backlog is still being sent, the
     /// output of a process not reached yet is left out (it is in the ring the backlog will be
     /// read from), and that of the process being sent joins the end of its backlog.
-    pub fn send_followed(&mut self, cid: ClientId, id: ProcId, text: &[u8], line: &[u8]) {
+    pub(super) fn send_followed(&mut self, cid: ClientId, id: ProcId, text: &[u8], line: &[u8]) {
         let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };

@@ -40,7 +40,7 @@ use crate::runtime::machine::Event;
 
 /// A config to read and compile off the event loop, and who gets the outcome.
 #[derive(Debug)]
-pub enum Job {
+pub(super) enum Job {
     /// `reload` from a client, or SIGHUP (`client: None`; the outcome goes to the event log).
     Reload { client: Option<ClientId> },
     /// An online `diff` against `path`.
@@ -64,7 +64,7 @@ type Outcome = Result<Compiled, LoadError>;
 /// connections (a client has at most one request in progress) plus one SIGHUP (a second
 /// SIGHUP while one is queued joins it).
 #[derive(Debug, Default)]
-pub struct Compiles {
+pub(super) struct Compiles {
     queue: VecDeque<Job>,
     running: Option<Job>,
     sender: Option<Sender<Outcome>>,
@@ -91,7 +91,7 @@ impl Supervisor {
     }
 
     /// Queues a reload or a diff; its client's later requests wait for its reply.
-    pub fn queue_compile(&mut self, job: Job) {
+    pub(super) fn queue_compile(&mut self, job: Job) {
         if matches!(job, Job::Reload { client: None })
             && self
                 .compiles
@@ -201,7 +201,7 @@ impl Supervisor {
 
     /// At shutdown: every queued or running reload and diff is answered that nothing was
     /// done; an outcome that still arrives is dropped.
-    pub fn cancel_compiles(&mut self) {
+    pub(super) fn cancel_compiles(&mut self) {
         let jobs: Vec<Job> = self
             .compiles
             .queue
@@ -259,7 +259,7 @@ impl Supervisor {
 
     /// Applies `diff` (computed from the current plan to `new`); returns a warning about
     /// settings that cannot change live.
-    pub fn apply_diff(&mut self, new: Plan, diff: &PlanDiff) -> Option<String> {
+    pub(super) fn apply_diff(&mut self, new: Plan, diff: &PlanDiff) -> Option<String> {
         let changed = diff.changed().count();
         self.log
             .log(format_args!("reload: {}", programs_changed(changed)));
@@ -308,7 +308,7 @@ impl Supervisor {
     }
 
     /// Stops a process for good: it is forgotten once its child is gone.
-    pub fn retire(&mut self, id: ProcId) {
+    pub(super) fn retire(&mut self, id: ProcId) {
         let Some(proc) = self.table.procs.get_mut(&id) else {
             return;
         };

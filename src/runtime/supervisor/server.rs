@@ -26,14 +26,13 @@ use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
 use super::reload::Job;
-use super::{Op, ProcId, Shown, Supervisor};
+use super::{Op, Shown, Supervisor};
 use crate::protocol::{
     Control, ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request,
     Response,
 };
 use crate::runtime::client::{Client, ClientId, ConnState, Line, TimerKind, parse_request};
 use crate::runtime::machine::Event;
-use crate::runtime::names;
 
 /// Input a client may queue while a reply is pending, before it is dropped.
 const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
@@ -170,7 +169,7 @@ impl Supervisor {
 
     /// Handles the complete request lines a client has sent, in order, until one leaves a
     /// reply pending.
-    pub fn process_lines(&mut self, cid: ClientId) {
+    pub(super) fn process_lines(&mut self, cid: ClientId) {
         loop {
             let Some(client) = self.conns.clients.get_mut(&cid) else {
                 return;
@@ -218,7 +217,7 @@ impl Supervisor {
 
     /// A pending reply completed: carry on with the client's next lines (from an idle
     /// callback, never from inside the request handling that completed it).
-    pub fn client_resume(&mut self, cid: ClientId) {
+    pub(super) fn client_resume(&mut self, cid: ClientId) {
         self.handle.insert_idle(move |sup| sup.process_lines(cid));
     }
 
@@ -243,13 +242,13 @@ impl Supervisor {
         match request {
             Request::Status { names } => {
                 let ids = if names.is_empty() {
-                    Ok(self.status_ids())
+                    Ok(self.table.status_ids())
                 } else {
-                    self.status_targets(&names)
+                    self.table.status_targets(&names)
                 };
                 match ids {
                     Ok(ids) => {
-                        let processes = self.status_rows(&ids);
+                        let processes = self.table.status_rows(&ids);
                         self.send(cid, &Response::Status { processes });
                     }
                     Err(e) => self.send_error(cid, e),
@@ -285,6 +284,7 @@ impl Supervisor {
             Request::Names => {
                 let programs = self.table.programs.keys().cloned().collect();
                 let processes = self
+                    .table
                     .all_ids()
                     .iter()
                     .filter_map(|id| self.table.procs.get(id).map(|p| p.name.clone()))
@@ -310,7 +310,7 @@ impl Supervisor {
             );
             return;
         }
-        let ids = match self.resolve(names) {
+        let ids = match self.table.resolve(names) {
             Ok(ids) => ids,
             Err(e) => return self.send_error(cid, e),
         };
@@ -329,38 +329,12 @@ impl Supervisor {
         self.wait_for(cid, op, ids);
     }
 
-    /// Names to live process ids, in program then index order.
-    pub(super) fn resolve(&self, names: &[String]) -> Result<Vec<ProcId>, ErrorReply> {
-        let counts = self
-            .table
-            .programs
-            .iter()
-            .map(|(name, p)| {
-                (
-                    name.clone(),
-                    u32::try_from(p.procs.len()).unwrap_or(u32::MAX),
-                )
-            })
-            .collect();
-        let targets = names::resolve(names, &counts)
-            .map_err(|unknown| ErrorReply::new(ErrorKind::UnknownName, unknown.to_string()))?;
-        Ok(targets
-            .iter()
-            .filter_map(|(program, index)| {
-                self.table
-                    .programs
-                    .get(program)
-                    .and_then(|p| p.procs.get(*index as usize).copied())
-            })
-            .collect())
-    }
-
-    pub fn send_error(&mut self, cid: ClientId, error: ErrorReply) {
+    pub(super) fn send_error(&mut self, cid: ClientId, error: ErrorReply) {
         self.send(cid, &Response::Error(error));
     }
 
     /// Queues one response line and writes what the socket takes now.
-    pub fn send(&mut self, cid: ClientId, response: &Response) {
+    pub(super) fn send(&mut self, cid: ClientId, response: &Response) {
         if !self.conns.clients.contains_key(&cid) {
             return;
         }
@@ -370,7 +344,7 @@ impl Supervisor {
     }
 
     /// A response as one protocol line, `\n` included.
-    pub fn encode(&mut self, response: &Response) -> Option<Vec<u8>> {
+    pub(super) fn encode(&mut self, response: &Response) -> Option<Vec<u8>> {
         match serde_json::to_vec(response) {
             Ok(mut line) => {
                 line.push(b'\n');
@@ -385,7 +359,7 @@ impl Supervisor {
 
     /// Queues an encoded response line (see [`Self::encode`]) and writes what the socket
     /// takes now.
-    pub fn send_line(&mut self, cid: ClientId, line: &[u8]) {
+    pub(super) fn send_line(&mut self, cid: ClientId, line: &[u8]) {
         let Some(client) = self.conns.clients.get_mut(&cid) else {
             return;
         };
@@ -469,7 +443,7 @@ impl Supervisor {
     }
 
     /// Forgets a connection and removes its sources (closing it).
-    pub fn drop_client(&mut self, cid: ClientId, why: &str) {
+    pub(super) fn drop_client(&mut self, cid: ClientId, why: &str) {
         let Some(client) = self.conns.clients.remove(&cid) else {
             return;
         };

@@ -366,9 +366,9 @@ fn a_program_readded_while_stopping_starts_once_the_old_child_is_gone() {
     assert_eq!(t.os.take_calls(), [to_group(old, Signal::SIGTERM)]);
     assert_eq!(t.state("web"), ProcessState::Stopping);
     assert!(t.proc("web").retiring);
-    assert_eq!(t.sup.status_ids().len(), 2, "web is still listed");
+    assert_eq!(t.sup.table.status_ids().len(), 2, "web is still listed");
     assert!(
-        t.sup.resolve(&["web".into()]).is_err(),
+        t.sup.table.resolve(&["web".into()]).is_err(),
         "but is not a target"
     );
 
@@ -401,7 +401,7 @@ fn a_removed_program_is_forgotten_once_stopped() {
     t.reload([]);
     t.exit(old, Exit::Signal(Signal::SIGTERM as i32));
     assert!(t.sup.table.procs.is_empty() && t.sup.table.retired.is_empty());
-    assert!(t.sup.status_ids().is_empty());
+    assert!(t.sup.table.status_ids().is_empty());
     assert_eq!(
         t.done(c),
         (vec![("web".into(), ProcessState::Stopped)], vec![])
@@ -436,14 +436,15 @@ fn scaling_down_stops_the_highest_numbers_first_and_renames_the_survivor() {
     // The retiring ones are listed under their old names until gone.
     let listed: Vec<String> = t
         .sup
-        .status_rows(&t.sup.status_ids())
+        .table
+        .status_rows(&t.sup.table.status_ids())
         .into_iter()
         .map(|r| r.name)
         .collect();
     assert_eq!(listed, ["web", "web:1", "web:2"]);
     t.exit(pids[2], Exit::Signal(Signal::SIGTERM as i32));
     t.exit(pids[1], Exit::Signal(Signal::SIGTERM as i32));
-    assert_eq!(t.sup.status_ids(), [t.id("web")]);
+    assert_eq!(t.sup.table.status_ids(), [t.id("web")]);
 }
 
 /// `stop` waits for stoptime and SIGKILLs the group of a process that ignores its
@@ -539,4 +540,201 @@ fn a_request_behind_a_pending_reply_waits_its_turn() {
         other => panic!("{other:?}"),
     }
     assert_eq!(t.sup.conns.clients[&c].state, ConnState::Idle);
+}
+
+/// The same with `restart` as the overtaking request.
+#[test]
+fn a_stop_is_answered_when_another_clients_restart_overtakes_it() {
+    let mut t = Fixture::new([spec("web")]);
+    t.running("web");
+    let old = t.pid("web");
+    let (a, b) = (t.connect(), t.connect());
+    t.request(a, stop(&["web"]));
+    t.request(
+        b,
+        Request::Restart {
+            names: vec!["web".into()],
+        },
+    );
+    t.exit(old, Exit::Signal(Signal::SIGTERM as i32));
+    assert_eq!(
+        t.done(a),
+        (vec![("web".into(), ProcessState::Starting)], vec![])
+    );
+    t.fire_timer("web");
+    assert_eq!(
+        t.done(b),
+        (vec![("web".into(), ProcessState::Running)], vec![])
+    );
+}
+
+/// A crash restart: the first of a run is immediate, the second waits `restart-backoff`'s
+/// MIN in BACKOFF, with the reason `status` shows.
+#[test]
+fn a_second_crash_in_a_row_backs_off_with_its_reason() {
+    let mut t = Fixture::new([spec("web")]);
+    t.running("web");
+    t.exit(t.pid("web"), Exit::Code(1));
+    assert_eq!(t.state("web"), ProcessState::Starting);
+    t.fire_timer("web");
+    t.os.take_calls();
+    t.exit(t.pid("web"), Exit::Code(1));
+    let row = t.status("web");
+    assert_eq!(row.state, ProcessState::Backoff);
+    assert_eq!(
+        row.reason.as_deref(),
+        Some("restarting in 100ms after exit code 1 (crash 2 in a row)")
+    );
+    assert!(t.os.take_calls().is_empty());
+    t.fire_timer("web");
+    let pid = t.pid("web");
+    assert_eq!(t.os.take_calls(), [spawned("web", pid)]);
+    assert_eq!(t.status("web").restarts, 2);
+}
+
+/// A program that exits 0 while starting and leaves a process behind forked into the
+/// background: what it left is stopped, also a child that left the group with `setsid`
+/// (found by its `TASKMASTER_PROCESS`), and the reason says so.
+#[test]
+fn a_fork_into_the_background_is_stopped_and_explained() {
+    let mut t = Fixture::new([spec("web")]);
+    let leader = t.pid("web");
+    let escaped = t.os.add_escaped("web");
+    t.os.take_calls();
+    t.exit(leader, Exit::Code(0));
+    assert_eq!(t.state("web"), ProcessState::Stopping);
+    // Its group is empty, so killpg finds no one; the escaped child gets the signal itself.
+    assert_eq!(
+        t.os.take_calls(),
+        [
+            to_group(leader, Signal::SIGTERM),
+            Call::SignalProcess {
+                pid: escaped,
+                signal: Signal::SIGTERM
+            }
+        ]
+    );
+    t.exit(escaped, Exit::Signal(Signal::SIGTERM as i32));
+    let row = t.status("web");
+    assert_eq!(row.state, ProcessState::Backoff);
+    let reason = row.reason.unwrap();
+    assert!(
+        reason.starts_with("exited with code 0 before starttime; stopped 1 leftover processes"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("did it fork into the background? Run it in the foreground"),
+        "{reason}"
+    );
+}
+
+/// A leftover that forks before it dies (a double fork) leaves a new orphan: it is found
+/// when the leftover is reaped and gets the stop signal at once, not SIGKILL after stoptime.
+#[test]
+fn a_leftover_found_late_gets_the_stop_signal_at_once() {
+    let mut t = Fixture::new([spec("web")]);
+    t.running("web");
+    let leader = t.pid("web");
+    let middle = t.os.add_member(leader);
+    t.exit(leader, Exit::Code(1));
+    t.os.take_calls();
+    // The middle process forks a grandchild that calls setsid, then exits.
+    let grandchild = t.os.add_escaped("web");
+    t.exit(middle, Exit::Code(0));
+    assert_eq!(
+        t.os.take_calls(),
+        [Call::SignalProcess {
+            pid: grandchild,
+            signal: Signal::SIGTERM
+        }]
+    );
+    assert_eq!(t.state("web"), ProcessState::Stopping);
+    // After stoptime, the group and the escaped grandchild are killed.
+    t.fire_timer("web");
+    assert_eq!(
+        t.os.take_calls(),
+        [
+            to_group(leader, Signal::SIGKILL),
+            Call::SignalProcess {
+                pid: grandchild,
+                signal: Signal::SIGKILL
+            }
+        ]
+    );
+    t.exit(grandchild, Exit::Signal(Signal::SIGKILL as i32));
+    assert_eq!(t.state("web"), ProcessState::Starting, "restarted only now");
+}
+
+/// A reload that changes how a program is spawned stops it with its *old* stop signal and
+/// starts it again under the new spec once the old child is gone.
+#[test]
+fn a_spawn_change_restarts_with_the_old_stopsignal_then_the_new_spec() {
+    let mut t = Fixture::new([spec("web")]);
+    t.running("web");
+    let old = t.pid("web");
+    t.os.take_calls();
+    let mut web = spec("web");
+    web.cmd = vec!["sleep".into(), "7200".into()];
+    web.stopsignal = crate::plan::model::StopSignal(Signal::SIGINT);
+    t.reload([web]);
+    assert_eq!(t.os.take_calls(), [to_group(old, Signal::SIGTERM)]);
+    t.exit(old, Exit::Signal(Signal::SIGTERM as i32));
+    let new = t.pid("web");
+    assert_eq!(t.os.take_calls(), [spawned("web", new)]);
+    assert_eq!(t.proc("web").spec.cmd[1], "7200");
+    t.running("web");
+    let c = t.connect();
+    t.request(c, stop(&["web"]));
+    assert_eq!(t.os.take_calls(), [to_group(new, Signal::SIGINT)]);
+}
+
+/// numprocs 1 → 2: the process keeps its pid under its new name, and only the new index
+/// is started.
+#[test]
+fn scaling_up_from_one_renames_and_starts_only_the_new_index() {
+    let mut t = Fixture::new([spec("web")]);
+    t.running("web");
+    let pid = t.pid("web");
+    t.os.take_calls();
+    let mut web = spec("web");
+    web.numprocs = 2;
+    t.reload([web]);
+    assert_eq!(t.pid("web:0"), pid);
+    let new = t.pid("web:1");
+    assert_eq!(t.os.take_calls(), [spawned("web:1", new)]);
+    assert!(t.log().contains("web: renamed to web:0"));
+}
+
+/// `signal`: each named process's group gets the signal; one without a pid is listed as
+/// not running.
+#[test]
+fn signal_goes_to_each_group_and_lists_the_stopped_ones() {
+    let mut db = spec("db");
+    db.autostart = false;
+    let mut t = Fixture::new([spec("web"), db]);
+    let web = t.pid("web");
+    t.os.take_calls();
+    let c = t.connect();
+    t.request(
+        c,
+        Request::Signal {
+            signal: "HUP".into(),
+            names: vec!["all".into()],
+        },
+    );
+    assert_eq!(t.os.take_calls(), [to_group(web, Signal::SIGHUP)]);
+    match t.replies(c).as_slice() {
+        [
+            Response::Signalled {
+                signalled,
+                not_running,
+            },
+        ] => {
+            assert_eq!(signalled.len(), 1);
+            assert_eq!(signalled[0].name, "web");
+            assert_eq!(signalled[0].pid, u32::try_from(web).ok());
+            assert_eq!(not_running, &["db".to_owned()]);
+        }
+        other => panic!("{other:?}"),
+    }
 }
