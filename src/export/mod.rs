@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::plan::check::{Check, CheckRole};
+use crate::plan::credentials::{EnvFiles, Group, Limits, User};
 use crate::plan::model::{CrashLimit, RestartBackoff};
 use crate::plan::{AutoRestart, DaemonSettings, OutputTarget, ProgramSpec, StopSignal};
 
@@ -56,6 +57,11 @@ pub enum Setting<'a> {
         backoff: RestartBackoff,
         limit: Option<CrashLimit>,
     },
+    User(Option<&'a User>),
+    Group(Option<&'a Group>),
+    Groups(Option<&'a [Group]>),
+    Limits(&'a Limits),
+    EnvFile(&'a EnvFiles),
     /// `readiness` / `liveness`: one check block, `None` when not set.
     Check {
         role: CheckRole,
@@ -79,6 +85,11 @@ impl Setting<'_> {
             Setting::Stderr(_) => &["stderr"],
             Setting::Env(_) => &["env"],
             Setting::CrashLoop { .. } => &["restart-backoff", "crash-limit"],
+            Setting::User(_) => &["user"],
+            Setting::Group(_) => &["group"],
+            Setting::Groups(_) => &["groups"],
+            Setting::Limits(_) => &["limits"],
+            Setting::EnvFile(_) => &["env-file"],
             Setting::Check {
                 role: CheckRole::Readiness,
                 ..
@@ -113,6 +124,11 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         env,
         restart_backoff,
         crash_limit,
+        user,
+        group,
+        groups,
+        limits,
+        env_file,
         readiness,
         liveness,
     } = spec;
@@ -141,6 +157,11 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         Setting::Stdout(stdout),
         Setting::Stderr(stderr),
         Setting::Env(env),
+        Setting::User(user.as_ref()),
+        Setting::Group(group.as_ref()),
+        Setting::Groups(groups.as_deref()),
+        Setting::Limits(limits),
+        Setting::EnvFile(env_file),
         Setting::Check {
             role: CheckRole::Readiness,
             check: readiness.as_ref(),
@@ -150,6 +171,29 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
             check: liveness.as_ref(),
         },
     ]
+}
+
+/// The "cannot express" note for the per-process placeholders of `spec` (`{process_num}`…),
+/// which no exporter maps yet: every instance would get the text as written.
+pub fn placeholders_unmapped(spec: &ProgramSpec) -> Option<String> {
+    crate::plan::placeholder::uses_placeholders(spec)
+        .then(|| "placeholders ({process_num}, {program}, {process}…)".to_owned())
+}
+
+/// The "cannot express" note of an identity setting that an exporter does not map yet:
+/// `None` when it is unset. The setting as the config writes it, from its directive.
+pub fn identity_unmapped(spec: &ProgramSpec, setting: &Setting) -> Option<String> {
+    let set = match setting {
+        Setting::User(u) => u.is_some(),
+        Setting::Group(g) => g.is_some(),
+        Setting::Groups(g) => g.is_some(),
+        Setting::Limits(l) => !l.is_empty(),
+        Setting::EnvFile(e) => !e.files.is_empty(),
+        _ => false,
+    };
+    let name = setting.fields().first()?;
+    let directive = crate::plan::directive::Directive::find(crate::plan::directive::PROGRAM, name)?;
+    set.then(|| format!("{name} {}", (directive.show)(spec)))
 }
 
 /// A setting the engine cannot express faithfully. It is written as a comment in the output

@@ -88,6 +88,16 @@ codes! {
     LogCheckNotCaptured = "log_check_not_captured", Error, "A `log` check on a stream sent to a file or discarded, which the daemon never reads.";
     DeadlineBeforeStarttime = "deadline_before_starttime", Error, "A readiness `deadline` shorter than `starttime`: the process could never be RUNNING.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
+    // Process identity, user, limits, env files.
+    UnknownPlaceholder = "unknown_placeholder", Warning, "Text in braces that looks like a misspelt placeholder (`{proces_num}`); it is left as written.";
+    ShellSyntax = "shell_syntax", Warning, "A one-string `cmd` holding shell syntax (`|`, `>`, `<`, `&&`, `;`, `$VAR`, a backquote) outside quotes: no shell runs, so it reaches the program as text.";
+    UnknownUser = "unknown_user", Warning, "A `user` that is not in this machine's user database; every start fails until it is.";
+    UnknownGroup = "unknown_group", Warning, "A `group` or `groups` entry that is not in this machine's group database; every start fails until it is.";
+    UnknownLimit = "unknown_limit", Error, "A `limits` entry that names no limit (the names are nofile, nproc, core, fsize, stack, memlock, as, cpu).";
+    BadLimit = "bad_limit", Error, "A `limits` value that is not a whole number, \"unlimited\", or (for a byte limit) a size such as \"512MB\".";
+    LimitSoftAboveHard = "limit_soft_above_hard", Error, "A limit whose soft value is above its hard value.";
+    EnvFileMissing = "env_file_missing", Error, "An `env-file` that does not exist or cannot be read.";
+    EnvFileSyntax = "env_file_syntax", Error, "A line of an `env-file` that is not `KEY=VALUE`; the diagnostic points into that file.";
     BadSize = "bad_size", Error, "A size (`max-size`, `log-buffer`) that is not a whole number of bytes or a number with a unit such as \"50MB\".";
     OptionsOnDiscard = "options_on_discard", Error, "A `{ … }` block on `\"discard\"` or on `stderr \"stdout\"`: only a file takes one.";
     KeepWithoutMaxSize = "keep_without_max_size", Warning, "`keep` in a log block without `max-size`: the file never rotates, so nothing is kept.";

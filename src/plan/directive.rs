@@ -17,7 +17,8 @@ use kdl::KdlNode;
 use super::check::CheckRole;
 use super::diff::{FieldClass, KeyAction, KeyChange};
 use super::model::{DaemonSettings, OutputTarget, ProgramSpec, format_duration};
-use super::validate::{Ctx, check as vc, daemon as vd, program as vp};
+use super::placeholder::same_per_process;
+use super::validate::{Ctx, check as vc, daemon as vd, identity as vi, program as vp};
 
 /// One setting of a block whose settings are stored in a `T` ([`ProgramSpec`] or
 /// [`DaemonSettings`]).
@@ -80,7 +81,7 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         doc: "The command a process runs.",
         page: "config/cmd.md",
         parse: vp::cmd,
-        same: |a, b| a.cmd == b.cmd,
+        same: |a, b| same_per_process(a, b, |p| p.cmd.clone()),
         show: |p| show_argv(&p.cmd),
         keys: None,
     },
@@ -122,7 +123,7 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         doc: "The directory the process starts in.",
         page: "config/workingdir.md",
         parse: vp::workingdir,
-        same: |a, b| a.workingdir == b.workingdir,
+        same: |a, b| same_per_process(a, b, |p| p.workingdir.clone()),
         show: |p| {
             p.workingdir
                 .as_ref()
@@ -233,7 +234,7 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         doc: "Where the process's standard output goes.",
         page: "config/stdout.md",
         parse: vp::stdout,
-        same: |a, b| a.stdout == b.stdout,
+        same: |a, b| same_per_process(a, b, |p| p.stdout.clone()),
         show: |p| show_output(&p.stdout),
         keys: None,
     },
@@ -247,7 +248,7 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         doc: "Where the process's standard error goes.",
         page: "config/stderr.md",
         parse: vp::stderr,
-        same: |a, b| a.stderr == b.stderr,
+        same: |a, b| same_per_process(a, b, |p| p.stderr.clone()),
         show: |p| show_output(&p.stderr),
         keys: None,
     },
@@ -260,7 +261,7 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         doc: "Environment variables to add to the process's environment.",
         page: "config/env.md",
         parse: vp::env,
-        same: |a, b| a.env == b.env,
+        same: |a, b| same_per_process(a, b, |p| p.env.clone()),
         show: |p| {
             let pairs: Vec<String> = p.env.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
             format!("{{{}}}", pairs.join("; "))
@@ -299,6 +300,108 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         },
         keys: None,
     },
+    // Identity: user, groups, limits, env files (see `super::credentials`).
+    Directive {
+        name: "user",
+        example: "user \"www-data\"",
+        shape: "a user name or a uid",
+        default: "the daemon's own user",
+        reload: FieldClass::Spawn,
+        doc: "The user the process runs as.",
+        page: "config/user.md#user",
+        parse: vi::user,
+        // The resolved uid counts too: a reload after the account changed restarts.
+        same: |a, b| a.user == b.user,
+        show: |p| {
+            p.user
+                .as_ref()
+                .map_or_else(|| "default".into(), |u| quote(&u.written))
+        },
+        keys: None,
+    },
+    Directive {
+        name: "group",
+        example: "group \"www-data\"",
+        shape: "a group name or a gid",
+        default: "the user's primary group",
+        reload: FieldClass::Spawn,
+        doc: "The group the process runs as.",
+        page: "config/user.md#group",
+        parse: vi::group,
+        same: |a, b| a.group == b.group,
+        show: |p| {
+            p.group
+                .as_ref()
+                .map_or_else(|| "default".into(), |g| quote(&g.written))
+        },
+        keys: None,
+    },
+    Directive {
+        name: "groups",
+        example: "groups \"adm\" \"ssl-cert\"",
+        shape: "one or more group names or gids",
+        default: "the user's groups in the group database",
+        reload: FieldClass::Spawn,
+        doc: "The supplementary groups of the process.",
+        page: "config/user.md#groups",
+        parse: vi::groups,
+        same: |a, b| a.groups == b.groups,
+        show: |p| {
+            p.groups.as_ref().map_or_else(
+                || "default".into(),
+                |g| {
+                    g.iter()
+                        .map(|g| quote(&g.written))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                },
+            )
+        },
+        keys: None,
+    },
+    Directive {
+        name: "limits",
+        example: "limits { nofile 4096 65536; core \"unlimited\" }",
+        shape: "a block of `NAME SOFT [HARD]` nodes",
+        default: "inherited from the daemon",
+        reload: FieldClass::Spawn,
+        doc: "Resource limits (rlimits) the process starts with.",
+        page: "config/limits.md",
+        parse: vi::limits,
+        same: |a, b| a.limits == b.limits,
+        show: |p| {
+            let items: Vec<String> = p.limits.iter().map(|(n, l)| format!("{n} {l}")).collect();
+            format!("{{{}}}", items.join("; "))
+        },
+        keys: None,
+    },
+    Directive {
+        name: "env-file",
+        example: "env-file \".env\"",
+        shape: "one or more paths (strings)",
+        default: "none",
+        reload: FieldClass::Spawn,
+        doc: "Files of `KEY=VALUE` lines added to the process's environment.",
+        page: "config/env-file.md",
+        parse: vi::env_file,
+        // What reaches the process: a key `env` overrides changes nothing.
+        same: |a, b| a.env_file.files == b.env_file.files && file_env(a) == file_env(b),
+        show: |p| {
+            let files: Vec<String> = p
+                .env_file
+                .files
+                .iter()
+                .map(|f| quote(&f.display().to_string()))
+                .collect();
+            if files.is_empty() {
+                "none".into()
+            } else {
+                files.join(" ")
+            }
+        },
+        // Values often hold secrets, as for `env`.
+        keys: Some(|a, b| key_changes(&file_env(a), &file_env(b))),
+    },
     Directive {
         name: "readiness",
         example: "readiness { tcp 8080; interval \"500ms\"; deadline \"60s\" }",
@@ -328,6 +431,16 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         keys: None,
     },
 ];
+
+/// The variables a program gets from its env files: those `env` does not override.
+fn file_env(p: &ProgramSpec) -> BTreeMap<String, String> {
+    p.env_file
+        .vars
+        .iter()
+        .filter(|(k, _)| !p.env.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
 
 /// Every setting of the `taskmaster { … }` block (every [`DaemonSettings`] field).
 pub static DAEMON: &[Directive<DaemonSettings>] = &[
@@ -492,6 +605,9 @@ mod tests {
     /// Help lines quote the examples: each must be valid as written.
     #[test]
     fn every_example_compiles() {
+        // `env-file ".env"` reads the file.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "A=1\n").unwrap();
         for d in PROGRAM {
             let cmd = if d.name == "cmd" {
                 ""
@@ -499,7 +615,7 @@ mod tests {
                 "cmd \"true\"; "
             };
             let text = format!("program \"x\" {{ {cmd}{} }}", d.example);
-            let result = crate::plan::compile("t.kdl", &text, std::path::Path::new("/"));
+            let result = crate::plan::compile("t.kdl", &text, dir.path());
             assert!(result.is_ok(), "{text}");
         }
         for d in DAEMON {

@@ -72,7 +72,11 @@ pub fn compile(source_name: &str, text: &str, base_dir: &Path) -> Result<Compile
         }
     };
     let mut problems = ctx.problems;
-    problems.sort_by_key(|p| p.span.offset());
+    // The config's problems first, then each other file's (env files), each in file order.
+    problems.sort_by(|a, b| {
+        let file = |p: &Problem| p.file.as_ref().map(|f| f.name().to_owned());
+        (file(a), a.span.offset()).cmp(&(file(b), b.span.offset()))
+    });
     let report = Report::new(Arc::new(IndexedSource::new(source_name, text)), problems);
     if report.has_errors() {
         Err(report)

@@ -3,10 +3,13 @@
 
 pub mod check;
 pub mod codes;
+pub mod credentials;
 pub mod diff;
 pub mod directive;
+pub mod envfile;
 pub mod load;
 pub mod model;
+pub mod placeholder;
 pub mod render;
 pub mod report;
 pub mod source;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use super::check::Check;
+use super::credentials::{EnvFiles, Group, Limits, User};
 
 /// A whole validated config: daemon settings plus every program, keyed by name.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -97,6 +98,18 @@ pub struct ProgramSpec {
     /// `None`: crash restarts are never given up.
     #[serde(rename = "crash-limit")]
     pub crash_limit: Option<CrashLimit>,
+    // Identity: who the process runs as, with which limits and env files (see
+    // `super::credentials`).
+    /// `None`: the daemon's own user.
+    pub user: Option<User>,
+    /// `None`: the user's primary group (the daemon's, without `user`).
+    pub group: Option<Group>,
+    /// `None`: the user's groups (the daemon's, without `user`).
+    pub groups: Option<Vec<Group>>,
+    #[serde(serialize_with = "super::credentials::serialize_limits")]
+    pub limits: Limits,
+    #[serde(rename = "env-file")]
+    pub env_file: EnvFiles,
     /// `None`: RUNNING once `starttime` elapsed, as before (see [`super::check`]).
     pub readiness: Option<Check>,
     /// `None`: a RUNNING process is never probed.
@@ -130,6 +143,11 @@ impl ProgramSpec {
             env: BTreeMap::new(),
             restart_backoff: RestartBackoff::default(),
             crash_limit: None,
+            user: None,
+            group: None,
+            groups: None,
+            limits: Limits::new(),
+            env_file: EnvFiles::default(),
             readiness: None,
             liveness: None,
         }

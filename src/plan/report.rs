@@ -26,6 +26,9 @@ pub struct Problem {
     pub help: Option<String>,
     /// A second place worth showing, e.g. "first defined here" for a duplicate.
     pub related: Option<(SourceSpan, String)>,
+    /// The file the spans point into when it is not the config itself (an `env-file`);
+    /// `None`: the config.
+    pub file: Option<Arc<IndexedSource>>,
 }
 
 impl Problem {
@@ -42,6 +45,7 @@ impl Problem {
             label: label.into(),
             help: None,
             related: None,
+            file: None,
         }
     }
 
@@ -57,6 +61,12 @@ impl Problem {
 
     pub fn also(mut self, span: SourceSpan, label: impl Into<String>) -> Self {
         self.related = Some((span, label.into()));
+        self
+    }
+
+    /// Points the spans into `file` instead of the config (a second miette source).
+    pub fn in_file(mut self, file: Arc<IndexedSource>) -> Self {
+        self.file = Some(file);
         self
     }
 
@@ -90,6 +100,10 @@ impl Diagnostic for Problem {
         self.help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        self.file.as_deref().map(|f| f as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -178,8 +192,10 @@ impl Report {
             .problems
             .iter()
             .map(|p| {
-                let (line, column) = self.source.line_column(p.span.offset());
+                let source = p.file.as_deref().unwrap_or(&self.source);
+                let (line, column) = source.line_column(p.span.offset());
                 JsonDiagnostic {
+                    file: p.file.as_deref().map(IndexedSource::name),
                     severity: if p.is_error() { "error" } else { "warning" },
                     code: p.code.as_str(),
                     message: &p.message,
@@ -209,6 +225,9 @@ struct JsonReport<'a> {
 
 #[derive(Serialize)]
 struct JsonDiagnostic<'a> {
+    /// Only for a problem in another file than the config (an `env-file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a str>,
     severity: &'static str,
     code: &'static str,
     message: &'a str,

@@ -9,15 +9,23 @@
 //! daemon's original `RLIMIT_NOFILE` soft limit (the daemon raises its own to watch many
 //! children); the daemon's environment plus `env`; `cmd[0]` looked up on the *child's* PATH.
 //!
-//! Two ways to get there. Without a `workingdir`, `posix_spawn`: glibc starts the child with
-//! `CLONE_VM | CLONE_VFORK`, so nothing of the daemon's address space is copied and torn down
-//! again per spawn (with 1,000 children that copy was most of the daemon's share of the
-//! spawn time). What posix_spawn cannot set (umask, rlimit) the daemon takes on itself for the
-//! instant of the call, and the child inherits it. Both are process-wide: the daemon's other
-//! threads (the compile worker, the stderr writer) create no files, but a compile opening the
-//! config at that very instant sees the child's `RLIMIT_NOFILE`. With a `workingdir`
-//! (posix_spawn's chdir action is not in nix) or for a script without `#!` (which only
-//! `execvp`'s shell fallback runs), std's fork + `pre_exec` + exec.
+//! Three ways to get there. Without a `workingdir` or an identity setting, `posix_spawn`:
+//! glibc starts the child with `CLONE_VM | CLONE_VFORK`, so nothing of the daemon's address
+//! space is copied and torn down again per spawn (with 1,000 children that copy was most of
+//! the daemon's share of the spawn time). What posix_spawn cannot set (umask, rlimit) the
+//! daemon takes on itself for the instant of the call, and the child inherits it. Both are
+//! process-wide: the daemon's other threads (the compile worker, the stderr writer) create
+//! no files, but a compile opening the config at that very instant sees the child's
+//! `RLIMIT_NOFILE`. With a `workingdir`, `user`, `group`, `groups` or `limits` (which
+//! posix_spawn cannot do), the same kind of clone done here ([`vfork`]): the child changes
+//! directory, then applies the limits, groups, group and user ([`creds`], prepared before
+//! the clone) and execs. For a script without `#!` (which only `execvp`'s shell fallback
+//! runs), std's fork + `pre_exec` + exec.
+//!
+//! Placeholders (`{process_num}`…) are expanded first, for the process being started
+//! ([`crate::plan::placeholder`]). The environment is, each layer winning over the ones
+//! before: the daemon's, HOME/USER/LOGNAME/SHELL of `user`, the env files' variables, `env`,
+//! and the identity variables below.
 //!
 //! Every child also gets `TASKMASTER_PROGRAM`, `TASKMASTER_PROCESS` and
 //! `TASKMASTER_PROCESS_NUM` (the contract's "Process identity"): they tell whose a process is
@@ -28,6 +36,7 @@
 //! Nothing here waits for a child: the daemon's reaper (`waitpid(-1)` on SIGCHLD) reaps
 //! every child and routes the status of the ones spawned here to their process.
 
+use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
@@ -46,6 +55,12 @@ use rustix::process::{Resource, Rlimit};
 
 use super::logtarget::{self, OpenError};
 use crate::plan::model::{OutputTarget, ProgramSpec};
+use crate::plan::placeholder::{self, Who};
+
+mod creds;
+mod vfork;
+use creds::Switch;
+pub use creds::SwitchError;
 
 /// What every spawn shares, computed once at start-up.
 #[derive(Debug, Clone)]
@@ -139,6 +154,9 @@ pub enum SpawnError {
     },
     #[error("cannot start {program}: {source}")]
     Exec { program: String, source: io::Error },
+    /// `user`, `group`, `groups` or `limits` cannot be applied.
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
 }
 
 /// Where one output stream of the child goes, opened by the daemon before the spawn.
@@ -208,12 +226,22 @@ impl Output {
     }
 }
 
-/// Starts one process of `spec`.
+/// Starts one process of `spec`, its placeholders expanded for `who`.
 pub fn spawn(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
     who: &Identity<'_>,
 ) -> Result<Spawned, SpawnError> {
+    let expanded = placeholder::expand_spec(
+        spec,
+        &Who {
+            program: who.program,
+            process: who.process,
+            num: who.num,
+        },
+    );
+    let spec: &ProgramSpec = &expanded;
+    let switch = Switch::prepare(spec, nix::unistd::geteuid().as_raw())?;
     let Some(program) = spec.cmd.first() else {
         return Err(SpawnError::NotFound {
             program: String::new(),
@@ -236,7 +264,12 @@ pub fn spawn(
             }
         }
     }
-    let path_var = spec.env.get("PATH").map(OsStr::new).or(ctx.path.as_deref());
+    let path_var = spec
+        .env
+        .get("PATH")
+        .or(spec.env_file.vars.get("PATH"))
+        .map(OsStr::new)
+        .or(ctx.path.as_deref());
     let exe = resolve_program(program, path_var, spec.workingdir.as_deref())?;
     // Created with the program's umask, as the child would create them.
     let (stdout, stderr) = {
@@ -251,16 +284,23 @@ pub fn spawn(
     };
     let stderr_end = stderr.as_ref().unwrap_or(&stdout);
 
-    // posix_spawn has no chdir action here, and no shell fallback for a script without
-    // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh).
-    let started = match spec.workingdir {
-        None => match spawn_direct(spec, ctx, who, &exe, &stdout, stderr_end) {
+    // posix_spawn has no chdir action here, no shell fallback for a script without
+    // `#!` (it reports ENOEXEC where execvp would run it with /bin/sh), and cannot set
+    // limits, groups or ids.
+    let started = if spec.workingdir.is_none() && switch.is_empty() {
+        match spawn_direct(spec, ctx, who, &exe, &stdout, stderr_end) {
             Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
-                spawn_forked(spec, ctx, who, &exe, &stdout, stderr_end)
+                spawn_forked(spec, ctx, who, &exe, &stdout, stderr_end, switch)
             }
             other => other,
-        },
-        Some(_) => spawn_forked(spec, ctx, who, &exe, &stdout, stderr_end),
+        }
+    } else {
+        match spawn_cloned(spec, ctx, who, &exe, &stdout, stderr_end, &switch) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOEXEC) => {
+                spawn_forked(spec, ctx, who, &exe, &stdout, stderr_end, switch)
+            }
+            other => other,
+        }
     };
     let raw = started.map_err(|source| SpawnError::Exec {
         program: program.clone(),
@@ -320,19 +360,35 @@ fn nul_error() -> io::Error {
     )
 }
 
-/// The daemon's environment plus `env` (which wins), plus the process's identity (which
-/// wins over both: it is how the daemon recognises the process later).
+/// The daemon's environment, then (each winning over the ones before) HOME, USER, LOGNAME
+/// and SHELL of `user`, the env files' variables, `env`, and the process's identity (which
+/// wins over all: it is how the daemon recognises the process later).
 fn environment(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
     who: &Identity<'_>,
 ) -> io::Result<Vec<CString>> {
     let identity = who.vars();
+    let account = creds::account_vars(spec);
+    let mut own: BTreeMap<&str, &str> = BTreeMap::new();
+    let layers = account
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain(
+            spec.env_file
+                .vars
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .chain(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .chain(identity.iter().map(|(k, v)| (*k, v.as_str())));
+    for (k, v) in layers {
+        own.insert(k, v);
+    }
     let overridden = |kv: &CString| {
         let bytes = kv.as_bytes();
         let key = bytes.split(|&b| b == b'=').next().unwrap_or(bytes);
-        std::str::from_utf8(key)
-            .is_ok_and(|k| spec.env.contains_key(k) || identity.iter().any(|(name, _)| *name == k))
+        std::str::from_utf8(key).is_ok_and(|k| own.contains_key(k))
     };
     let mut env: Vec<CString> = ctx
         .environ
@@ -340,13 +396,7 @@ fn environment(
         .filter(|kv| !overridden(kv))
         .cloned()
         .collect();
-    let own = spec
-        .env
-        .iter()
-        .filter(|(k, _)| !identity.iter().any(|(name, _)| name == k))
-        .map(|(k, v)| (k.as_str(), v.as_str()));
-    let ids = identity.iter().map(|(k, v)| (*k, v.as_str()));
-    for (k, v) in own.chain(ids) {
+    for (k, v) in &own {
         env.push(CString::new(format!("{k}={v}")).map_err(|_| nul_error())?);
     }
     Ok(env)
@@ -386,7 +436,55 @@ impl Drop for Lent {
     }
 }
 
-/// std's fork + exec, for what posix_spawn cannot do here.
+/// clone(CLONE_VM | CLONE_VFORK) + exec, for what posix_spawn cannot do here (see
+/// [`vfork`]).
+fn spawn_cloned(
+    spec: &ProgramSpec,
+    ctx: &SpawnContext,
+    who: &Identity<'_>,
+    exe: &Path,
+    stdout: &Output,
+    stderr: &Output,
+    switch: &Switch,
+) -> io::Result<i32> {
+    let exe = CString::new(exe.as_os_str().as_bytes()).map_err(|_| nul_error())?;
+    let argv = spec
+        .cmd
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| nul_error())?;
+    let envp = environment(spec, ctx, who)?;
+    let workingdir = spec
+        .workingdir
+        .as_ref()
+        .map(|d| CString::new(d.as_os_str().as_bytes()))
+        .transpose()
+        .map_err(|_| nul_error())?;
+    let mut plan = vfork::Plan::new(
+        &exe,
+        vfork::pointers(&argv),
+        vfork::pointers(&envp),
+        stdout.child_end().map(|fd| fd.as_raw_fd()),
+        stderr.child_end().map(|fd| fd.as_raw_fd()),
+        workingdir.as_deref(),
+        spec.umask.map(|m| m & 0o777),
+        ctx.nofile,
+        switch,
+    );
+    vfork::spawn(&mut plan).map_err(|(e, step)| match step {
+        vfork::Step::Exec | vfork::Step::None => e,
+        vfork::Step::Stdio => io::Error::new(e.kind(), format!("setting up stdio: {e}")),
+        vfork::Step::Chdir => io::Error::new(e.kind(), format!("workingdir: {e}")),
+        vfork::Step::Switch => io::Error::new(
+            e.kind(),
+            format!("applying limits, groups, group or user: {e}"),
+        ),
+    })
+}
+
+/// std's fork + exec: the shell fallback for a script without `#!` (execvp runs it with
+/// /bin/sh, which execve and posix_spawn do not).
 fn spawn_forked(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
@@ -394,6 +492,7 @@ fn spawn_forked(
     exe: &Path,
     stdout: &Output,
     stderr: &Output,
+    switch: Switch,
 ) -> io::Result<i32> {
     let mut cmd = Command::new(exe);
     if let Some(program) = spec.cmd.first() {
@@ -404,15 +503,22 @@ fn spawn_forked(
         .stdout(stdout.stdio()?)
         .stderr(stderr.stdio()?)
         .process_group(0);
-    cmd.envs(&spec.env);
-    cmd.envs(who.vars());
+    // The same environment as the posix_spawn path; std builds envp before the fork.
+    cmd.env_clear();
+    for kv in environment(spec, ctx, who)? {
+        let bytes = kv.as_bytes();
+        let eq = bytes.iter().position(|&b| b == b'=').unwrap_or(bytes.len());
+        let value = bytes.get(eq + 1..).unwrap_or_default();
+        cmd.env(OsStr::from_bytes(&bytes[..eq]), OsStr::from_bytes(value));
+    }
     if let Some(dir) = &spec.workingdir {
         cmd.current_dir(dir);
     }
     let child_umask = spec.umask.map(|m| Mode::from_bits_truncate(m & 0o777));
     let nofile = ctx.nofile;
     // SAFETY: between fork and exec only async-signal-safe calls are made: sigprocmask,
-    // signal, umask and setrlimit are plain syscalls; nothing allocates or takes a lock.
+    // signal, umask, setrlimit, setgroups, setgid and setuid are plain syscalls; nothing
+    // allocates or takes a lock (`switch` was prepared before the fork).
     unsafe {
         cmd.pre_exec(move || {
             SigSet::empty().thread_set_mask()?;
@@ -424,7 +530,9 @@ fn spawn_forked(
                 // Best effort: a child keeping the raised limit is harmless.
                 let _ = rustix::process::setrlimit(Resource::Nofile, limit);
             }
-            Ok(())
+            // Limits, groups, group, user, in that order (a `limits` nofile wins over the
+            // restored one).
+            switch.apply().map_err(io::Error::from_raw_os_error)
         });
     }
     let child = cmd.spawn()?;
@@ -685,6 +793,78 @@ mod tests {
         spec.workingdir = Some(dir.path().to_owned());
         spec.env.insert("PATH".into(), "bin:/bin:/usr/bin".into());
         assert_eq!(run_to_end(&mut spec, &test_context()), "from-tool web:1\n");
+    }
+
+    /// As root: the cloned path gives the child the limits, groups, group and user, and
+    /// HOME/USER/LOGNAME/SHELL from the user's entry (`env` wins over those).
+    #[test]
+    fn the_cloned_path_switches_user_and_limits() {
+        use crate::plan::credentials::{Group, Limit, LimitName, User};
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: switching users needs root");
+            return;
+        }
+        let mut spec = ProgramSpec::with_defaults(
+            "p",
+            vec![
+                "sh".into(),
+                "-c".into(),
+                "id -u; id -g; id -G; ulimit -Sn; ulimit -Hn; echo $HOME $USER $LOGNAME $SHELL"
+                    .into(),
+            ],
+        );
+        spec.user = Some(User::resolve("nobody"));
+        spec.group = Some(Group::resolve("nogroup"));
+        spec.groups = Some(vec![Group::resolve("4"), Group::resolve("7")]);
+        spec.limits.insert(
+            LimitName::Nofile,
+            Limit {
+                soft: Some(100),
+                hard: Some(200),
+            },
+        );
+        spec.env.insert("SHELL".into(), "/bin/own".into());
+        let out = run_to_end(&mut spec, &test_context());
+        assert_eq!(
+            out,
+            "65534\n65534\n65534 4 7\n100\n200\n/nonexistent nobody nobody /bin/own\n"
+        );
+    }
+
+    /// A step failing in the cloned child is the spawn's error, and the child is reaped.
+    #[test]
+    fn a_failing_step_in_the_cloned_child_is_reported() {
+        use crate::plan::credentials::{Limit, LimitName};
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to get past the non-root check");
+            return;
+        }
+        let mut spec = ProgramSpec::with_defaults("p", vec!["true".into()]);
+        // Above the kernel's nr_open: refused even to root.
+        spec.limits.insert(
+            LimitName::Nofile,
+            Limit {
+                soft: Some(1 << 40),
+                hard: Some(1 << 40),
+            },
+        );
+        let err = spawn(&spec, &test_context(), &WHO).unwrap_err().to_string();
+        assert!(
+            err.contains("applying limits, groups, group or user"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_script_without_a_shebang_runs_from_a_workingdir_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("plain");
+        std::fs::write(&script, "echo from-sh $PWD\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut spec = ProgramSpec::with_defaults("p", vec!["./plain".into()]);
+        spec.workingdir = Some(dir.path().to_owned());
+        let out = run_to_end(&mut spec, &test_context());
+        assert_eq!(out, format!("from-sh {}\n", dir.path().display()));
     }
 
     #[test]

@@ -511,12 +511,14 @@ fn diagnostic_sections() -> std::collections::BTreeMap<String, String> {
 }
 
 /// Codes no config text in a code block can raise: a file over 16 MiB, a top-level node over
-/// 64 KiB, a path that must exist as a FIFO. Their example is a ```console session showing the
-/// code; `tests/it/compile.rs` and `tests/it/fuzz_compile.rs` raise each of them for real.
+/// 64 KiB, a path that must exist as a FIFO, an env file with a bad line. Their example is a
+/// ```console session showing the code; `tests/it/compile.rs` and `tests/it/fuzz_compile.rs`
+/// raise each of them for real.
 const SHOWN_BY_A_SESSION: &[&str] = &[
     "taskmaster::config_too_large",
     "taskmaster::node_too_large",
     "taskmaster::fifo_target",
+    "taskmaster::env_file_syntax",
 ];
 
 /// Whether a ```console block of `body` shows `code`.

@@ -75,8 +75,13 @@ fn every_code_has_a_fixture() {
         }
     }
     // These need more than a fixture's text: a file over 16 MiB, a node over 64 KiB, a
-    // FIFO on disk. Tests below raise each of them for real.
-    const NOT_FROM_TEXT: &[&str] = &["config_too_large", "node_too_large", "fifo_target"];
+    // FIFO on disk, an env file with a bad line. Tests below raise each of them for real.
+    const NOT_FROM_TEXT: &[&str] = &[
+        "config_too_large",
+        "node_too_large",
+        "fifo_target",
+        "env_file_syntax",
+    ];
     let missing: Vec<_> = Code::ALL
         .iter()
         .map(|c| c.name())
@@ -656,4 +661,58 @@ fn the_daemon_survives_diff_and_reload_of_hostile_configs() {
         assert!(Instant::now() < deadline, "the daemon did not shut down");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A bad line of an env file is reported in that file (a second source): its name, line
+/// and column, in the graphical report and in the JSON one; every bad line at once.
+#[test]
+fn env_file_errors_point_into_the_env_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.env"),
+        "# settings\nA=1\nnot a line\nB=\"open\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("t.kdl"),
+        "program a {\n    cmd \"true\"\n    env-file \"app.env\"\n    numprocs 0\n}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = check(&["t.kdl"], dir.path());
+    assert_eq!(code, 1, "{stderr}");
+    for expected in [
+        "taskmaster::env_file_syntax",
+        "app.env:3:1",
+        "app.env:4:3",
+        "expected KEY=VALUE",
+        "t.kdl:4:14",
+    ] {
+        assert!(stderr.contains(expected), "no {expected:?} in:\n{stderr}");
+    }
+    let (_, stdout, _) = check(&["--format", "json", "t.kdl"], dir.path());
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let diags = json["diagnostics"].as_array().unwrap();
+    let codes: Vec<&str> = diags.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        codes,
+        [
+            "taskmaster::numprocs_range",
+            "taskmaster::env_file_syntax",
+            "taskmaster::env_file_syntax"
+        ]
+    );
+    assert!(
+        diags[0].get("file").is_none(),
+        "the config's own: {:#}",
+        diags[0]
+    );
+    let env = &diags[1];
+    assert!(
+        env["file"].as_str().unwrap().ends_with("app.env"),
+        "{env:#}"
+    );
+    assert_eq!(
+        (env["line"].as_u64(), env["column"].as_u64()),
+        (Some(3), Some(1))
+    );
 }

@@ -102,6 +102,8 @@ fn spec(name: &'static str) -> impl Strategy<Value = ProgramSpec> {
                 threshold,
                 ..Check::with_defaults(CheckRole::Liveness, Probe::Exec(vec!["true".to_owned()]))
             }),
+            // Fields this oracle does not draw keep their defaults in both plans.
+            ..ProgramSpec::with_defaults(name, Vec::new())
         }
     })
 }

@@ -77,6 +77,7 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
         "stdout \"/tmp/cat.out\" { max-size \"1MB\"; keep 10; }",
         "stderr \"stdout\"",
         "env { A \"1\"; B \"2\"; }",
+        "user \"chrism\"",
         // From the [include]d conf.d/worker.ini.
         "program \"worker\" {",
         "autostart #false",
@@ -86,7 +87,6 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
     }
     for key in [
         "priority",
-        "user = chrism",
         "[group:thegroupname]",
         "[eventlistener:",
         "stdout_capture_maxbytes",
@@ -120,6 +120,10 @@ fn sample_maps_counterparts_and_warns_on_the_rest() {
         )
     );
     assert_eq!(cat.env.get("B").map(String::as_str), Some("2"));
+    assert_eq!(
+        cat.user.as_ref().map(|u| u.written.as_str()),
+        Some("chrism")
+    );
     let worker = &plan.programs["worker"];
     assert!(!worker.autostart);
     assert_eq!(worker.stdout, OutputTarget::Memory);
@@ -341,4 +345,44 @@ fn log_rotation_maps_to_log_blocks() {
     );
     taskmaster::plan::compile("imported.kdl", &kdl, Path::new("/"))
         .expect("the imported config compiles");
+}
+
+/// `user` becomes `user`, and `%(process_num)d` in a program of several processes becomes a
+/// placeholder, so each process keeps its own port and log file as under supervisord.
+#[test]
+fn user_and_process_num_map_to_user_and_placeholders() {
+    let file = fixture("identity.conf");
+    let (kdl, stderr, code) = import(&file);
+    assert_eq!(code, 0, "{stderr}");
+    for line in [
+        // numprocs_start=1: supervisord's processes 1 and 2 on 8001 and 8002.
+        "cmd \"python3 -m http.server {process_num+8001}\"",
+        "user \"www-data\"",
+        "stdout \"/var/log/web/web-{process_num+1}.log\"",
+        "stderr \"/var/log/web/{process}.err\"",
+        "env { INSTANCE \"{process_num+1}\"; }",
+    ] {
+        assert!(kdl.contains(line), "missing `{line}` in\n{kdl}");
+    }
+    assert!(
+        !stderr.contains("user ="),
+        "user is mapped, not warned about:\n{stderr}"
+    );
+    assert!(stderr.contains("%(process_name)"), "{stderr}");
+    let plan = taskmaster::plan::compile("imported.kdl", &kdl, file.parent().unwrap())
+        .expect("compiles")
+        .plan;
+    let web = &plan.programs["web"];
+    let who = taskmaster::plan::placeholder::Who {
+        program: "web",
+        process: "web:1",
+        num: 1,
+    };
+    let web1 = taskmaster::plan::placeholder::expand_spec(web, &who);
+    assert_eq!(web1.cmd, ["python3", "-m", "http.server", "8002"]);
+    assert_eq!(
+        web1.stdout,
+        OutputTarget::File("/var/log/web/web-2.log".into())
+    );
+    assert_eq!(web1.env["INSTANCE"], "2");
 }

@@ -342,3 +342,19 @@ fn logs_all_labels_every_line_with_its_process() {
         std::panic::resume_unwind(panic);
     }
 }
+
+#[test]
+fn a_daemon_written_path_takes_placeholders() {
+    let d = Daemon::start(Config::new().program("w", |p| {
+        p.cmd(["sh", "-c", "echo I am $TASKMASTER_PROCESS; exec sleep 3600"])
+            .numprocs(2)
+            .starttime(0)
+            .stdout_file("w-{process_num}.log", |b| b.timestamps(false))
+    }));
+    for n in 0..2 {
+        let file = format!("w-{n}.log");
+        wait_for("each process's own file", LONG, || {
+            d.sb.read(&file) == format!("I am w:{n}\n")
+        });
+    }
+}

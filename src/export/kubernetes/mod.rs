@@ -184,7 +184,13 @@ fn workload(
         ));
     }
     for setting in settings(spec) {
-        map(&mut draft, setting);
+        map(&mut draft, spec, setting);
+    }
+    if let Some(written) = super::placeholders_unmapped(spec) {
+        draft.cannot(
+            written,
+            "not mapped to Kubernetes yet: every replica gets the text as written",
+        );
     }
 
     let labels = BTreeMap::from([
@@ -258,7 +264,7 @@ fn workload(
 }
 
 /// Maps one setting. A new [`Setting`] is one more arm here (and its test).
-fn map(draft: &mut Draft, setting: Setting) {
+fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
     match setting {
         Setting::Cmd(argv) => draft.container.command = argv.to_vec(),
         Setting::Numprocs(n) => draft.replicas = n,
@@ -342,6 +348,18 @@ fn map(draft: &mut Draft, setting: Setting) {
         ),
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
+        Setting::User(_)
+        | Setting::Group(_)
+        | Setting::Groups(_)
+        | Setting::Limits(_)
+        | Setting::EnvFile(_) => {
+            if let Some(written) = super::identity_unmapped(spec, &setting) {
+                draft.cannot(
+                    written,
+                    "not mapped to Kubernetes yet; the manifest leaves it out",
+                );
+            }
+        }
         Setting::Env(env) => {
             draft.container.env = env
                 .iter()

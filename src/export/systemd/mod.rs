@@ -228,6 +228,12 @@ fn program_unit(spec: &ProgramSpec, ctx: &Ctx) -> (String, Vec<Unmapped>) {
     for setting in settings(spec) {
         map(&mut unit, spec, setting, ctx);
     }
+    if let Some(written) = super::placeholders_unmapped(spec) {
+        unit.cannot(
+            written,
+            "not mapped to systemd yet: every instance gets the text as written",
+        );
+    }
     let text = unit.render();
     (text, unit.unmapped)
 }
@@ -311,6 +317,15 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
         ),
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
+        Setting::User(_)
+        | Setting::Group(_)
+        | Setting::Groups(_)
+        | Setting::Limits(_)
+        | Setting::EnvFile(_) => {
+            if let Some(written) = super::identity_unmapped(spec, &setting) {
+                unit.cannot(written, "not mapped to systemd yet; the unit leaves it out");
+            }
+        }
         Setting::Env(env) => {
             for (key, value) in env {
                 if is_systemd_env_name(key) {

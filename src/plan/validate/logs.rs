@@ -178,7 +178,12 @@ pub fn target(ctx: &mut Ctx, node: &KdlNode, stream: &str) -> Option<OutputTarge
         return Some(special);
     }
     let file = paths::path(ctx, entry, stream, ex)?;
-    paths::warn_parent_missing(ctx, entry, stream, &file);
+    let text = entry.value().as_string().unwrap_or_default();
+    super::identity::check_placeholders(ctx, entry, text);
+    // With a placeholder each process has its own file: none of them is this text.
+    if !crate::plan::placeholder::has_placeholder(text) {
+        paths::warn_parent_missing(ctx, entry, stream, &file);
+    }
     let Some((nodes, _)) = block else {
         return Some(OutputTarget::File(file));
     };

@@ -8,6 +8,7 @@
 pub(crate) mod check;
 pub(crate) mod daemon;
 mod fields;
+pub(crate) mod identity;
 pub(crate) mod logs;
 mod paths;
 pub(crate) mod program;
@@ -28,6 +29,7 @@ use super::report::Problem;
 use crate::parse::syntax::name_span;
 pub(crate) use paths::{PathFlaw, path_flaw, resolve};
 pub(crate) use program::name_flaw;
+pub(crate) use suggest::closest;
 
 /// What every check needs: where problems go and the folder relative paths start from.
 pub struct Ctx<'a> {

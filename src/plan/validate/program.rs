@@ -6,12 +6,13 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
 use super::fields::{self, cover};
-use super::{Ctx, paths, unknown_setting, values};
+use super::{Ctx, identity, paths, unknown_setting, values};
 use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
 use crate::plan::codes::Code;
 use crate::plan::directive::{Directive, PROGRAM};
 use crate::plan::model::format_duration;
 use crate::plan::model::{AutoRestart, CrashLimit, ProgramSpec, RestartBackoff, StopSignal};
+use crate::plan::placeholder;
 use crate::plan::report::Problem;
 
 /// Most crash restarts `crash-limit` may allow in its window (it keeps one time per restart).
@@ -82,6 +83,7 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
             .help(format!("every program needs a command: {}", example("cmd"))),
         );
     }
+    identity::resolve_relative_program(ctx.base_dir, &mut spec);
     let complete = name.is_some() && !spec.cmd.is_empty();
     Program {
         name,
@@ -160,6 +162,18 @@ pub fn name_flaw(name: &str) -> Option<&'static str> {
 pub fn cmd(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(args) = fields::some_args(ctx, field, example("cmd")) {
         spec.cmd = cmd_words(ctx, &args).unwrap_or_default();
+        if !spec.cmd.is_empty() {
+            for entry in &args {
+                if let Some(text) = entry.value().as_string() {
+                    identity::check_placeholders(ctx, entry, text);
+                }
+            }
+            if let [one] = args.as_slice()
+                && let Some(text) = one.value().as_string()
+            {
+                identity::check_shell_syntax(ctx, one, text);
+            }
+        }
     }
 }
 
@@ -208,7 +222,12 @@ pub fn workingdir(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     };
     spec.workingdir = paths::path(ctx, entry, "workingdir", example("workingdir"));
     if let Some(dir) = &spec.workingdir {
-        paths::warn_dir_missing(ctx, entry, dir);
+        let text = entry.value().as_string().unwrap_or_default();
+        identity::check_placeholders(ctx, entry, text);
+        // Each process has its own folder then: none of them is this text.
+        if !placeholder::has_placeholder(text) {
+            paths::warn_dir_missing(ctx, entry, dir);
+        }
     }
 }
 
@@ -727,6 +746,7 @@ pub fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
             ctx.push(paths::nul(value, key));
             continue;
         }
+        identity::check_placeholders(ctx, value, &text);
         spec.env.insert(key.to_owned(), text);
     }
 }

@@ -12,25 +12,34 @@
 //! - Every applied reload and SIGUSR2 reopen every daemon-written file and resize the rings
 //!   to the current `log-buffer` ([`Supervisor::reopen_program_logs`]).
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use super::{Proc, ProcId, Shown, Stream, Supervisor};
 use crate::plan::model::{LogOptions, OutputTarget};
+use crate::plan::placeholder::{Who, expand_output};
 use crate::runtime::logfile::tail::read_tail;
 use crate::runtime::ring::interleave;
 
 impl Proc {
-    /// The target of one of its streams, as its process sees it.
-    pub(super) fn target(&self, stream: Stream) -> &OutputTarget {
-        match stream {
+    /// The target of one of its streams, as its process sees it: placeholders in a path
+    /// (`{process_num}`) expanded.
+    pub(super) fn target(&self, stream: Stream) -> Cow<'_, OutputTarget> {
+        let target = match stream {
             Stream::Stdout => &self.spec.stdout,
             Stream::Stderr => &self.spec.stderr,
-        }
+        };
+        let who = Who {
+            program: &self.program,
+            process: &self.name,
+            num: self.index,
+        };
+        expand_output(target, &who).map_or(Cow::Borrowed(target), Cow::Owned)
     }
 
     /// The daemon-written file of one of its streams, if it has one.
     fn written(&self, stream: Stream) -> Option<(PathBuf, LogOptions)> {
-        match self.target(stream) {
+        match self.target(stream).as_ref() {
             OutputTarget::Written(path, options) => Some((path.clone(), *options)),
             _ => None,
         }
@@ -175,7 +184,7 @@ impl Supervisor {
         };
         let one = |stream: Stream| -> Vec<u8> {
             let stream = proc.source_of(stream);
-            match proc.target(stream) {
+            match proc.target(stream).as_ref() {
                 OutputTarget::File(path) => {
                     read_tail(path, self.ring_bytes(), lines).unwrap_or_default()
                 }

@@ -16,13 +16,23 @@ use std::collections::BTreeMap;
 pub enum Value {
     Str(String),
     Int(i64),
+    /// A taskmaster placeholder (`{process}`), written as it is: taskmaster expands it
+    /// per process. Format specs cannot apply to it.
+    Placeholder(String),
+    /// `process_num` of a program of several processes, numbered `start` to `last`:
+    /// written as `{process_num+K}` (see [`process_num`]).
+    ProcessNum {
+        start: i64,
+        last: i64,
+    },
 }
 
 impl Value {
     fn as_string(&self) -> String {
         match self {
-            Value::Str(s) => s.clone(),
+            Value::Str(s) | Value::Placeholder(s) => s.clone(),
             Value::Int(n) => n.to_string(),
+            Value::ProcessNum { start, .. } => placeholder_num(*start),
         }
     }
 }
@@ -100,6 +110,18 @@ pub fn expand(text: &str, vars: &Vars) -> (String, Vec<String>) {
             continue;
         };
         match vars.lookup(name, &mut warnings) {
+            Some(Value::ProcessNum { start, last }) => {
+                out = process_num(out, spec, start, last, &mut warnings);
+            }
+            Some(Value::Placeholder(p)) => {
+                if spec.len() > 1 {
+                    warnings.push(format!(
+                        "%({name}){spec} was written as {p}, without the padding: \
+                         taskmaster's placeholders are not formatted"
+                    ));
+                }
+                out.push_str(&p);
+            }
             Some(value) => out.push_str(&format_value(&value, spec)),
             None => {
                 warnings.push(format!(
@@ -113,6 +135,55 @@ pub fn expand(text: &str, vars: &Vars) -> (String, Vec<String>) {
     out.push_str(rest);
     warnings.dedup();
     (out, warnings)
+}
+
+fn placeholder_num(k: i64) -> String {
+    if k == 0 {
+        "{process_num}".to_owned()
+    } else {
+        format!("{{process_num+{k}}}")
+    }
+}
+
+/// Appends `%(process_num)SPEC` to `out` as a placeholder. A zero-padded number right after
+/// digits (`80%(process_num)02d`: 8000, 8001, …) is an addition, exact while every number
+/// fits the width: the digits are folded into `{process_num+8000}`. Other padding is dropped
+/// with a warning (`w-%(process_num)02d.log` becomes `w-{process_num}.log`: `w-1.log`).
+fn process_num(
+    mut out: String,
+    spec: &str,
+    start: i64,
+    last: i64,
+    warnings: &mut Vec<String>,
+) -> String {
+    let plain = spec.len() == 1;
+    let width = spec
+        .strip_prefix('0')
+        .and_then(|w| w.strip_suffix(['d', 'i', 'u']))
+        .and_then(|w| w.parse::<u32>().ok());
+    let digits = out.len() - out.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if let Some(width) = width
+        && digits > 0
+        && width <= 9
+        && last < 10_i64.pow(width)
+        && let Ok(prefix) = out[out.len() - digits..].parse::<i64>()
+        && let Some(base) = prefix
+            .checked_mul(10_i64.pow(width))
+            .and_then(|b| b.checked_add(start))
+    {
+        out.truncate(out.len() - digits);
+        out.push_str(&placeholder_num(base));
+        return out;
+    }
+    let p = placeholder_num(start);
+    if !plain {
+        warnings.push(format!(
+            "%(process_num){spec} was written as {p}, without the padding: \
+             taskmaster's placeholders are not formatted"
+        ));
+    }
+    out.push_str(&p);
+    out
 }
 
 /// Where `text` has a `%` that is neither `%%` nor a `%(name)s` reference, which Python's
@@ -204,6 +275,36 @@ mod tests {
         let (text, warnings) = expand("port 80%(process_num)02d;%(program_name)-5s|", &vars());
         assert_eq!(text, "port 8000;web  |");
         assert_eq!(warnings, ["%(process_num) differs per process"]);
+    }
+
+    #[test]
+    fn process_num_becomes_a_placeholder() {
+        let mut v = vars();
+        v.fixed("process_num", Value::ProcessNum { start: 0, last: 2 });
+        let (text, warnings) = expand("w-%(process_num)d.log", &v);
+        assert_eq!(text, "w-{process_num}.log");
+        assert!(warnings.is_empty());
+        let (text, warnings) = expand("w-%(process_num)02d.log", &v);
+        assert_eq!(text, "w-{process_num}.log");
+        assert!(warnings[0].contains("without the padding"), "{warnings:?}");
+        // 8000, 8001, 8002: exact.
+        let (text, warnings) = expand("--port 80%(process_num)02d", &v);
+        assert_eq!(text, "--port {process_num+8000}");
+        assert!(warnings.is_empty());
+        v.fixed("process_num", Value::ProcessNum { start: 5, last: 7 });
+        let (text, _) = expand("%(process_num)s 9%(process_num)03d", &v);
+        assert_eq!(text, "{process_num+5} {process_num+9005}");
+        // 100 does not fit two digits: padding is not an addition then.
+        v.fixed(
+            "process_num",
+            Value::ProcessNum {
+                start: 0,
+                last: 100,
+            },
+        );
+        let (text, warnings) = expand("80%(process_num)02d", &v);
+        assert_eq!(text, "80{process_num}");
+        assert_eq!(warnings.len(), 1);
     }
 
     #[test]

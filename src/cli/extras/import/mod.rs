@@ -616,7 +616,11 @@ programs=web
         let kdl = &out.kdl;
         assert!(kdl.contains("socket \"/tmp/supervisor.sock\""), "{kdl}");
         assert!(kdl.contains("logfile \"/etc/sv/supervisord.log\""), "{kdl}");
-        assert!(kdl.contains("cmd \"python3 -m http.server 8000\""), "{kdl}");
+        // 8000 and 8001, per process, as supervisord's `80%(process_num)02d`.
+        assert!(
+            kdl.contains("cmd \"python3 -m http.server {process_num+8000}\""),
+            "{kdl}"
+        );
         assert!(kdl.contains("numprocs 2"), "{kdl}");
         assert!(kdl.contains("exitcodes 0 2"), "{kdl}");
         assert!(kdl.contains("stopsignal \"INT\""), "{kdl}");
@@ -625,7 +629,8 @@ programs=web
             kdl.contains("env { KEEP \"mine\"; SHARED \"1\"; }"),
             "{kdl}"
         );
-        for expected in ["chmod", "priority", "process_num", "[group:site]"] {
+        assert!(!out.warnings.iter().any(|w| w.contains("process_num")));
+        for expected in ["chmod", "priority", "[group:site]"] {
             assert!(
                 out.warnings.iter().any(|w| w.contains(expected)),
                 "no warning about {expected}: {:?}",

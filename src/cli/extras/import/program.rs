@@ -142,6 +142,15 @@ fn program_vars(raw_name: &str, numprocs: u32, start: i64, shared: &Shared<'_>) 
     if numprocs == 1 {
         vars.fixed("process_num", Value::Int(start));
         vars.fixed("process_name", Value::Str(raw_name.to_owned()));
+    } else if start >= 0 {
+        // Per process in taskmaster too: a placeholder, the same numbers as supervisord's.
+        let last = start + i64::from(numprocs) - 1;
+        vars.fixed("process_num", Value::ProcessNum { start, last });
+        vars.frozen(
+            "process_name",
+            Value::Placeholder("{process}".to_owned()),
+            "was written as {process}: the process's taskmaster name (NAME:0 … NAME:N-1)",
+        );
     } else {
         vars.frozen(
             "process_num",
@@ -342,7 +351,14 @@ impl Converter<'_> {
                 entry,
                 "no counterpart: taskmaster starts every program at once, in no set order",
             ),
-            "user" => self.warn(entry, "no counterpart: programs run as taskmaster's user"),
+            "user" => {
+                let value = self.value(entry);
+                if value.is_empty() || value.contains('\0') {
+                    self.warn(entry, "not a user name or uid; not converted");
+                } else {
+                    self.set("user", kdl_out::string(&value));
+                }
+            }
             key if is_log_tuning(key) => self.warn(
                 entry,
                 "no counterpart: taskmaster has no capture mode, log events or syslog output",
