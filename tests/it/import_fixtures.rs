@@ -380,9 +380,17 @@ fn user_and_process_num_map_to_user_and_placeholders() {
     };
     let web1 = taskmaster::plan::placeholder::expand_spec(web, &who);
     assert_eq!(web1.cmd, ["python3", "-m", "http.server", "8002"]);
+    // supervisord rotates its files by default (50MB, 10 kept): written out as a block.
     assert_eq!(
         web1.stdout,
-        OutputTarget::File("/var/log/web/web-2.log".into())
+        OutputTarget::Written(
+            "/var/log/web/web-2.log".into(),
+            taskmaster::plan::model::LogOptions {
+                max_size: Some(50 << 20),
+                keep: 10,
+                timestamps: false
+            }
+        )
     );
     assert_eq!(web1.env["INSTANCE"], "2");
 }
