@@ -15,6 +15,7 @@ mod export;
 mod extras;
 mod habits;
 mod output;
+mod probe;
 mod progress;
 mod run;
 mod shell;
@@ -164,6 +165,9 @@ pub enum Command {
         #[command(subcommand)]
         target: export::Target,
     },
+    /// Run one readiness check (tcp, http, exec) until it passes or its deadline comes: what
+    /// `export systemd` writes as a unit's `ExecStartPost=`.
+    Probe(probe::ProbeArgs),
     /// For completion scripts: the daemon's program and process names, one a line (nothing
     /// when it does not answer within a second).
     #[command(name = "__complete-names", hide = true)]
@@ -282,6 +286,7 @@ pub fn dispatch(cli: Cli) -> u8 {
         }
         Command::Import { file } => extras::import(&file),
         Command::Export { target } => export::run(target),
+        Command::Probe(args) => probe::run(args),
         Command::Shell { socket } => shell::run(&socket),
         Command::CompleteNames { socket } => shell::complete_names(&socket),
         client_command => client::run(client_command),

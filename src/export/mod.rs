@@ -305,6 +305,8 @@ pub struct ExportEnv {
     pub path: Option<OsString>,
     /// The current directory, for a relative program path with no `workingdir`.
     pub cwd: PathBuf,
+    /// This taskmaster executable: systemd units run its `probe` subcommand for readiness.
+    pub taskmaster: PathBuf,
 }
 
 impl ExportEnv {
@@ -313,6 +315,8 @@ impl ExportEnv {
         ExportEnv {
             path: std::env::var_os("PATH"),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
+            taskmaster: std::env::current_exe()
+                .unwrap_or_else(|_| PathBuf::from("/usr/local/bin/taskmaster")),
         }
     }
 }

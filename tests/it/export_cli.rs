@@ -197,3 +197,40 @@ fn kubernetes_prints_yaml_or_a_json_list_and_the_same_warnings() {
             .any(|w| w.contains("stopsignal \"INT\""))
     );
 }
+
+/// `taskmaster probe`, which exported units run as `ExecStartPost=`: 0 once ready, 1 with the
+/// reason at the deadline, 2 for a check a readiness block would refuse.
+#[test]
+fn probe_exits_0_when_ready_1_at_the_deadline_and_2_for_a_bad_check() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    let out = taskmaster(&["probe", "--deadline", "10s", "tcp", &port]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    drop(listener);
+    let out = taskmaster(&[
+        "probe",
+        "--deadline",
+        "300ms",
+        "--interval",
+        "100ms",
+        "tcp",
+        &port,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "taskmaster probe: not ready within 300ms (last check: connect 127.0.0.1:{port}: \
+             connection refused)\n"
+        )
+    );
+    let out = taskmaster(&["probe", "exec", "sh", "-c", "exit 0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = taskmaster(&["probe", "tcp", "192.0.2.1:80"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a loopback address"),
+        "{}",
+        text(&out.stderr)
+    );
+}

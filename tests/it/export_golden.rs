@@ -41,6 +41,7 @@ fn systemd_golden(path: &Path) -> String {
     let env = ExportEnv {
         path: Some("/usr/bin:/bin".into()),
         cwd: BASE.into(),
+        taskmaster: "/usr/local/bin/taskmaster".into(),
     };
     let name = taskmaster::export::config_name(path);
     let exported = systemd::export(&plan, &name, &file, &env).expect("exports");

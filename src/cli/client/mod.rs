@@ -136,6 +136,7 @@ pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
         Command::Man { .. } => "man",
         Command::Import { .. } => "import",
         Command::Export { .. } => "export",
+        Command::Probe(_) => "probe",
     }
 }
 

@@ -123,7 +123,8 @@ fn socket_arg_mut(command: &mut Command) -> Option<&mut SocketArg> {
         | Command::Completions { .. }
         | Command::Man { .. }
         | Command::Import { .. }
-        | Command::Export { .. } => None,
+        | Command::Export { .. }
+        | Command::Probe(_) => None,
     }
 }
 

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::{Setting, Unmapped, comment_lines, daemon_settings, kdl_quote, settings};
+use crate::plan::check::{Check, CheckRole, Probe};
 use crate::plan::model::{CrashLimit, RestartBackoff, format_duration};
 use crate::plan::{AutoRestart, OutputTarget, Plan, ProgramSpec};
 
@@ -21,7 +22,7 @@ pub mod objects;
 
 use objects::{
     Container, DeploymentSpec, EnvVar, JobSpec, LabelSelector, List, Object, ObjectMeta, PodSpec,
-    PodTemplate, WorkloadSpec,
+    PodTemplate, Probe as K8sProbe, ProbeAction, WorkloadSpec,
 };
 
 /// Kubernetes' longest name for a container (an RFC 1123 label) and label values.
@@ -342,10 +343,7 @@ fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
         Setting::Check {
             role,
             check: Some(check),
-        } => draft.cannot(
-            format!("{} {}", role.name(), check.show(role)),
-            "not mapped to a probe yet: the Deployment runs without this check",
-        ),
+        } => probes(draft, role, check),
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
         Setting::User(_)
@@ -418,6 +416,100 @@ fn crash_loop(draft: &mut Draft, backoff: RestartBackoff, limit: Option<CrashLim
             format!("crash-limit {limit}"),
             "the kubelet never gives up on a crashing container",
         );
+    }
+}
+
+/// readiness → a `startupProbe`, which like taskmaster's readiness checks from the start
+/// until one pass and kills the container when none came within the deadline (a failed start),
+/// plus a `readinessProbe` of the same check, which holds `threshold` (passes in a row before
+/// the pod is Ready; a startupProbe takes one) and keeps the pod out of its Services' endpoints
+/// while the check fails later. liveness → a `livenessProbe` (threshold failures in a row
+/// restart the container). A `log` check cannot map; fractions of a second are rounded up.
+fn probes(draft: &mut Draft, role: CheckRole, check: &Check) {
+    let shown = format!("{} {}", role.name(), check.show(role));
+    let action = match &check.probe {
+        Probe::Tcp(addr) => ProbeAction::TcpSocket { port: addr.port() },
+        Probe::Http(target) => ProbeAction::HttpGet {
+            path: target.path.clone(),
+            port: target.addr.port(),
+        },
+        Probe::Exec(argv) => ProbeAction::Exec {
+            command: argv.clone(),
+        },
+        Probe::Log(_) => {
+            draft.cannot(
+                shown,
+                "Kubernetes has no probe that reads a container's output: the pod is Ready as \
+                 soon as its container started",
+            );
+            return;
+        }
+    };
+    let period = whole_seconds(check.interval).max(1);
+    let timeout = whole_seconds(check.timeout).max(1);
+    let delay = (!check.delay.is_zero()).then(|| whole_seconds(check.delay));
+    let fractions: Vec<String> = [
+        ("interval", check.interval),
+        ("timeout", check.timeout),
+        ("delay", check.delay),
+    ]
+    .into_iter()
+    .filter(|(_, d)| d.subsec_nanos() != 0)
+    .map(|(name, d)| {
+        format!(
+            "{name} {} → {}s",
+            format_duration(d),
+            whole_seconds(d).max(1)
+        )
+    })
+    .collect();
+    if !fractions.is_empty() {
+        draft.cannot(
+            format!("{shown} (its fractions of a second)"),
+            format!(
+                "probes count whole seconds, rounded up: {}",
+                fractions.join(", ")
+            ),
+        );
+    }
+    if matches!(check.probe, Probe::Tcp(_) | Probe::Http(_)) {
+        draft.comments.push(format!(
+            "{}: the kubelet connects to the pod's IP, not to loopback: the program must \
+             listen on it (0.0.0.0:{})",
+            role.name(),
+            match &check.probe {
+                Probe::Tcp(addr) => addr.port(),
+                Probe::Http(t) => t.addr.port(),
+                _ => 0,
+            }
+        ));
+    }
+    let probe = |success_threshold, failure_threshold| K8sProbe {
+        action: action.clone(),
+        initial_delay_seconds: delay,
+        period_seconds: period,
+        timeout_seconds: timeout,
+        success_threshold,
+        failure_threshold,
+    };
+    match role {
+        CheckRole::Readiness => {
+            // Kubernetes gives up after delay + failureThreshold × period; taskmaster counts
+            // its deadline from the spawn, the delay included.
+            let budget = check.deadline.saturating_sub(check.delay);
+            let attempts = whole_seconds(budget).div_ceil(period).max(1);
+            draft.container.startup_probe = Some(probe(1, Some(attempts)));
+            draft.container.readiness_probe = Some(probe(check.threshold, None));
+            draft.comments.push(
+                "readiness: a startupProbe gates the start (deadline = initialDelaySeconds + \
+                 failureThreshold × periodSeconds); the readinessProbe, the same check, holds \
+                 its threshold and keeps checking while the pod runs"
+                    .to_owned(),
+            );
+        }
+        CheckRole::Liveness => {
+            draft.container.liveness_probe = Some(probe(1, Some(u64::from(check.threshold))));
+        }
     }
 }
 

@@ -90,6 +90,35 @@ pub struct Container {
     pub working_dir: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<Probe>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+}
+
+/// A container probe: one action and its pacing (whole seconds, at least 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    #[serde(flatten)]
+    pub action: ProbeAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_delay_seconds: Option<u64>,
+    pub period_seconds: u64,
+    pub timeout_seconds: u64,
+    pub success_threshold: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_threshold: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProbeAction {
+    TcpSocket { port: u16 },
+    HttpGet { path: String, port: u16 },
+    Exec { command: Vec<String> },
 }
 
 #[derive(Debug, Clone, Serialize)]

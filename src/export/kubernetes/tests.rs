@@ -279,3 +279,90 @@ fn crash_loop_settings_are_comments_and_warnings() {
         "{unmapped:?}"
     );
 }
+
+#[test]
+fn readiness_is_a_startup_probe_with_the_deadline_and_a_readiness_probe_with_the_threshold() {
+    let (o, unmapped) = object_of(
+        r#"program "p" { cmd "true"; readiness { tcp 8080; interval "2s"; timeout "3s"; threshold 2; deadline "30s"; delay "4s"; }; }"#,
+    );
+    let action = json!({"port": 8080});
+    assert_eq!(
+        container(&o)["startupProbe"],
+        json!({"tcpSocket": action, "initialDelaySeconds": 4, "periodSeconds": 2,
+               "timeoutSeconds": 3, "successThreshold": 1, "failureThreshold": 13})
+    );
+    assert_eq!(
+        container(&o)["readinessProbe"],
+        json!({"tcpSocket": action, "initialDelaySeconds": 4, "periodSeconds": 2,
+               "timeoutSeconds": 3, "successThreshold": 2})
+    );
+    assert_eq!(container(&o).get("livenessProbe"), None);
+    assert!(other(&unmapped).is_empty(), "{unmapped:?}");
+}
+
+#[test]
+fn liveness_is_a_liveness_probe_restarting_after_threshold_failures() {
+    let (o, unmapped) = object_of(
+        r#"program "p" { cmd "true"; liveness { http "http://localhost:8080/healthz?x=1"; interval "10s"; threshold 3; }; }"#,
+    );
+    assert_eq!(
+        container(&o)["livenessProbe"],
+        json!({"httpGet": {"path": "/healthz?x=1", "port": 8080}, "periodSeconds": 10,
+               "timeoutSeconds": 1, "successThreshold": 1, "failureThreshold": 3})
+    );
+    assert_eq!(container(&o).get("startupProbe"), None);
+    assert!(other(&unmapped).is_empty(), "{unmapped:?}");
+}
+
+#[test]
+fn an_exec_check_is_an_exec_probe() {
+    let (o, _) = object_of(r#"program "p" { cmd "true"; liveness { exec "pg_isready" "-q"; }; }"#);
+    assert_eq!(
+        container(&o)["livenessProbe"]["exec"],
+        json!({"command": ["pg_isready", "-q"]})
+    );
+}
+
+#[test]
+fn log_readiness_and_fractions_of_seconds_are_comments_and_warnings() {
+    let e = export_kdl(
+        r#"program "p" { cmd "true"; readiness { log "up"; }; liveness { tcp 1; interval "1.5s"; timeout "200ms"; }; }"#,
+    );
+    let c = serde_json::to_value(&e.manifests[0].object).unwrap();
+    assert_eq!(container(&c).get("startupProbe"), None);
+    assert_eq!(container(&c)["livenessProbe"]["periodSeconds"], json!(2));
+    assert_eq!(container(&c)["livenessProbe"]["timeoutSeconds"], json!(1));
+    let settings: Vec<String> = e.unmapped.iter().map(|u| u.setting.clone()).collect();
+    let others = other(&settings);
+    assert_eq!(others.len(), 2, "{others:?}");
+    assert!(others[0].starts_with("readiness { log \"up\""));
+    assert!(others[1].ends_with("(its fractions of a second)"));
+    let why = &e
+        .unmapped
+        .iter()
+        .find(|u| u.setting.starts_with("liveness"))
+        .unwrap()
+        .why;
+    assert!(
+        why.contains("interval 1.5s → 2s, timeout 200ms → 1s"),
+        "{why}"
+    );
+    let comments = e.manifests[0].comments.join("\n");
+    assert!(
+        comments.contains("cannot map readiness { log \"up\""),
+        "{comments}"
+    );
+}
+
+#[test]
+fn log_blocks_and_stderr_to_stdout_go_to_the_container_log() {
+    let (o, unmapped) = object_of(
+        r#"program "p" { cmd "true"; stdout "p.log" { max-size "1MB"; keep 2; }; stderr "stdout"; }"#,
+    );
+    assert_eq!(container(&o).get("env"), None);
+    let others = other(&unmapped);
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert!(others[0].starts_with("stdout \"/cfg/p.log\""), "{others:?}");
+    let (_, unmapped) = object_of(r#"program "p" { cmd "true"; stderr "stdout"; }"#);
+    assert!(other(&unmapped).is_empty(), "{unmapped:?}");
+}

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ExportEnv, Setting, Unmapped, comment_lines, daemon_settings, kdl_quote, settings};
+use crate::plan::check::{Check, CheckRole, Probe};
 use crate::plan::model::{CrashLimit, RestartBackoff, format_duration};
 use crate::plan::{AutoRestart, OutputTarget, Plan, ProgramSpec};
 use crate::runtime::spawn::resolve_program;
@@ -309,11 +310,16 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
         Setting::CrashLoop { backoff, limit } => crash_loop(unit, spec, backoff, limit),
         Setting::Check { check: None, .. } => {}
         Setting::Check {
-            role,
+            role: CheckRole::Readiness,
+            check: Some(check),
+        } => readiness(unit, check, ctx),
+        Setting::Check {
+            role: CheckRole::Liveness,
             check: Some(check),
         } => unit.cannot(
-            format!("{} {}", role.name(), check.show(role)),
-            "systemd has no probes (for now): the unit is started and kept running without this check",
+            format!("liveness {}", check.show(CheckRole::Liveness)),
+            "systemd restarts a unit when its process ends, never because it stops answering \
+             (WatchdogSec= needs the program to call sd_notify); the check is left out",
         ),
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
@@ -514,6 +520,64 @@ fn output(unit: &mut Unit, field: &str, key: &'static str, target: &OutputTarget
         },
     }
 }
+
+/// A readiness check as `ExecStartPost=taskmaster probe …`: with `Type=exec`, systemd runs
+/// it once the program's exec succeeded and counts the unit active (taskmaster's RUNNING)
+/// only when it exits 0, so units ordered `After=` this one start once it is ready, and a
+/// probe that gives up at the deadline fails the start (`Restart=` decides what follows).
+/// `TimeoutStartSec=` is a backstop a little past the deadline, at which the probe has
+/// already given up with the reason in the journal. A `log` check cannot map.
+fn readiness(unit: &mut Unit, check: &Check, ctx: &Ctx) {
+    let (kind, words): (&str, Vec<String>) = match &check.probe {
+        Probe::Tcp(addr) => ("tcp", vec![addr.to_string()]),
+        Probe::Http(target) => ("http", vec![target.url.clone()]),
+        Probe::Exec(argv) => ("exec", argv.clone()),
+        Probe::Log(_) => {
+            unit.cannot(
+                format!("readiness {}", check.show(CheckRole::Readiness)),
+                "systemd cannot watch a unit's output for a line (Type=notify needs the \
+                 program to call sd_notify): the unit is active as soon as its exec succeeded",
+            );
+            return;
+        }
+    };
+    let mut line = escape::exec_word(&ctx.env.taskmaster.to_string_lossy(), true);
+    line.push_str(" probe");
+    for (option, value) in [
+        ("interval", format_duration(check.interval)),
+        ("timeout", format_duration(check.timeout)),
+        ("threshold", check.threshold.to_string()),
+        ("deadline", format_duration(check.deadline)),
+    ] {
+        line.push_str(&format!(" --{option} {}", escape::exec_word(&value, false)));
+    }
+    if !check.delay.is_zero() {
+        line.push_str(&format!(
+            " --delay {}",
+            escape::exec_word(&format_duration(check.delay), false)
+        ));
+    }
+    line.push(' ');
+    line.push_str(kind);
+    for word in &words {
+        line.push(' ');
+        line.push_str(&escape::exec_word(word, false));
+    }
+    unit.comment(format!(
+        "readiness {}: active once `taskmaster probe` passes (that taskmaster must be \
+         installed at this path)",
+        check.show(CheckRole::Readiness)
+    ));
+    unit.set("ExecStartPost", line);
+    unit.set(
+        "TimeoutStartSec",
+        timespan(check.deadline.saturating_add(PROBE_GRACE)),
+    );
+}
+
+/// How far past a readiness deadline systemd's own start timeout is: the probe gives up at
+/// the deadline with its reason; this only catches a probe that could not.
+const PROBE_GRACE: Duration = Duration::from_secs(5);
 
 /// What `env_name_is_valid` accepts in systemd 252.
 fn is_systemd_env_name(key: &str) -> bool {

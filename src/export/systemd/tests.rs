@@ -10,6 +10,7 @@ fn test_env() -> ExportEnv {
     ExportEnv {
         path: Some("/usr/bin:/bin".into()),
         cwd: PathBuf::from("/home/me"),
+        taskmaster: PathBuf::from("/usr/local/bin/taskmaster"),
     }
 }
 
@@ -352,4 +353,94 @@ fn autorestart_false_has_no_crash_restarts_to_pace() {
         !warnings.iter().any(|w| w.contains("restart-backoff")),
         "{warnings:?}"
     );
+}
+
+#[test]
+fn a_readiness_check_is_a_probe_run_as_exec_start_post() {
+    let (unit, warnings) = unit_of(
+        r#"program "p" { cmd "true"; readiness { tcp 8080; interval "500ms"; deadline "30s"; }; }"#,
+    );
+    let service = section(&unit, "Service");
+    assert_line(
+        service,
+        "ExecStartPost=/usr/local/bin/taskmaster probe --interval 500ms --timeout 1s \
+         --threshold 1 --deadline 30s tcp 127.0.0.1:8080",
+    );
+    assert_line(service, "TimeoutStartSec=35s");
+    assert!(other_warnings(&warnings).is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn http_and_exec_readiness_keep_their_words_escaped_and_the_delay() {
+    let (unit, _) = unit_of(
+        r#"program "p" { cmd "true"; readiness { http "http://localhost:80/h?a=100%"; threshold 2; delay "2s"; }; }"#,
+    );
+    assert_line(
+        &unit,
+        "ExecStartPost=/usr/local/bin/taskmaster probe --interval 1s --timeout 1s \
+         --threshold 2 --deadline 60s --delay 2s http \"http://localhost:80/h?a=100%%\"",
+    );
+    let (unit, _) =
+        unit_of(r#"program "p" { cmd "true"; readiness { exec "sh" "-c" "test -e $HOME/up"; }; }"#);
+    assert_line(
+        &unit,
+        "ExecStartPost=/usr/local/bin/taskmaster probe --interval 1s --timeout 1s \
+         --threshold 1 --deadline 60s exec sh -c \"test -e $$HOME/up\"",
+    );
+}
+
+#[test]
+fn log_readiness_and_liveness_are_comments_and_warnings() {
+    let (unit, warnings) = unit_of(
+        r#"program "p" { cmd "true"; readiness { log "listening"; }; liveness { tcp 8080; }; }"#,
+    );
+    assert!(!unit.contains("ExecStartPost="), "{unit}");
+    assert!(
+        unit.contains("# cannot map readiness { log \"listening\""),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("# cannot map liveness { tcp \"127.0.0.1:8080\""),
+        "{unit}"
+    );
+    let others = other_warnings(&warnings);
+    assert_eq!(others.len(), 2, "{others:?}");
+    assert!(others[0].starts_with("program \"p\": cannot map readiness"));
+    assert!(others[1].contains("WatchdogSec="));
+}
+
+#[test]
+fn a_log_block_appends_and_its_rotation_is_a_comment_and_a_warning() {
+    let (unit, warnings) = unit_of(
+        r#"program "p" { cmd "true"; stdout "p.log" { max-size "1MB"; keep 3; timestamps #true; }; stderr "stdout"; }"#,
+    );
+    assert_line(&unit, "StandardOutput=append:/cfg/p.log");
+    assert_line(&unit, "StandardError=inherit");
+    let others = other_warnings(&warnings);
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert!(
+        others[0].contains("cannot map stdout \"/cfg/p.log\""),
+        "{others:?}"
+    );
+    assert!(others[0].contains("neither rotates nor timestamps"));
+    assert!(
+        unit.contains("# cannot map stdout \"/cfg/p.log\""),
+        "{unit}"
+    );
+}
+
+#[test]
+fn stderr_to_stdout_follows_stdout_wherever_it_goes() {
+    for (stdout, expected) in [
+        ("", "StandardOutput=journal"),
+        ("stdout \"discard\";", "StandardOutput=null"),
+        ("stdout \"o.log\";", "StandardOutput=append:/cfg/o.log"),
+    ] {
+        let (unit, warnings) = unit_of(&format!(
+            r#"program "p" {{ cmd "true"; {stdout} stderr "stdout"; }}"#
+        ));
+        assert_line(&unit, expected);
+        assert_line(&unit, "StandardError=inherit");
+        assert!(other_warnings(&warnings).is_empty(), "{warnings:?}");
+    }
 }
