@@ -1,7 +1,7 @@
 //! The command line: argument definitions and dispatch to one module per command.
 //!
-//! Exit statuses are the contract's: 0 success, 1 invalid config / unknown name / failed
-//! action, 2 usage errors and unreadable files, 3 daemon unreachable.
+//! Exit statuses are the contract's ([`exit`]); what each means, and the environment
+//! variables taskmaster reads, are written once in [`reference`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,11 +17,12 @@ mod habits;
 mod output;
 mod probe;
 mod progress;
+pub mod reference;
 mod run;
 mod shell;
 pub mod socket_path;
 
-/// Exit statuses shared by every command.
+/// Exit statuses shared by every command; [`reference::EXIT_STATUSES`] says what each means.
 pub mod exit {
     pub const OK: u8 = 0;
     /// Invalid config, unknown name, failed action, or (for `diff`) changes pending.
@@ -34,7 +35,13 @@ pub mod exit {
 
 /// A process supervisor driven by a declarative KDL config.
 #[derive(Debug, Parser)]
-#[command(name = "taskmaster", version, about, propagate_version = true)]
+#[command(
+    name = "taskmaster",
+    version,
+    about,
+    propagate_version = true,
+    after_long_help = reference::help_epilogue()
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

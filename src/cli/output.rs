@@ -21,6 +21,19 @@ pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && !no_color_env()
 }
 
+/// `error: MESSAGE`, then the diagnostic's help on its own `help:` line when it has one.
+pub fn eprint_diagnostic(e: &dyn miette::Diagnostic) {
+    match e.help() {
+        Some(help) => eprint_with_help(e, &help),
+        None => eprintln!("error: {e}"),
+    }
+}
+
+/// `error: MESSAGE` and, on its own line, `help: HELP`: what went wrong, then what to do.
+pub fn eprint_with_help(message: &dyn std::fmt::Display, help: &dyn std::fmt::Display) {
+    eprintln!("error: {message}\nhelp: {help}");
+}
+
 /// Prints an already rendered block (diagnostics, warnings) on stderr, ending it with a
 /// newline when it lacks one so the next line starts clean.
 pub fn eprint_block(text: &str) {
@@ -168,6 +181,12 @@ pub fn info_column(row: &ProcessStatus) -> String {
             None => exit_info(row).unwrap_or_default(),
         }
     };
+    if let Some(health) = check_info(row) {
+        if !info.is_empty() {
+            info.push_str(", ");
+        }
+        info.push_str(&health);
+    }
     if row.restarts > 0 {
         let times = if row.restarts == 1 { "time" } else { "times" };
         if !info.is_empty() {
@@ -176,6 +195,20 @@ pub fn info_column(row: &ProcessStatus) -> String {
         info.push_str(&format!("restarted {} {times}", row.restarts));
     }
     info
+}
+
+/// What the checks say about a live process, when it is news: `not ready` while a readiness
+/// check holds it STARTING, `unhealthy` while its liveness check fails (with the failure).
+fn check_info(row: &ProcessStatus) -> Option<String> {
+    let what = match row.state {
+        ProcessState::Starting if row.ready == Some(false) => "not ready",
+        ProcessState::Running if row.healthy == Some(false) => "unhealthy",
+        _ => return None,
+    };
+    Some(match &row.check {
+        Some(check) => format!("{what} ({check})"),
+        None => what.to_owned(),
+    })
 }
 
 /// Whether the row is a failure a person should notice (red).
@@ -255,6 +288,9 @@ mod tests {
             restarts: 0,
             reason: None,
             expected: None,
+            ready: None,
+            healthy: None,
+            check: None,
         }
     }
 
@@ -306,6 +342,35 @@ mod tests {
         let mut s = row("d", ProcessState::Stopping);
         s.reason = Some("stopping 2 leftover processes".into());
         assert_eq!(info_column(&s), "stopping 2 leftover processes");
+    }
+
+    #[test]
+    fn info_says_when_checks_fail() {
+        let mut s = row("api", ProcessState::Starting);
+        s.uptime_secs = Some(3.0);
+        s.ready = Some(false);
+        assert_eq!(info_column(&s), "uptime 0:00:03, not ready");
+        s.check = Some("readiness: connect 127.0.0.1:8080: connection refused".into());
+        assert_eq!(
+            info_column(&s),
+            "uptime 0:00:03, not ready (readiness: connect 127.0.0.1:8080: connection refused)"
+        );
+        let mut r = row("api", ProcessState::Running);
+        r.uptime_secs = Some(3.0);
+        r.ready = Some(true);
+        r.healthy = Some(true);
+        r.check = Some("liveness: HTTP 503".into());
+        assert_eq!(
+            info_column(&r),
+            "uptime 0:00:03",
+            "an old failure is not news"
+        );
+        r.healthy = Some(false);
+        r.restarts = 1;
+        assert_eq!(
+            info_column(&r),
+            "uptime 0:00:03, unhealthy (liveness: HTTP 503), restarted 1 time"
+        );
     }
 
     #[test]

@@ -35,27 +35,19 @@ pub(super) fn run(config: Option<PathBuf>, socket: Option<PathBuf>) -> u8 {
     if socket == fallback_socket()
         && let Err(e) = runtime::socket::private_folder(&fallback_folder())
     {
-        eprint_error(&e);
+        crate::cli::output::eprint_diagnostic(&e);
         return exit::USAGE;
     }
     match runtime::run(signals, config, compiled.plan, socket) {
         Ok(()) => exit::OK,
         Err(e @ (RunError::Bind(_) | RunError::Logfile { .. })) => {
-            eprint_error(&e);
+            crate::cli::output::eprint_diagnostic(&e);
             exit::USAGE
         }
         Err(e) => {
-            eprint_error(&e);
+            crate::cli::output::eprint_diagnostic(&e);
             exit::FAILED
         }
-    }
-}
-
-/// `error: MESSAGE`, then the diagnostic's hint on its own `help:` line when it has one.
-fn eprint_error(e: &dyn miette::Diagnostic) {
-    eprintln!("error: {e}");
-    if let Some(help) = e.help() {
-        eprintln!("help: {help}");
     }
 }
 

@@ -85,7 +85,7 @@ codes! {
     CheckBadUrl = "check_bad_url", Error, "An http check URL not of the form `http://HOST:PORT/PATH`, or a tcp address not `HOST:PORT`.";
     InvalidRegex = "invalid_regex", Error, "A `log` check pattern that is not a valid regular expression.";
     LogCheckInLiveness = "log_check_in_liveness", Error, "A `log` check in `liveness` (it can only say a process is ready).";
-    LogCheckNotCaptured = "log_check_not_captured", Error, "A `log` check on a stream sent to a file or discarded, which the daemon never reads.";
+    LogCheckNotCaptured = "log_check_not_captured", Error, "A `log` check on a stream handed to the child as a plain file (no block) or discarded, which the daemon never reads.";
     DeadlineBeforeStarttime = "deadline_before_starttime", Error, "A readiness `deadline` shorter than `starttime`: the process could never be RUNNING.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
     // Process identity, user, limits, env files.

@@ -303,6 +303,15 @@ pub struct ProcessStatus {
     /// Whether the exit code was one of the program's expected ones (EXITED only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<bool>,
+    /// Whether its readiness check passed (true once RUNNING); null without `readiness`.
+    #[serde(default)]
+    pub ready: Option<bool>,
+    /// The latest liveness result; null without `liveness` or before its first result.
+    #[serde(default)]
+    pub healthy: Option<bool>,
+    /// The last failed check (`liveness: HTTP 503`), or null.
+    #[serde(default)]
+    pub check: Option<String>,
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@
 //! and applying a diff), `logdump` (`logs` answers and followers) and `extra_requests`
 //! (`signal`, `pid`, `timings`).
 
+mod checks;
 mod extra_requests;
 mod logdump;
 mod output;
@@ -146,6 +147,8 @@ struct Proc {
     stderr: Captured,
     /// Chunks of output read so far, both streams counted: their arrival order.
     arrivals: u64,
+    /// Its readiness/liveness check timer and attempt ([`checks`]).
+    probe: checks::ProbeSlot,
 }
 
 impl Proc {
@@ -231,6 +234,8 @@ struct Processes {
     adopted: HashMap<i32, ProcId>,
     /// Processes whose main process is gone and whose group is being emptied.
     draining: BTreeSet<ProcId>,
+    /// Exec checks not yet reaped, by pid (see [`checks`]).
+    check_pids: HashMap<i32, ProcId>,
 }
 
 /// The control connections: each client, the replies waiting for processes to settle, and
@@ -333,6 +338,61 @@ impl Processes {
             .values()
             .flat_map(|p| p.procs.iter().copied())
             .collect()
+    }
+}
+
+impl Connections {
+    /// Process `id` went from `before` to `after`: the pending replies that this settles
+    /// stop waiting for it. Returns whether any did.
+    fn settle(&mut self, id: ProcId, before: ProcessState, after: ProcessState) -> bool {
+        let mut any = false;
+        for pending in &mut self.pending {
+            let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
+                continue;
+            };
+            if let Some(ok) = outcome(pending.op, after).or_else(|| restarted(pending.op, before)) {
+                pending.waiting.swap_remove(pos);
+                if !ok {
+                    pending.failed.push(id);
+                }
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Process `id` was forgotten with `status` as its last: no reply waits for it any more
+    /// (a `start` counts it failed), and the replies naming it will show that status.
+    fn forgotten(&mut self, id: ProcId, status: &ProcessStatus) {
+        for pending in &mut self.pending {
+            if let Some(pos) = pending.waiting.iter().position(|&w| w == id) {
+                pending.waiting.swap_remove(pos);
+                if pending.op == Op::Start {
+                    pending.failed.push(id);
+                }
+            }
+            if pending.ids.contains(&id) {
+                pending.gone.push((id, status.clone()));
+            }
+        }
+    }
+
+    /// Takes out the replies that wait for no process any more.
+    fn take_complete(&mut self) -> Vec<Pending> {
+        let (done, rest) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.waiting.is_empty());
+        self.pending = rest;
+        done
+    }
+
+    /// Forgets connection `cid`: its follows and pending replies go (the actions
+    /// themselves go on). Returns it, for its event sources to be removed.
+    fn remove(&mut self, cid: ClientId) -> Option<Client> {
+        let client = self.clients.remove(&cid)?;
+        self.followers.retain(|f| f.client != cid);
+        self.pending.retain(|p| p.client != cid);
+        Some(client)
     }
 }
 
@@ -491,6 +551,7 @@ impl Supervisor {
                 stdout: Captured::with_limit(ring_bytes),
                 stderr: Captured::with_limit(ring_bytes),
                 arrivals: 0,
+                probe: checks::ProbeSlot::default(),
             },
         );
         if spec.autostart {
@@ -579,11 +640,10 @@ impl Supervisor {
                 self.signal_group(id, Signal::SIGKILL);
                 None
             }
-            // Wired to the check runners once the supervisor seam has landed.
             Effect::ArmCheckTimer(_)
             | Effect::CancelCheckTimer
             | Effect::RunCheck(_)
-            | Effect::AbortCheck => None,
+            | Effect::AbortCheck => self.apply_check(id, effect, spec),
         }
     }
 
@@ -665,6 +725,8 @@ impl Supervisor {
                     proc.extras.remove(&pid);
                 }
                 relook.insert(id);
+            } else if let Some(id) = self.table.check_pids.remove(&pid) {
+                self.check_reaped(id, pid, exit);
             }
             // Any other pid is an orphan of no one's: reaped, that is all it needed.
         }
@@ -739,10 +801,11 @@ impl Supervisor {
             return 0;
         };
         let name = proc.spawned_as.clone();
-        let leaders = &self.table.leaders;
-        let adopted = &self.table.adopted;
+        let table = &self.table;
         let found = self.os.scan(pgid, marked.then_some(name.as_str()), &|p| {
-            leaders.contains_key(&p) || adopted.get(&p).is_some_and(|&owner| owner != id)
+            table.leaders.contains_key(&p)
+                || table.is_check_pid(p)
+                || table.adopted.get(&p).is_some_and(|&owner| owner != id)
         });
         let count = u32::try_from(found.all.len()).unwrap_or(u32::MAX);
         if let Some(proc) = self.table.procs.get_mut(&id) {
@@ -846,6 +909,7 @@ impl Supervisor {
     /// Drops a process for good (a removed program, a scaled-down index).
     fn forget(&mut self, id: ProcId) {
         self.cancel_timer(id);
+        self.drop_checks(id);
         let Some(proc) = self.table.procs.remove(&id) else {
             return;
         };
@@ -854,18 +918,7 @@ impl Supervisor {
             self.table.retired.remove(&key);
         }
         self.log.log(format_args!("{}: removed", proc.name));
-        let status = status_of(&proc);
-        for pending in &mut self.conns.pending {
-            if let Some(pos) = pending.waiting.iter().position(|&w| w == id) {
-                pending.waiting.swap_remove(pos);
-                if pending.op == Op::Start {
-                    pending.failed.push(id);
-                }
-            }
-            if pending.ids.contains(&id) {
-                pending.gone.push((id, status.clone()));
-            }
-        }
+        self.conns.forgotten(id, &status_of(&proc));
         self.complete_pending();
     }
 
@@ -1033,20 +1086,7 @@ impl Supervisor {
 
     /// Moves every pending reply waiting on `id` forward; replies when one is complete.
     fn progress_pending(&mut self, id: ProcId, before: ProcessState, state: ProcessState) {
-        let mut any = false;
-        for pending in &mut self.conns.pending {
-            let Some(pos) = pending.waiting.iter().position(|&w| w == id) else {
-                continue;
-            };
-            if let Some(ok) = outcome(pending.op, state).or_else(|| restarted(pending.op, before)) {
-                pending.waiting.swap_remove(pos);
-                if !ok {
-                    pending.failed.push(id);
-                }
-                any = true;
-            }
-        }
-        if any {
+        if self.conns.settle(id, before, state) {
             self.complete_pending();
         }
     }
@@ -1080,12 +1120,9 @@ impl Supervisor {
         self.complete_pending();
     }
 
+    /// Sends every reply whose processes have all settled.
     fn complete_pending(&mut self) {
-        let (done, rest): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.conns.pending)
-            .into_iter()
-            .partition(|p| p.waiting.is_empty());
-        self.conns.pending = rest;
-        for pending in done {
+        for pending in self.conns.take_complete() {
             let mut processes: Vec<ProcessStatus> = pending
                 .ids
                 .iter()
@@ -1249,17 +1286,16 @@ fn reason_of(proc: &Proc) -> Option<String> {
             format!("{} before starttime", describe_exit(exit))
         }
         Some(Failure::CrashLoop { exit, .. }) => describe_exit(exit),
-        Some(Failure::NotReady { deadline }) => {
-            format!("not ready within {}", format_duration(deadline))
-        }
+        Some(Failure::NotReady { deadline }) => proc.not_ready_reason(deadline),
         None => "failed".into(),
     };
+    let check_stop = proc.check_stop_reason();
     let base = match proc.machine.state() {
         ProcessState::Backoff => Some(match proc.machine.crash_wait() {
             Some(w) => format!(
                 "restarting in {} after {} (crash {} in a row)",
                 format_duration(w.delay),
-                short_exit(w.exit),
+                check_stop.unwrap_or_else(|| short_exit(w.exit)),
                 w.crash
             ),
             None => failure(),
@@ -1280,7 +1316,8 @@ fn reason_of(proc: &Proc) -> Option<String> {
                 format!("gave up after {attempts} {noun}: {}", failure())
             }
         }),
-        _ => None,
+        // Stopped by a check, or EXITED after a liveness stop: the check says why.
+        _ => check_stop,
     };
     // What the last exit left behind; shown until the next spawn.
     let leftovers = proc.machine.leftovers().map(|l| {
@@ -1327,5 +1364,8 @@ fn status_of(proc: &Proc) -> ProcessStatus {
         expected: (state == ProcessState::Exited)
             .then(|| proc.machine.expected())
             .flatten(),
+        ready: proc.ready_status(),
+        healthy: proc.healthy_status(),
+        check: proc.check_status(),
     }
 }

@@ -10,6 +10,8 @@
 //! - Every diagnostic code of the compiler ([`taskmaster::plan::Code::ALL`]) has a section in
 //!   the diagnostics reference, with its severity and an example that raises it; no section
 //!   names a code that does not exist.
+//! - The exit statuses and environment tables of the command-line page are exactly
+//!   [`taskmaster::cli::reference`]'s, the one source `--help` and the man page render.
 //! - Every relative link between pages points to a page (and heading) that exists, and every
 //!   page is listed in `SUMMARY.md` (mdBook would silently drop it otherwise).
 
@@ -606,4 +608,35 @@ fn every_command_and_option_is_documented() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The rows of the first table after the heading `## {heading}` in `page`, header and
+/// separator excluded.
+fn table_rows(page: &str, heading: &str) -> Vec<String> {
+    let text = fs::read_to_string(book_src().join(page)).expect("read page");
+    let start = text
+        .find(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("{page} has no `## {heading}`"));
+    text[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn exit_statuses_and_environment_are_the_reference_tables() {
+    use taskmaster::cli::reference;
+    assert_eq!(
+        table_rows("cli/index.md", "Exit statuses"),
+        reference::book_exit_rows(),
+        "book/src/cli/index.md's exit statuses differ from src/cli/reference.rs"
+    );
+    assert_eq!(
+        table_rows("cli/index.md", "Environment"),
+        reference::book_environment_rows(),
+        "book/src/cli/index.md's environment table differs from src/cli/reference.rs"
+    );
 }

@@ -28,6 +28,7 @@ mod client_fake;
 mod harness;
 
 mod check;
+mod checks;
 mod commands;
 mod containment;
 mod daemon;

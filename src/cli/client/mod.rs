@@ -307,7 +307,7 @@ pub(super) fn error_exit(error: &ErrorReply) -> u8 {
 
 /// Prints a transport failure and gives its exit status.
 pub(super) fn client_error(error: &ClientError) -> u8 {
-    eprintln!("error: {error}");
+    crate::cli::output::eprint_diagnostic(error);
     error.exit_code()
 }
 
@@ -340,6 +340,13 @@ mod tests {
         assert_eq!(err.exit_code(), exit::UNREACHABLE);
         let text = err.to_string();
         assert!(text.contains("nothing.sock"), "{text}");
-        assert!(text.contains("taskmaster run CONFIG"), "{text}");
+        // What to do is the help, not part of the message.
+        assert!(!text.contains("taskmaster run CONFIG"), "{text}");
+        let help = miette::Diagnostic::help(&err).map(|h| h.to_string());
+        assert!(
+            help.as_deref()
+                .is_some_and(|h| h.contains("taskmaster run CONFIG")),
+            "{help:?}"
+        );
     }
 }

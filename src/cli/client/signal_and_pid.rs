@@ -20,7 +20,10 @@ pub(super) fn signal(target: &Target, signal: String, names: Vec<String>) -> u8 
     let sig = match signal_name(&signal) {
         Ok(sig) => sig,
         Err(e) => {
-            eprintln!("error: {e} (try HUP, USR1, TERM, or a number)");
+            crate::cli::output::eprint_with_help(
+                &e,
+                &"a signal is a name (HUP, USR1, TERM) or a number",
+            );
             return exit::USAGE;
         }
     };

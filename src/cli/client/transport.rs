@@ -96,16 +96,16 @@ pub enum Wait {
     Endless,
 }
 
-/// Why a conversation with the daemon failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a conversation with the daemon failed. The message says what happened; what to do
+/// about it is the diagnostic's help, printed on a `help:` line of its own.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ClientError {
     /// Nothing answers on the socket.
-    #[error(
-        "cannot reach the daemon at {}: {reason}\n\
-         hint: start it with `taskmaster run CONFIG`, or name its socket with --socket PATH \
-         (or TASKMASTER_SOCKET, or --config CONFIG)",
-        socket.display()
-    )]
+    #[error("cannot reach the daemon at {}: {reason}", socket.display())]
+    #[diagnostic(help(
+        "start it with `taskmaster run CONFIG`, or name its socket with --socket PATH \
+         (or TASKMASTER_SOCKET, or --config CONFIG)"
+    ))]
     Unreachable { socket: PathBuf, reason: String },
     /// Another user's process listens on the socket.
     #[error("socket {} is served by uid {uid}, not by you", socket.display())]
@@ -121,9 +121,10 @@ pub enum ClientError {
     Protocol { socket: PathBuf, detail: String },
     /// No answer within the timeout.
     #[error(
-        "the daemon at {} did not answer within {}\nhint: --timeout D waits longer",
+        "the daemon at {} did not answer within {}",
         socket.display(), show_duration(*timeout)
     )]
+    #[diagnostic(help("--timeout D waits longer"))]
     TimedOut { socket: PathBuf, timeout: Duration },
     /// A waiting command's daemon no longer answers a ping.
     #[error("the daemon at {} stopped answering: {reason}", socket.display())]

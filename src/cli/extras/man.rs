@@ -42,36 +42,9 @@ fn page_name(sub: &clap::Command) -> String {
     full.strip_prefix("taskmaster-").unwrap_or(full).to_owned()
 }
 
-/// The main page's own sections after the generated ones, as roff.
-const MAN_SECTIONS: &str = r#".SH "EXIT STATUS"
-.TP
-\fB0\fR
-Success.
-.TP
-\fB1\fR
-An invalid config, an unknown program or process name, a failed action; for \fBdiff\fR,
-changes are pending.
-.TP
-\fB2\fR
-A usage error or an unreadable file.
-.TP
-\fB3\fR
-The daemon cannot be reached.
-.SH ENVIRONMENT
-.TP
-\fBTASKMASTER_SOCKET\fR
-The control socket, for \fBrun\fR and every client command. Which socket is used, first
-match wins: \fB\-\-socket\fR; \fBTASKMASTER_SOCKET\fR; the \fBsocket\fR setting of the config
-(\fBrun\fR's CONFIG, else \fI./taskmaster.kdl\fR when it exists);
-\fI$XDG_RUNTIME_DIR/taskmaster.sock\fR; else \fI/tmp/taskmaster\-$UID/taskmaster.sock\fR.
-.TP
-\fBNO_COLOR\fR
-When set and not empty, no colours.
-.TP
-\fBXDG_STATE_HOME\fR
-The shell keeps its history in \fI$XDG_STATE_HOME/taskmaster/history\fR
-(default \fI~/.local/state/taskmaster/history\fR).
-.SH FILES
+/// The main page's own sections after EXIT STATUS and ENVIRONMENT (which
+/// [`crate::cli::reference`] renders), as roff.
+const MAN_SECTIONS: &str = r#".SH FILES
 .TP
 \fI./taskmaster.kdl\fR
 The config \fBrun\fR reads when given none; client commands look in it for the \fBsocket\fR
@@ -152,6 +125,7 @@ pub fn main_page() -> std::io::Result<Vec<u8>> {
     man.render_description_section(&mut out)?;
     man.render_options_section(&mut out)?;
     man.render_subcommands_section(&mut out)?;
+    out.extend_from_slice(crate::cli::reference::man_sections().as_bytes());
     out.extend_from_slice(MAN_SECTIONS.as_bytes());
     out.extend_from_slice(see_also(&cmd).as_bytes());
     man.render_version_section(&mut out)?;

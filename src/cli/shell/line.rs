@@ -55,7 +55,10 @@ fn run_words(words: &[String], socket: &Path) -> u8 {
     };
     let word = command_word(&cli.command);
     if !SHELL_COMMANDS.contains(&word) {
-        eprintln!("error: `{word}` is not available in the shell (try `help`)");
+        crate::cli::output::eprint_with_help(
+            &format!("`{word}` is not available in the shell"),
+            &"`help` lists the shell's commands",
+        );
         return exit::USAGE;
     }
     // A line naming its own socket or config talks to that daemon instead.
@@ -150,7 +153,10 @@ fn help(args: &[String]) -> u8 {
         [word] => {
             match crate::cli::habits::advice(std::slice::from_ref(word), "") {
                 Some(text) => eprintln!("{text}"),
-                None => eprintln!("error: no command `{word}` (try `help`)"),
+                None => crate::cli::output::eprint_with_help(
+                    &format!("no command `{word}`"),
+                    &"`help` lists the shell's commands",
+                ),
             }
             exit::USAGE
         }

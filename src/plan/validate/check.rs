@@ -246,7 +246,8 @@ fn duration(ctx: &mut Ctx, entry: &KdlEntry, name: &str) -> Option<Duration> {
                     "not a duration",
                 )
                 .help(format!(
-                    "write seconds or a string with a unit: {name} 1, {name} \"500ms\""
+                    "write seconds or a string with a unit ({}): {name} 1, {name} \"500ms\"",
+                    values::DURATION_UNITS
                 )),
             );
         })
@@ -588,6 +589,16 @@ fn regex_error(e: &regex::Error) -> String {
     last.trim().trim_start_matches("error: ").to_owned()
 }
 
+/// Whether the daemon reads a stream sent to `target` (`stdout` is where `"stdout"` sends
+/// stderr): kept in memory or written by the daemon, not handed to the child as a file.
+fn passes_through_daemon(target: &OutputTarget, stdout: &OutputTarget) -> bool {
+    match target {
+        OutputTarget::Memory | OutputTarget::Written(..) => true,
+        OutputTarget::SameAsStdout => passes_through_daemon(stdout, &OutputTarget::Memory),
+        OutputTarget::File(_) | OutputTarget::Discard => false,
+    }
+}
+
 /// The checks that need the whole program: the deadline against `starttime` (in any order
 /// in the file), and a `log` check on a stream the daemon does not see.
 pub fn after_program(ctx: &mut Ctx, node: &KdlNode, spec: &ProgramSpec) {
@@ -634,7 +645,7 @@ pub fn after_program(ctx: &mut Ctx, node: &KdlNode, spec: &ProgramSpec) {
                     LogStream::Stderr => *name == "stderr",
                     LogStream::Both => true,
                 };
-                read && **target != OutputTarget::Memory
+                read && !passes_through_daemon(target, &spec.stdout)
             })
             .map(|(name, _)| name)
             .collect();

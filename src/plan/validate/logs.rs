@@ -30,7 +30,7 @@ pub enum SizeError {
     NotASize,
     #[error("`{0}` does not start with a whole number")]
     NoNumber(String),
-    #[error("unknown size unit `{0}` (use B, KB, MB, GB or TB)")]
+    #[error("unknown size unit `{0}`")]
     UnknownUnit(String),
     #[error("`{0}` is too large")]
     Overflow(String),
@@ -82,7 +82,7 @@ fn size(ctx: &mut Ctx, entry: &KdlEntry, field: &str, min: u64, max: u64) -> Opt
                     "not a size",
                 )
                 .help(format!(
-                    "write bytes, or a number and a 1024-based unit: {field} \"50MB\""
+                    "write bytes, or a number and a 1024-based unit (B, KB, MB, GB, TB): {field} \"50MB\""
                 )),
             );
             return None;

@@ -518,7 +518,7 @@ fn duration(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> Option<std::time::D
             let code = if why == values::DurationError::Negative { Code::NegativeNumber } else { Code::BadDuration };
             ctx.push(
                 Problem::new(code, value_span(entry), format!("invalid `{field}`: {why}"), "not a duration")
-                    .help(format!("write seconds or a string with a unit: {field} 1, {field} 1.5, {field} \"500ms\", {field} \"2m\"")),
+                    .help(format!("write seconds or a string with a unit ({}): {field} 1, {field} 1.5, {field} \"500ms\", {field} \"2m\"", values::DURATION_UNITS)),
             );
         })
         .ok()

@@ -15,7 +15,11 @@ pub const MAX_UMASK: u32 = 0o777;
 /// Bounds of `numprocs`: at least one process, and few enough that a typo cannot fork-bomb.
 pub const NUMPROCS: std::ops::RangeInclusive<i128> = 1..=10_000;
 
-/// Why a duration was refused; its text is the diagnostic's reason.
+/// The units a duration string takes, as the diagnostics' help names them.
+pub const DURATION_UNITS: &str = "ms, s, m, h";
+
+/// Why a duration was refused; its text is the diagnostic's reason (the way to write it
+/// instead is the diagnostic's help, written by the caller).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
     /// Its own code (`negative_number`), like every other negative setting.
@@ -27,7 +31,7 @@ pub enum DurationError {
     TooLong,
     #[error("`{0}` does not start with a number")]
     NoNumber(String),
-    #[error("unknown unit `{0}` (use ms, s, m or h)")]
+    #[error("unknown unit `{0}`")]
     UnknownUnit(String),
     #[error("`{0}` is not a number")]
     BadNumber(String),

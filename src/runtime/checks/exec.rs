@@ -10,19 +10,26 @@ use crate::plan::model::{OutputTarget, ProgramSpec};
 use crate::runtime::machine::Exit;
 use crate::runtime::spawn::{Identity, SpawnContext, SpawnError, spawn};
 
-/// Starts `argv` for a process of `spec`; returns its pid (which is also its group).
+/// What an exec check of a process of `spec` is spawned as: the program's spec with the
+/// check's argv, its output discarded (it is not the process's: it must not land in its log
+/// or its file).
+pub fn check_spec(argv: &[String], spec: &ProgramSpec) -> ProgramSpec {
+    let mut check = spec.clone();
+    check.cmd = argv.to_vec();
+    check.stdout = OutputTarget::Discard;
+    check.stderr = OutputTarget::Discard;
+    check
+}
+
+/// Starts `argv` for a process of `spec`; returns its pid (which is also its group). The
+/// supervisor spawns through its `Os` seam with [`check_spec`]; this is the same, direct.
 pub fn start(
     argv: &[String],
     spec: &ProgramSpec,
     ctx: &SpawnContext,
     who: &Identity<'_>,
 ) -> Result<i32, SpawnError> {
-    let mut check = spec.clone();
-    check.cmd = argv.to_vec();
-    // The check's output is not the process's: it must not land in its log or its file.
-    check.stdout = OutputTarget::Discard;
-    check.stderr = OutputTarget::Discard;
-    spawn(&check, ctx, who).map(|child| child.pid)
+    spawn(&check_spec(argv, spec), ctx, who).map(|child| child.pid)
 }
 
 /// The verdict of a check that ended.

@@ -61,6 +61,8 @@ impl Probing {
         self.starttime_done = false;
         self.ready = false;
         self.passes = 0;
+        // A new child has no liveness result yet.
+        self.healthy = None;
     }
 }
 
@@ -77,7 +79,7 @@ impl Machine {
         self.probing.ready || self.state == S::Running
     }
 
-    /// The latest liveness result of this run; `None` before the first one.
+    /// The latest liveness result of this child; `None` before the first one.
     pub fn healthy(&self) -> Option<bool> {
         self.probing.healthy
     }

@@ -93,10 +93,11 @@ impl Supervisor {
         proc.arrivals += 1;
         let seq = proc.arrivals;
         let followed = self.conns.followers.iter().any(|f| f.follows(proc, stream));
+        let checked = Self::wants_lines(proc, stream);
         let file = proc.written(stream);
         let cap = proc.output_mut(stream);
         cap.ring.push_marked(data, seq);
-        if file.is_none() && !followed {
+        if file.is_none() && !followed && !checked {
             // The usual case; the framer still tracks the unfinished line for a later one.
             cap.framer.skip(data);
             return;
@@ -113,6 +114,9 @@ impl Supervisor {
         }
         if followed {
             self.send_to_followers(id, stream, &lines);
+        }
+        if checked {
+            self.log_lines(id, &lines);
         }
     }
 

@@ -348,7 +348,12 @@ impl Supervisor {
             if restart {
                 self.respawn_with(id, &spec);
             } else if let Some(proc) = self.table.procs.get_mut(&id) {
+                let checks_changed =
+                    proc.spec.readiness != spec.readiness || proc.spec.liveness != spec.liveness;
                 proc.spec = spec.clone();
+                if checks_changed {
+                    self.feed(id, Event::ChecksChanged);
+                }
             }
         }
         for index in old_count..spec.numprocs {

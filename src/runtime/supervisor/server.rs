@@ -444,7 +444,7 @@ impl Supervisor {
 
     /// Forgets a connection and removes its sources (closing it).
     pub(super) fn drop_client(&mut self, cid: ClientId, why: &str) {
-        let Some(client) = self.conns.clients.remove(&cid) else {
+        let Some(client) = self.conns.remove(cid) else {
             return;
         };
         if !why.is_empty() {
@@ -456,9 +456,6 @@ impl Supervisor {
         {
             self.handle.remove(token);
         }
-        self.conns.followers.retain(|f| f.client != cid);
-        // Its pending replies are simply not sent; the actions themselves go on.
-        self.conns.pending.retain(|p| p.client != cid);
         if let Some(waiters) = &mut self.shutdown {
             waiters.retain(|&c| c != cid);
         }

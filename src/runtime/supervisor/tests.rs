@@ -738,3 +738,42 @@ fn signal_goes_to_each_group_and_lists_the_stopped_ones() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A `start` waiting on a process that a reload removes fails for it, with its last status.
+#[test]
+fn a_start_waiting_on_a_removed_process_fails_with_its_last_status() {
+    let mut t = Fixture::new([spec("web")]);
+    let pid = t.pid("web");
+    let c = t.connect();
+    t.request(c, start(&["web"]));
+    assert!(t.replies(c).is_empty(), "waiting for RUNNING");
+    t.reload([]);
+    t.exit(pid, Exit::Signal(Signal::SIGTERM as i32));
+    assert_eq!(
+        t.done(c),
+        (
+            vec![("web".into(), ProcessState::Stopped)],
+            vec!["web".into()]
+        )
+    );
+}
+
+/// A client that hangs up while its `stop` is pending loses only its reply: the stop goes
+/// on, and other clients are unaffected.
+#[test]
+fn a_client_gone_while_waiting_does_not_stop_the_work() {
+    let mut t = Fixture::new([spec("web")]);
+    t.running("web");
+    let pid = t.pid("web");
+    let (a, b) = (t.connect(), t.connect());
+    t.request(a, stop(&["web"]));
+    t.sup.drop_client(a, "");
+    assert!(t.sup.conns.pending.is_empty());
+    t.request(b, stop(&["web"]));
+    t.exit(pid, Exit::Signal(Signal::SIGTERM as i32));
+    assert_eq!(t.state("web"), ProcessState::Stopped);
+    assert_eq!(
+        t.done(b),
+        (vec![("web".into(), ProcessState::Stopped)], vec![])
+    );
+}

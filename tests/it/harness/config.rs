@@ -321,6 +321,18 @@ block_type!(
     Block
 );
 
+impl Program {
+    /// `readiness { … }`, its check and timing built by `build`.
+    pub fn readiness(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("readiness", (), build)
+    }
+
+    /// `liveness { … }`, its check and timing built by `build`.
+    pub fn liveness(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("liveness", (), build)
+    }
+}
+
 directives!(Program {
     cmd,
     numprocs,
