@@ -33,6 +33,7 @@ mod commands;
 mod containment;
 mod daemon;
 mod hardening;
+mod identity;
 mod log_files;
 mod logs;
 mod more_commands;

@@ -349,6 +349,10 @@ directives!(Program {
     stderr,
     restart_backoff,
     crash_limit,
+    user,
+    group,
+    groups,
+    env_file,
 });
 
 directives!(Settings {
@@ -372,6 +376,11 @@ impl Program {
     /// `stderr "PATH" { … }`: a daemon-written log file, its block built by `build`.
     pub fn stderr_file(self, path: &str, build: impl FnOnce(Block) -> Block) -> Self {
         self.block("stderr", path, build)
+    }
+
+    /// `limits { … }`, its `NAME SOFT [HARD]` entries built by `build`.
+    pub fn limits(self, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("limits", (), build)
     }
 
     /// `env { KEY "value" … }` from pairs.
