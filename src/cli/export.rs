@@ -158,9 +158,12 @@ fn write_units(dir: &Path, units: &[systemd::UnitFile]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut listing = String::new();
     for unit in units {
-        let mut file = tempfile::NamedTempFile::new_in(dir)?;
-        file.write_all(unit.text.as_bytes())?;
         let path = dir.join(&unit.name);
+        // A drop-in (`tm-web@1.service.d/…`) goes into its own directory.
+        let parent = path.parent().unwrap_or(dir);
+        std::fs::create_dir_all(parent)?;
+        let mut file = tempfile::NamedTempFile::new_in(parent)?;
+        file.write_all(unit.text.as_bytes())?;
         let file = file.persist(&path).map_err(|e| e.error)?;
         file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         listing.push_str(&format!("{}\n", path.display()));

@@ -173,15 +173,31 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
     ]
 }
 
-/// The "cannot express" note for the per-process placeholders of `spec` (`{process_num}`…),
-/// which no exporter maps yet: every instance would get the text as written.
-pub fn placeholders_unmapped(spec: &ProgramSpec) -> Option<String> {
-    crate::plan::placeholder::uses_placeholders(spec)
-        .then(|| "placeholders ({process_num}, {program}, {process}…)".to_owned())
+/// The setting of a "cannot map" note about per-process placeholders: the values that hold
+/// one, as the config writes them (`cmd "serve" "--port" "{process_num+8000}"`).
+pub fn identity_unmapped_placeholders(spec: &ProgramSpec) -> String {
+    use crate::plan::placeholder::has_placeholder;
+    let mut fields = Vec::new();
+    for name in ["cmd", "workingdir", "stdout", "stderr", "env"] {
+        let Some(directive) =
+            crate::plan::directive::Directive::find(crate::plan::directive::PROGRAM, name)
+        else {
+            continue;
+        };
+        let shown = (directive.show)(spec);
+        if has_placeholder(&shown) {
+            fields.push(format!("{name} {shown}"));
+        }
+    }
+    if fields.is_empty() {
+        "placeholders ({process_num}, {process})".to_owned()
+    } else {
+        fields.join(", ")
+    }
 }
 
-/// The "cannot express" note of an identity setting that an exporter does not map yet:
-/// `None` when it is unset. The setting as the config writes it, from its directive.
+/// An identity setting as the config writes it, from its directive, for a "cannot map"
+/// note: `None` when it is unset.
 pub fn identity_unmapped(spec: &ProgramSpec, setting: &Setting) -> Option<String> {
     let set = match setting {
         Setting::User(u) => u.is_some(),

@@ -234,3 +234,19 @@ fn probe_exits_0_when_ready_1_at_the_deadline_and_2_for_a_bad_check() {
         text(&out.stderr)
     );
 }
+
+/// Per-process placeholders: each instance but the first gets its values in a drop-in
+/// directory of its own, which the command creates and lists.
+#[test]
+fn placeholder_drop_ins_are_written_in_their_own_directories() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = export_systemd(fixture("cannot_map_placeholders.kdl"), dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let drop_in = dir
+        .path()
+        .join("tm-web@2.service.d/50-taskmaster-process.conf");
+    let body = std::fs::read_to_string(&drop_in).expect("drop-in written");
+    assert!(body.contains("http.server 8002"), "{body}");
+    assert!(text(&out.stdout).contains(&drop_in.display().to_string()));
+    assert!(!dir.path().join("tm-web@0.service.d").exists());
+}

@@ -16,13 +16,14 @@ use std::time::Duration;
 use super::{Setting, Unmapped, comment_lines, daemon_settings, kdl_quote, settings};
 use crate::plan::check::{Check, CheckRole, Probe};
 use crate::plan::model::{CrashLimit, RestartBackoff, format_duration};
+use crate::plan::placeholder::{Who, expand_spec, uses_placeholders};
 use crate::plan::{AutoRestart, OutputTarget, Plan, ProgramSpec};
 
 pub mod objects;
 
 use objects::{
-    Container, DeploymentSpec, EnvVar, JobSpec, LabelSelector, List, Object, ObjectMeta, PodSpec,
-    PodTemplate, Probe as K8sProbe, ProbeAction, WorkloadSpec,
+    Container, DeploymentSpec, EnvVar, JobSpec, LabelSelector, List, Object, ObjectMeta,
+    PodSecurityContext, PodSpec, PodTemplate, Probe as K8sProbe, ProbeAction, WorkloadSpec,
 };
 
 /// Kubernetes' longest name for a container (an RFC 1123 label) and label values.
@@ -143,6 +144,7 @@ struct Draft<'a> {
     autostart: bool,
     min_ready_seconds: Option<u32>,
     grace_seconds: u64,
+    security: PodSecurityContext,
     comments: Vec<String>,
     unmapped: Vec<Unmapped>,
 }
@@ -176,6 +178,7 @@ fn workload(
         autostart: true,
         min_ready_seconds: None,
         grace_seconds: 0,
+        security: PodSecurityContext::default(),
         comments: vec![format!("taskmaster program {}", kdl_quote(&spec.name))],
         unmapped: Vec::new(),
     };
@@ -184,15 +187,34 @@ fn workload(
             "named {name}: Kubernetes names take lowercase letters, digits and -"
         ));
     }
-    for setting in settings(spec) {
-        map(&mut draft, spec, setting);
-    }
-    if let Some(written) = super::placeholders_unmapped(spec) {
+    // Placeholders: every replica of a Deployment is the same pod, so each gets process 0's
+    // values (exact when there is one process).
+    let first = spec.process_name(0);
+    let expanded = expand_spec(
+        spec,
+        &Who {
+            program: &spec.name,
+            process: &first,
+            num: 0,
+        },
+    );
+    if spec.numprocs > 1 && uses_placeholders(spec) {
+        let written = super::identity_unmapped_placeholders(spec);
         draft.cannot(
             written,
-            "not mapped to Kubernetes yet: every replica gets the text as written",
+            format!(
+                "the replicas of a {} are identical, so each runs with process {}'s values; \
+                 each pod has its own IP address and filesystem, so a port or a file need not \
+                 differ between them",
+                if draft.job { "Job" } else { "Deployment" },
+                kdl_quote(&first)
+            ),
         );
     }
+    for setting in settings(&expanded) {
+        map(&mut draft, &expanded, setting);
+    }
+    identity_env(&mut draft, spec);
 
     let labels = BTreeMap::from([
         ("app.kubernetes.io/name".to_owned(), name.to_owned()),
@@ -225,6 +247,8 @@ fn workload(
         spec: PodSpec {
             restart_policy,
             termination_grace_period_seconds: draft.grace_seconds,
+            security_context: (draft.security != PodSecurityContext::default())
+                .then(|| draft.security.clone()),
             containers: vec![draft.container.clone()],
         },
     };
@@ -346,28 +370,115 @@ fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
         } => probes(draft, role, check),
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
-        Setting::User(_)
-        | Setting::Group(_)
-        | Setting::Groups(_)
-        | Setting::Limits(_)
-        | Setting::EnvFile(_) => {
+        Setting::User(user) => {
+            let id = user.and_then(|u| numeric_id(draft, "user", &u.written));
+            draft.security.run_as_user = id;
+        }
+        Setting::Group(group) => {
+            let id = group.and_then(|g| numeric_id(draft, "group", &g.written));
+            draft.security.run_as_group = id;
+        }
+        Setting::Groups(groups) => {
+            let ids: Vec<u32> = groups
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|g| numeric_id(draft, "groups", &g.written))
+                .collect();
+            draft.security.supplemental_groups = ids;
+        }
+        Setting::Limits(limits) if limits.is_empty() => {}
+        Setting::Limits(_) => {
             if let Some(written) = super::identity_unmapped(spec, &setting) {
                 draft.cannot(
                     written,
-                    "not mapped to Kubernetes yet; the manifest leaves it out",
+                    "a pod spec has no rlimits: the container gets the runtime's defaults; set \
+                     them in the image's entrypoint (`ulimit -n 4096; exec …`) or the container \
+                     runtime's configuration",
                 );
             }
         }
-        Setting::Env(env) => {
-            draft.container.env = env
+        Setting::EnvFile(files) => {
+            if !files.files.is_empty() {
+                let names: Vec<String> = files
+                    .files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect();
+                draft.comments.push(format!(
+                    "env-file {}: inlined in env as read when exported (`env` wins)",
+                    names.join(" ")
+                ));
+            }
+            for (key, value) in files
+                .vars
                 .iter()
-                .map(|(k, v)| EnvVar {
-                    name: k.clone(),
-                    value: v.clone(),
-                })
-                .collect();
+                .filter(|(k, _)| !spec.env.contains_key(*k))
+            {
+                draft.container.env.push(EnvVar {
+                    name: key.clone(),
+                    value: value.clone(),
+                });
+            }
+            draft.container.env.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Setting::Env(env) => {
+            draft.container.env.extend(env.iter().map(|(k, v)| EnvVar {
+                name: k.clone(),
+                value: v.clone(),
+            }));
+            draft.container.env.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
+}
+
+/// A uid or gid as `securityContext` needs it: a number. A name is resolved inside the
+/// image, which the pod spec cannot do: comment and warning (with the id it has here).
+fn numeric_id(draft: &mut Draft, field: &str, written: &str) -> Option<u32> {
+    if let Ok(id) = written.parse::<u32>() {
+        return Some(id);
+    }
+    let here = match field {
+        "user" => nix::unistd::User::from_name(written)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw()),
+        _ => nix::unistd::Group::from_name(written)
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw()),
+    };
+    let hint = here.map_or_else(String::new, |id| {
+        format!(" ({written} is {id} on this machine: write {field} {id} if the image agrees)")
+    });
+    draft.cannot(
+        format!("{field} {}", kdl_quote(written)),
+        format!("securityContext takes numeric ids only{hint}; left out"),
+    );
+    None
+}
+
+/// `TASKMASTER_PROGRAM` always; `TASKMASTER_PROCESS` and `TASKMASTER_PROCESS_NUM` only for a
+/// one-process program (the replicas of a workload are identical).
+fn identity_env(draft: &mut Draft, spec: &ProgramSpec) {
+    let mut vars = vec![("TASKMASTER_PROGRAM", spec.name.clone())];
+    if spec.numprocs == 1 {
+        vars.push(("TASKMASTER_PROCESS", spec.name.clone()));
+        vars.push(("TASKMASTER_PROCESS_NUM", "0".to_owned()));
+    } else {
+        draft.comments.push(
+            "TASKMASTER_PROCESS and TASKMASTER_PROCESS_NUM are not set: the replicas are \
+             identical"
+                .to_owned(),
+        );
+    }
+    for (name, value) in vars {
+        draft.container.env.retain(|e| e.name != name);
+        draft.container.env.push(EnvVar {
+            name: name.to_owned(),
+            value,
+        });
+    }
+    draft.container.env.sort_by(|a, b| a.name.cmp(&b.name));
 }
 
 fn startup(draft: &mut Draft, starttime: Duration, startretries: u32) {

@@ -76,7 +76,21 @@ pub struct PodTemplate {
 pub struct PodSpec {
     pub restart_policy: &'static str,
     pub termination_grace_period_seconds: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<PodSecurityContext>,
     pub containers: Vec<Container>,
+}
+
+/// The pod's `securityContext`: who its containers run as (numeric ids only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecurityContext {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_group: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub supplemental_groups: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

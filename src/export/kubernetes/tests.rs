@@ -166,7 +166,10 @@ fn env_becomes_the_container_env() {
     let (o, _) = object_of(r#"program "p" { cmd "true"; env { B "2"; A "1"; }; }"#);
     assert_eq!(
         container(&o)["env"],
-        json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+        json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"},
+               {"name": "TASKMASTER_PROCESS", "value": "p"},
+               {"name": "TASKMASTER_PROCESS_NUM", "value": "0"},
+               {"name": "TASKMASTER_PROGRAM", "value": "p"}])
     );
 }
 
@@ -356,13 +359,102 @@ fn log_readiness_and_fractions_of_seconds_are_comments_and_warnings() {
 
 #[test]
 fn log_blocks_and_stderr_to_stdout_go_to_the_container_log() {
-    let (o, unmapped) = object_of(
+    let (_, unmapped) = object_of(
         r#"program "p" { cmd "true"; stdout "p.log" { max-size "1MB"; keep 2; }; stderr "stdout"; }"#,
     );
-    assert_eq!(container(&o).get("env"), None);
     let others = other(&unmapped);
     assert_eq!(others.len(), 1, "{others:?}");
     assert!(others[0].starts_with("stdout \"/cfg/p.log\""), "{others:?}");
     let (_, unmapped) = object_of(r#"program "p" { cmd "true"; stderr "stdout"; }"#);
     assert!(other(&unmapped).is_empty(), "{unmapped:?}");
+}
+
+#[test]
+fn numeric_user_group_and_groups_are_the_pod_security_context() {
+    let (o, unmapped) =
+        object_of(r#"program "p" { cmd "true"; user 1000; group "1000"; groups 4 27; }"#);
+    assert_eq!(
+        o["spec"]["template"]["spec"]["securityContext"],
+        json!({"runAsUser": 1000, "runAsGroup": 1000, "supplementalGroups": [4, 27]})
+    );
+    assert!(other(&unmapped).is_empty(), "{unmapped:?}");
+}
+
+#[test]
+fn user_and_group_names_are_comments_and_warnings() {
+    let e = export_kdl(r#"program "p" { cmd "true"; user "root"; groups "root" 4; }"#);
+    let o = serde_json::to_value(&e.manifests[0].object).unwrap();
+    assert_eq!(
+        o["spec"]["template"]["spec"]["securityContext"],
+        json!({"supplementalGroups": [4]})
+    );
+    let notes: Vec<&Unmapped> = e
+        .unmapped
+        .iter()
+        .filter(|u| u.setting.starts_with("user") || u.setting.starts_with("groups"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(notes[0].setting, "user \"root\"");
+    assert!(
+        notes[0]
+            .why
+            .contains("root is 0 on this machine: write user 0"),
+        "{}",
+        notes[0].why
+    );
+    assert_eq!(notes[1].setting, "groups \"root\"");
+}
+
+#[test]
+fn limits_are_a_comment_and_a_warning() {
+    let (o, unmapped) = object_of(r#"program "p" { cmd "true"; limits { nofile 4096 65536; }; }"#);
+    assert_eq!(o["spec"]["template"]["spec"].get("securityContext"), None);
+    let others = other(&unmapped);
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert!(others[0].starts_with("limits"), "{others:?}");
+}
+
+#[test]
+fn env_files_are_inlined_and_env_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.env"), "A=from-file\nB=file-only\n").unwrap();
+    let kdl = r#"program "p" { cmd "true"; env-file "a.env"; env { A "from-env"; }; }"#;
+    let plan = compile("t.kdl", kdl, dir.path())
+        .unwrap_or_else(|r| panic!("{}", r.render(false)))
+        .plan;
+    let options = Options {
+        image: "img:1".into(),
+        namespace: None,
+    };
+    let e = export(&plan, "t", "t.kdl", &options);
+    let o = serde_json::to_value(&e.manifests[0].object).unwrap();
+    let env = &container(&o)["env"];
+    assert_eq!(env[0], json!({"name": "A", "value": "from-env"}));
+    assert_eq!(env[1], json!({"name": "B", "value": "file-only"}));
+}
+
+#[test]
+fn placeholders_take_process_0s_values_and_warn_when_there_are_replicas() {
+    let (o, unmapped) = object_of(
+        r#"program "p" { cmd "serve" "--port" "{process_num+8000}"; workingdir "/srv/{program}"; }"#,
+    );
+    assert_eq!(container(&o)["command"], json!(["serve", "--port", "8000"]));
+    assert_eq!(container(&o)["workingDir"], json!("/srv/p"));
+    assert!(
+        other(&unmapped).is_empty(),
+        "one process: exact, {unmapped:?}"
+    );
+    let (o, unmapped) =
+        object_of(r#"program "p" { cmd "serve" "--port" "{process_num+8000}"; numprocs 3; }"#);
+    assert_eq!(container(&o)["command"], json!(["serve", "--port", "8000"]));
+    let others = other(&unmapped);
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert_eq!(others[0], "cmd \"serve --port '{process_num+8000}'\"");
+    assert!(
+        !container(&o)["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "TASKMASTER_PROCESS_NUM")
+    );
 }

@@ -444,3 +444,94 @@ fn stderr_to_stdout_follows_stdout_wherever_it_goes() {
         assert!(other_warnings(&warnings).is_empty(), "{warnings:?}");
     }
 }
+
+#[test]
+fn user_group_and_groups_are_written_as_the_config_names_them() {
+    let (unit, warnings) =
+        unit_of(r#"program "p" { cmd "true"; user "www-data"; group 33; groups "adm" "4"; }"#);
+    assert_line(&unit, "User=www-data");
+    assert_line(&unit, "Group=33");
+    assert_line(&unit, "SupplementaryGroups=adm 4");
+    assert!(other_warnings(&warnings).is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn limits_are_soft_colon_hard_and_unlimited_is_infinity() {
+    let (unit, warnings) = unit_of(
+        r#"program "p" { cmd "true"; limits { nofile 4096 65536; nproc 512; core "unlimited"; as "1GB" "unlimited"; cpu 60; }; }"#,
+    );
+    for line in [
+        "LimitNOFILE=4096:65536",
+        "LimitNPROC=512",
+        "LimitCORE=infinity",
+        "LimitAS=1073741824:infinity",
+        "LimitCPU=60",
+    ] {
+        assert_line(&unit, line);
+    }
+    assert!(other_warnings(&warnings).is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn env_files_are_inlined_and_env_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.env"), "A=from-file\nB=100% file\n").unwrap();
+    let kdl = r#"program "p" { cmd "true"; env-file "a.env"; env { A "from-env"; }; }"#;
+    let plan = compile("t.kdl", kdl, dir.path())
+        .unwrap_or_else(|r| panic!("{}", r.render(false)))
+        .plan;
+    let e = export(&plan, "t", "t.kdl", &test_env()).expect("exports");
+    let unit = &e.units[0].text;
+    assert_line(unit, "Environment=\"A=from-env\"");
+    assert_line(unit, "Environment=\"B=100%% file\"");
+    assert!(!unit.contains("from-file"), "{unit}");
+}
+
+#[test]
+fn every_process_gets_its_identity_variables() {
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; numprocs 2; }"#);
+    assert_line(&unit, "Environment=\"TASKMASTER_PROGRAM=p\"");
+    assert_line(&unit, "Environment=\"TASKMASTER_PROCESS=p:%i\"");
+    assert_line(&unit, "Environment=\"TASKMASTER_PROCESS_NUM=%i\"");
+    let (unit, _) = unit_of(r#"program "p" { cmd "true"; }"#);
+    assert_line(&unit, "Environment=\"TASKMASTER_PROCESS=p\"");
+}
+
+#[test]
+fn placeholders_are_expanded_per_instance_in_drop_ins() {
+    let e = export_kdl(
+        r#"program "p" { cmd "sh" "-c" "serve {process_num+8000}"; numprocs 3; stdout "/log/{process}.out"; env { N "{process_num}"; }; }"#,
+    );
+    let names: Vec<&str> = e.units.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "tm-p@.service",
+            "tm-p@1.service.d/50-taskmaster-process.conf",
+            "tm-p@2.service.d/50-taskmaster-process.conf",
+            "tm-t.target"
+        ]
+    );
+    let template = &e.units[0].text;
+    assert_line(template, "ExecStart=@/usr/bin/sh sh -c \"serve 8000\"");
+    assert_line(template, "StandardOutput=append:/log/p:0.out");
+    assert_line(template, "Environment=\"N=0\"");
+    let two = &e.units[2].text;
+    let service = section(two, "Service");
+    assert!(service.starts_with("[Service]\nExecStart=\n"), "{two}");
+    assert_line(service, "ExecStart=@/usr/bin/sh sh -c \"serve 8002\"");
+    assert_line(service, "StandardOutput=append:/log/p:2.out");
+    assert_line(service, "Environment=\"N=2\"");
+    assert!(
+        !two.contains("Restart="),
+        "only the per-process values: {two}"
+    );
+}
+
+#[test]
+fn placeholders_of_a_single_process_are_expanded_in_the_template() {
+    let e = export_kdl(r#"program "p" { cmd "echo" "{program}" "{process}" "{process_num+1}"; }"#);
+    assert_eq!(e.units.len(), 2, "no drop-in");
+    assert_line(&e.units[0].text, "ExecStart=@/usr/bin/echo echo p p 1");
+    assert!(e.unmapped.iter().all(|u| !u.setting.contains('{')));
+}
