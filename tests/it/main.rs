@@ -35,6 +35,7 @@ mod daemon;
 mod dependencies;
 mod hardening;
 mod identity;
+mod log_files;
 mod logs;
 mod more_commands;
 mod reload;

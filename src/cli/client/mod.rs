@@ -57,6 +57,7 @@ pub(super) fn run(command: Command) -> u8 {
             name,
             follow,
             stderr,
+            both,
             lines,
             socket,
         } => target(&socket).map(|t| {
@@ -67,6 +68,7 @@ pub(super) fn run(command: Command) -> u8 {
                     stderr,
                     lines,
                     follow,
+                    both,
                 },
             )
         }),

@@ -1,14 +1,14 @@
 //! An `exec` attempt: the command runs as the program's processes do (its environment, its
 //! `workingdir` and umask, its own process group, stdin/stdout/stderr on /dev/null), and
 //! passes when it exits 0. Nothing here waits: the daemon's reaper routes the check's status
-//! back by pid, and at the timeout the supervisor kills the check's whole group.
+//! back by pid, and at the timeout the supervisor kills the check's whole group. Its stdout
+//! and stderr go to /dev/null (the reason says how it ended: `exit code 1`, `killed by
+//! SIGKILL`, `timed out after 1s`).
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 use crate::plan::model::{OutputTarget, ProgramSpec};
 use crate::runtime::machine::Exit;
-use crate::runtime::spawn::{Identity, SpawnContext, SpawnError, spawn};
 
 /// What an exec check of a process of `spec` is spawned as: the program's spec with the
 /// check's argv, its output discarded (it is not the process's: it must not land in its log
@@ -19,17 +19,6 @@ pub fn check_spec(argv: &[String], spec: &ProgramSpec) -> ProgramSpec {
     check.stdout = OutputTarget::Discard;
     check.stderr = OutputTarget::Discard;
     check
-}
-
-/// Starts `argv` for a process of `spec`; returns its pid (which is also its group). The
-/// supervisor spawns through its `Os` seam with [`check_spec`]; this is the same, direct.
-pub fn start(
-    argv: &[String],
-    spec: &ProgramSpec,
-    ctx: &SpawnContext,
-    who: &Identity<'_>,
-) -> Result<i32, SpawnError> {
-    spawn(&check_spec(argv, spec), ctx, who).map(|child| child.pid)
 }
 
 /// The verdict of a check that ended.
@@ -44,17 +33,31 @@ pub fn outcome(exit: Exit) -> Result<(), String> {
     }
 }
 
-/// Kills the check's whole group (its timeout, or the check is no longer wanted).
-pub fn kill(pid: i32) {
-    // ESRCH: it ended meanwhile; its status is routed as usual.
-    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-}
-
 #[cfg(test)]
 mod tests {
+    use nix::sys::signal::killpg;
     use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::Pid;
 
     use super::*;
+    use crate::runtime::spawn::{Identity, SpawnContext, SpawnError, spawn};
+
+    /// What the supervisor does through its `Os` seam, direct: starts `argv` for a process of
+    /// `spec`; returns its pid (which is also its group).
+    fn start(
+        argv: &[String],
+        spec: &ProgramSpec,
+        ctx: &SpawnContext,
+        who: &Identity<'_>,
+    ) -> Result<i32, SpawnError> {
+        spawn(&check_spec(argv, spec), ctx, who).map(|child| child.pid)
+    }
+
+    /// Kills the check's whole group, as the supervisor does at the timeout.
+    fn kill(pid: i32) {
+        // ESRCH: it ended meanwhile; its status is routed as usual.
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    }
 
     fn ctx() -> SpawnContext {
         SpawnContext {

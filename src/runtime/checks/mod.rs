@@ -1,9 +1,9 @@
 //! The check runners: one attempt of a `tcp`, `http` or `exec` check, never blocking.
 //!
-//! A network attempt ([`NetAttempt`]) is a non-blocking socket and a small state machine:
-//! the supervisor registers its fd with the event loop for the [`Interest`] it asks for and
-//! calls [`NetAttempt::step`] when the fd is ready; the attempt's timeout is the process's
-//! check timer. Targets are numeric loopback addresses, decided when the config was
+//! A network attempt ([`NetAttempt`]) is a non-blocking socket and a small state machine
+//! that says what it waits for ([`Interest`]): the supervisor registers its fd once with the
+//! event loop, edge-triggered for both directions, and calls [`NetAttempt::step`] at each
+//! edge; the attempt's timeout is the process's check timer. Targets are numeric loopback addresses, decided when the config was
 //! compiled: nothing here resolves a name. An `exec` attempt ([`exec`]) is a child in its own
 //! process group whose status the daemon's reaper routes back; at the timeout its group is
 //! killed. The failure texts are the ones `status` shows (`connect 127.0.0.1:8080:

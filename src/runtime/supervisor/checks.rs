@@ -431,6 +431,25 @@ impl Supervisor {
         self.feed(id, event);
     }
 
+    /// For the glue's unit tests: `id`'s check timer goes off (it must be armed).
+    #[cfg(test)]
+    pub(super) fn fire_check_timer(&mut self, id: ProcId) {
+        let proc = &self.table.procs[&id];
+        assert!(
+            proc.probe.timer.is_some(),
+            "{} has no check timer",
+            proc.name
+        );
+        let seq = proc.probe.timer_seq;
+        self.check_timer_fired(id, seq);
+    }
+
+    /// For the glue's unit tests: whether `id`'s check timer is armed.
+    #[cfg(test)]
+    pub(super) fn check_timer_armed(&self, id: ProcId) -> bool {
+        self.table.procs[&id].probe.timer.is_some()
+    }
+
     /// Whether `id`'s readiness `log` check wants the lines of `stream` now.
     pub(super) fn wants_lines(proc: &Proc, stream: Stream) -> bool {
         if !proc.machine.watching_log() {

@@ -778,3 +778,92 @@ fn a_client_gone_while_waiting_does_not_stop_the_work() {
         (vec![("web".into(), ProcessState::Stopped)], vec![])
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Readiness and liveness checks (`checks.rs`): exec checks through the seam and the reaper.
+
+/// `web` with `liveness { exec "check-web"; timeout "1s"; threshold 1 }`, starttime 0.
+fn exec_checked(name: &str) -> ProgramSpec {
+    use crate::plan::check::{Check, CheckRole, Probe};
+    let mut s = spec(name);
+    s.starttime = Duration::ZERO;
+    s.liveness = Some(Check {
+        threshold: 1,
+        ..Check::with_defaults(CheckRole::Liveness, Probe::Exec(vec!["check-web".into()]))
+    });
+    s
+}
+
+/// The pids of the spawns of `process` the double saw since the last look.
+fn spawns_of(t: &Fixture, process: &str) -> Vec<i32> {
+    t.os.take_calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Spawn { process: p, pid } if p == process => pid,
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_exec_check_is_routed_back_by_the_reaper_and_killed_at_its_timeout() {
+    let mut t = Fixture::new([exec_checked("web")]);
+    let id = t.id("web");
+    assert_eq!(t.state("web"), ProcessState::Running);
+    let main = t.pid("web");
+    // The process, then its first check, both spawned as `web`.
+    let pids = spawns_of(&t, "web");
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert_eq!(pids[0], main);
+    let check = pids[1];
+    assert!(t.sup.table.is_check_pid(check));
+    t.exit(check, Exit::Code(0));
+    assert!(!t.sup.table.is_check_pid(check), "reaped");
+    assert_eq!(t.proc("web").machine.healthy(), Some(true));
+    assert!(t.sup.check_timer_armed(id), "the next check is scheduled");
+    // The next check never ends: at its timeout its group is killed and the process is
+    // stopped (threshold 1).
+    t.sup.fire_check_timer(id);
+    let check = spawns_of(&t, "web")[0];
+    t.sup.fire_check_timer(id);
+    let calls = t.os.take_calls();
+    assert!(
+        calls.contains(&Call::SignalGroup {
+            pgid: check,
+            signal: Signal::SIGKILL
+        }),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&Call::SignalGroup {
+            pgid: main,
+            signal: Signal::SIGTERM
+        }),
+        "{calls:?}"
+    );
+    assert_eq!(t.state("web"), ProcessState::Stopping);
+    assert_eq!(
+        t.proc("web").check_status().as_deref(),
+        Some("liveness: timed out after 1s")
+    );
+    // The killed check's status is reaped and ignored; the process's exit is a crash,
+    // restarted at once.
+    t.exit(check, Exit::Signal(9));
+    t.exit(main, Exit::Signal(15));
+    assert_eq!(t.state("web"), ProcessState::Running);
+    assert_ne!(t.pid("web"), main);
+    assert_eq!(t.proc("web").machine.restarts(), 1);
+}
+
+#[test]
+fn a_forgotten_process_takes_its_check_with_it() {
+    let mut t = Fixture::new([exec_checked("web")]);
+    let check = spawns_of(&t, "web")[1];
+    let id = t.id("web");
+    t.sup.drop_checks(id);
+    assert!(t.os.take_calls().contains(&Call::SignalGroup {
+        pgid: check,
+        signal: Signal::SIGKILL
+    }));
+    assert!(!t.sup.check_timer_armed(id));
+}
