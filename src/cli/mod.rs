@@ -112,8 +112,11 @@ pub enum Command {
         #[arg(short, long)]
         follow: bool,
         /// Show stderr instead of stdout.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "both")]
         stderr: bool,
+        /// Show stdout and stderr together, line by line in the order they arrived.
+        #[arg(long)]
+        both: bool,
         /// Only the last LINES lines.
         #[arg(short = 'n', long = "lines", value_name = "LINES")]
         lines: Option<usize>,

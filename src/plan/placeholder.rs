@@ -147,7 +147,9 @@ fn expand_path(path: &std::path::Path, who: &Who<'_>) -> Option<PathBuf> {
     }
 }
 
-fn expand_output(target: &OutputTarget, who: &Who<'_>) -> Option<OutputTarget> {
+/// A file target with its path expanded; `None` when it is not a file or has nothing to
+/// expand.
+pub fn expand_output(target: &OutputTarget, who: &Who<'_>) -> Option<OutputTarget> {
     match target {
         OutputTarget::File(path) => expand_path(path, who).map(OutputTarget::File),
         OutputTarget::Written(path, options) => {

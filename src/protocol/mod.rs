@@ -91,6 +91,10 @@ pub enum Request {
         lines: Option<usize>,
         #[serde(default)]
         follow: bool,
+        /// Both streams, in arrival order (`--both`; `stderr` is then ignored). Left out
+        /// when false, so a request reads as it did before `--both`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        both: bool,
     },
     /// Program and process names, for the shell's tab completion.
     Names,

@@ -15,7 +15,7 @@ use std::os::unix::net::UnixStream;
 
 use calloop::RegistrationToken;
 
-use super::supervisor::{ProcId, Stream};
+use super::supervisor::{ProcId, Shown};
 use crate::protocol::{
     ErrorKind, ErrorReply, MAX_REQUEST_BYTES, MAX_UNSENT_BYTES, PROTOCOL_VERSION, Request,
     RequestLine,
@@ -58,7 +58,9 @@ pub enum ConnState {
 /// sits in memory at once.
 #[derive(Debug)]
 pub struct LogDump {
-    pub stream: Stream,
+    pub shown: Shown,
+    /// Every chunk is labelled with its process's name (`logs all`).
+    pub label_all: bool,
     pub lines: Option<usize>,
     pub follow: bool,
     /// Processes not yet snapshotted, in order.

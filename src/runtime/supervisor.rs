@@ -42,6 +42,7 @@
 mod checks;
 mod extra_requests;
 mod logdump;
+mod output;
 mod reload;
 mod server;
 #[cfg(test)]
@@ -63,6 +64,7 @@ use nix::sys::signal::Signal;
 use self::reload::Compiles;
 use super::client::{Client, ClientId};
 use super::eventlog::EventLog;
+use super::logfile::LogFiles;
 use super::machine::{Effect, Event, Exit, Failure, Machine};
 use super::names;
 use super::os::Os;
@@ -95,6 +97,27 @@ pub enum Stream {
 struct Captured {
     ring: Ring,
     framer: LineFramer,
+    /// Its daemon-written file was last given part of a line (a piece of a line longer
+    /// than the framer holds): the next bytes continue that line.
+    mid_line: bool,
+}
+
+impl Captured {
+    fn with_limit(bytes: usize) -> Self {
+        Captured {
+            ring: Ring::new(bytes),
+            ..Captured::default()
+        }
+    }
+}
+
+/// Which of a process's output `logs` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    Stdout,
+    Stderr,
+    /// Both, in arrival order (`--both`).
+    Both,
 }
 
 /// One supervised process.
@@ -122,6 +145,8 @@ struct Proc {
     spawn_error: Option<String>,
     stdout: Captured,
     stderr: Captured,
+    /// Chunks of output read so far, both streams counted: their arrival order.
+    arrivals: u64,
     /// Its readiness/liveness check timer and attempt ([`checks`]).
     probe: checks::ProbeSlot,
 }
@@ -142,9 +167,10 @@ impl Proc {
         }
     }
 
-    /// What its `logs` lines are prefixed with: its name, when its program has several.
-    fn log_label(&self) -> Option<String> {
-        (self.spec.numprocs > 1).then(|| self.name.clone())
+    /// What its `logs` lines are prefixed with: its name, when its program has several
+    /// or the request named every process (`all`, `label_all`).
+    fn log_label(&self, label_all: bool) -> Option<String> {
+        (label_all || self.spec.numprocs > 1).then(|| self.name.clone())
     }
 }
 
@@ -173,15 +199,20 @@ struct Follower {
     program: String,
     /// `None`: every process of the program.
     index: Option<u32>,
-    stream: Stream,
+    shown: Shown,
+    /// Every line gets its process's name (`logs all -f`).
+    label_all: bool,
 }
 
 impl Follower {
-    /// Whether this follower gets `proc`'s output on `stream`.
+    /// Whether this follower gets `proc`'s output on `stream` (the pipe it came from).
     fn follows(&self, proc: &Proc, stream: Stream) -> bool {
-        self.stream == stream
-            && self.program == proc.program
-            && self.index.is_none_or(|i| i == proc.index)
+        let wanted = match self.shown {
+            Shown::Both => true,
+            Shown::Stdout => stream == Stream::Stdout,
+            Shown::Stderr => proc.source_of(Stream::Stderr) == stream,
+        };
+        wanted && self.program == proc.program && self.index.is_none_or(|i| i == proc.index)
     }
 }
 
@@ -403,6 +434,8 @@ pub struct Supervisor {
     groups: StateFile,
     /// A write of `groups` failed and was logged; not logged again until one succeeds.
     groups_unwritable: bool,
+    /// The daemon-written program log files (targets with a block), one per path.
+    logfiles: LogFiles,
 }
 
 impl Supervisor {
@@ -430,6 +463,7 @@ impl Supervisor {
             compiles: Compiles::default(),
             groups,
             groups_unwritable: false,
+            logfiles: LogFiles::default(),
         }
     }
 
@@ -491,6 +525,7 @@ impl Supervisor {
         if let Some(id) = self.table.retired.remove(&(program.to_owned(), index)) {
             return self.adopt(id, program);
         }
+        let ring_bytes = self.ring_bytes();
         let prog = self.table.programs.get_mut(program)?;
         let spec = prog.spec.clone();
         let id = self.table.next_id;
@@ -513,8 +548,9 @@ impl Supervisor {
                 timer_seq: 0,
                 retiring: false,
                 spawn_error: None,
-                stdout: Captured::default(),
-                stderr: Captured::default(),
+                stdout: Captured::with_limit(ring_bytes),
+                stderr: Captured::with_limit(ring_bytes),
+                arrivals: 0,
                 probe: checks::ProbeSlot::default(),
             },
         );
@@ -612,6 +648,14 @@ impl Supervisor {
     }
 
     fn spawn_proc(&mut self, id: ProcId, spec: &ProgramSpec) -> Event {
+        if let Err(why) = self.open_log_files(id) {
+            if let Some(proc) = self.table.procs.get_mut(&id) {
+                self.log
+                    .log(format_args!("{}: spawn failed: {why}", proc.name));
+                proc.spawn_error = Some(why);
+            }
+            return Event::SpawnFailed;
+        }
         let Some(proc) = self.table.procs.get_mut(&id) else {
             return Event::SpawnFailed;
         };
@@ -900,41 +944,6 @@ impl Supervisor {
         PostAction::Continue
     }
 
-    fn captured(&mut self, id: ProcId, stream: Stream, data: &[u8]) {
-        let Some(proc) = self.table.procs.get_mut(&id) else {
-            return;
-        };
-        let followed = self.conns.followers.iter().any(|f| f.follows(proc, stream));
-        let checked = Self::wants_lines(proc, stream);
-        let cap = proc.output_mut(stream);
-        cap.ring.push(data);
-        if !followed && !checked {
-            // The usual case; the framer still tracks the unfinished line for a later one.
-            cap.framer.skip(data);
-            return;
-        }
-        let lines = cap.framer.push(data);
-        if lines.is_empty() {
-            return;
-        }
-        if followed {
-            self.send_to_followers(id, stream, &lines);
-        }
-        if checked {
-            self.log_lines(id, &lines);
-        }
-    }
-
-    fn output_closed(&mut self, id: ProcId, stream: Stream) {
-        let Some(proc) = self.table.procs.get_mut(&id) else {
-            return;
-        };
-        let rest = proc.output_mut(stream).framer.flush();
-        if !rest.is_empty() {
-            self.send_to_followers(id, stream, &rest);
-        }
-    }
-
     fn send_to_followers(&mut self, id: ProcId, stream: Stream, text: &[u8]) {
         if self.conns.followers.is_empty() {
             return;
@@ -942,26 +951,34 @@ impl Supervisor {
         let Some(proc) = self.table.procs.get(&id) else {
             return;
         };
-        let targets: Vec<ClientId> = self
+        let targets: Vec<(ClientId, bool)> = self
             .conns
             .followers
             .iter()
             .filter(|f| f.follows(proc, stream))
-            .map(|f| f.client)
+            .map(|f| (f.client, f.label_all))
             .collect();
         if targets.is_empty() {
             return;
         }
-        let response = Response::Log {
-            process: proc.log_label(),
-            text: String::from_utf8_lossy(text).into_owned(),
-        };
-        let Some(line) = self.encode(&response) else {
-            return;
-        };
-        for client in targets {
-            // Skipped, not queued, for a reader too far behind (see `server`).
-            self.send_followed(client, id, text, &line);
+        // At most two encodings: with the process's own label, and with its name forced.
+        let labels = [proc.log_label(false), proc.log_label(true)];
+        let mut lines: [Option<Vec<u8>>; 2] = [None, None];
+        let text_lossy = String::from_utf8_lossy(text).into_owned();
+        for ((label_all, slot), label) in [false, true].into_iter().zip(&mut lines).zip(labels) {
+            if targets.iter().any(|&(_, l)| l == label_all) {
+                let response = Response::Log {
+                    process: label,
+                    text: text_lossy.clone(),
+                };
+                *slot = self.encode(&response);
+            }
+        }
+        for (client, label_all) in targets {
+            if let Some(line) = &lines[usize::from(label_all)] {
+                // Skipped, not queued, for a reader too far behind (see `server`).
+                self.send_followed(client, id, text, line);
+            }
         }
     }
 
@@ -1183,9 +1200,10 @@ impl Supervisor {
     }
 
     /// Closes and reopens every file the daemon writes itself (SIGUSR2, every applied
-    /// reload), so that `mv x.log x.log.1` followed by either starts a new file. Today that
-    /// is the event log's `logfile`; daemon-written program logs belong here too.
+    /// reload), so that `mv x.log x.log.1` followed by either starts a new file: the event
+    /// log's `logfile` and every daemon-written program log ([`output`]).
     pub fn reopen_logs(&mut self) {
+        self.reopen_program_logs();
         let path = self.plan.daemon.logfile.clone();
         match self.log.set_file(path.as_deref()) {
             Ok(()) => {

@@ -34,6 +34,7 @@ mod containment;
 mod daemon;
 mod hardening;
 mod identity;
+mod log_files;
 mod logs;
 mod more_commands;
 mod reload;

@@ -49,6 +49,7 @@ pub(super) fn run(command: Command) -> u8 {
             name,
             follow,
             stderr,
+            both,
             lines,
             socket,
         } => target(&socket).map(|t| {
@@ -59,6 +60,7 @@ pub(super) fn run(command: Command) -> u8 {
                     stderr,
                     lines,
                     follow,
+                    both,
                 },
             )
         }),

@@ -32,6 +32,8 @@ use crate::plan::model::LogOptions;
 #[derive(Debug, Default)]
 pub struct LogFiles {
     writers: HashMap<PathBuf, LogWriter>,
+    /// Event-log lines about dropped bytes, for the caller to take.
+    notes: Vec<String>,
 }
 
 impl LogFiles {
@@ -59,7 +61,17 @@ impl LogFiles {
         } else {
             writer.write(data);
         }
+        if writer.has_news()
+            && let Some(note) = writer.take_report(Instant::now(), false)
+        {
+            self.notes.push(note);
+        }
         ends_line
+    }
+
+    /// The event-log lines about dropped bytes written up since the last call.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// Closes and reopens every file, keeping only `wanted` ones (path and options, the

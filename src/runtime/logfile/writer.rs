@@ -160,6 +160,11 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Whether something was dropped or failed since the last report.
+    pub fn has_news(&self) -> bool {
+        self.dropped > 0 || self.why.is_some()
+    }
+
     /// A line for the event log when bytes were dropped: at once the first time, then at
     /// most every [`REPORT_EVERY`] while writes keep failing, and the rest once they stop
     /// (`now` is when the caller asks).

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 
-use super::{Follower, ProcId, Stream, Supervisor};
+use super::{Follower, ProcId, Shown, Supervisor};
 use crate::protocol::{MAX_UNSENT_BYTES, Response};
 use crate::runtime::client::{ClientId, ConnState, LogDump};
 use crate::runtime::names;
@@ -30,7 +30,7 @@ impl Supervisor {
         &mut self,
         cid: ClientId,
         name: &str,
-        stderr: bool,
+        shown: Shown,
         lines: Option<usize>,
         follow: bool,
     ) {
@@ -38,11 +38,7 @@ impl Supervisor {
             Ok(ids) => ids,
             Err(e) => return self.send_error(cid, e),
         };
-        let stream = if stderr {
-            Stream::Stderr
-        } else {
-            Stream::Stdout
-        };
+        let label_all = name == "all";
         // Naming a program (`web`, `web:*` or `all`) follows the whole program, later
         // processes too.
         let whole = name == "all"
@@ -65,7 +61,8 @@ impl Supervisor {
             return;
         };
         client.dump = Some(LogDump {
-            stream,
+            shown,
+            label_all,
             lines,
             follow,
             todo: ids.into(),
@@ -79,7 +76,8 @@ impl Supervisor {
                     client: cid,
                     program,
                     index,
-                    stream,
+                    shown,
+                    label_all,
                 });
             }
         }
@@ -125,18 +123,27 @@ impl Supervisor {
                 }
                 return;
             };
-            if let Some(proc) = self.table.procs.get(&id) {
-                let mut text = proc.output(dump.stream).ring.tail(dump.lines);
-                // The ring may have dropped the first bytes of a character.
-                let start = text
-                    .iter()
-                    .take(3)
-                    .take_while(|&&b| is_continuation(b))
-                    .count();
-                text.drain(..start);
-                if !text.is_empty() {
-                    dump.current = Some((id, proc.log_label(), text));
-                }
+            let (shown, lines, label_all) = (dump.shown, dump.lines, dump.label_all);
+            let Some(proc) = self.table.procs.get(&id) else {
+                continue;
+            };
+            let label = proc.log_label(label_all);
+            let mut text = self.log_text(id, shown, lines);
+            // The ring may have dropped the first bytes of a character.
+            let start = text
+                .iter()
+                .take(3)
+                .take_while(|&&b| is_continuation(b))
+                .count();
+            text.drain(..start);
+            if !text.is_empty()
+                && let Some(dump) = self
+                    .conns
+                    .clients
+                    .get_mut(&cid)
+                    .and_then(|c| c.dump.as_mut())
+            {
+                dump.current = Some((id, label, text));
             }
         }
     }

@@ -26,7 +26,7 @@ use calloop::timer::{TimeoutAction, Timer};
 use calloop::{Interest, Mode, PostAction};
 
 use super::reload::Job;
-use super::{Op, Supervisor};
+use super::{Op, Shown, Supervisor};
 use crate::protocol::{
     Control, ErrorKind, ErrorReply, IDLE_TIMEOUT, MAX_CONNECTIONS, REQUEST_TIMEOUT, Request,
     Response,
@@ -268,7 +268,15 @@ impl Supervisor {
                 stderr,
                 lines,
                 follow,
-            } => self.logs(cid, &name, stderr, lines, follow),
+                both,
+            } => {
+                let shown = match (both, stderr) {
+                    (true, _) => Shown::Both,
+                    (false, true) => Shown::Stderr,
+                    (false, false) => Shown::Stdout,
+                };
+                self.logs(cid, &name, shown, lines, follow);
+            }
             Request::Signal { signal, names } => self.signal_request(cid, &signal, &names),
             Request::Pid { names } => self.pid_request(cid, &names),
             Request::Timings { names } => self.timings_request(cid, &names),

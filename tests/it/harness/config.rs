@@ -355,9 +355,29 @@ directives!(Program {
     env_file,
 });
 
-directives!(Settings { logfile });
+directives!(Settings {
+    logfile,
+    log_buffer
+});
+
+// The settings of a log file's block (`stdout "web.log" { max-size "1MB"; keep 3 }`).
+directives!(Block {
+    max_size,
+    keep,
+    timestamps
+});
 
 impl Program {
+    /// `stdout "PATH" { … }`: a daemon-written log file, its block built by `build`.
+    pub fn stdout_file(self, path: &str, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("stdout", path, build)
+    }
+
+    /// `stderr "PATH" { … }`: a daemon-written log file, its block built by `build`.
+    pub fn stderr_file(self, path: &str, build: impl FnOnce(Block) -> Block) -> Self {
+        self.block("stderr", path, build)
+    }
+
     /// `limits { … }`, its `NAME SOFT [HARD]` entries built by `build`.
     pub fn limits(self, build: impl FnOnce(Block) -> Block) -> Self {
         self.block("limits", (), build)
