@@ -89,11 +89,19 @@ pub enum Command {
         socket: SocketArg,
     },
     /// Start programs or processes (`web`, `web:1`, `all`) and wait until they run.
-    Start(NamesArgs),
+    Start(StartArgs),
     /// Stop programs or processes (`web`, `web:1`, `all`) and wait until they stopped.
     Stop(NamesArgs),
     /// Stop then start programs or processes.
     Restart(NamesArgs),
+    /// Wait until processes run: exit 0 once every named process (default: every process
+    /// of an autostart program) is RUNNING, 1 as soon as one is FATAL or at `--timeout`.
+    Wait {
+        /// Programs, processes (`web:1`, `web:*`) or `all` [default: every autostart one].
+        names: Vec<String>,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
     /// Re-read the daemon's config file and apply the diff.
     Reload {
         #[command(flatten)]
@@ -189,6 +197,18 @@ pub struct NamesArgs {
     /// Programs, processes (`web:1`, `web:*`) or `all`.
     #[arg(required = true)]
     pub names: Vec<String>,
+    #[command(flatten)]
+    pub socket: SocketArg,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Programs, processes (`web:1`, `web:*`) or `all`.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Spawn without waiting for `depends-on`, this once.
+    #[arg(long)]
+    pub no_deps: bool,
     #[command(flatten)]
     pub socket: SocketArg,
 }

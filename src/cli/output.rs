@@ -227,7 +227,10 @@ fn state_color(row: &ProcessStatus) -> Option<&'static str> {
     }
     match row.state {
         ProcessState::Running => Some("\x1b[32m"),
-        ProcessState::Starting | ProcessState::Backoff | ProcessState::Stopping => Some("\x1b[33m"),
+        ProcessState::Waiting
+        | ProcessState::Starting
+        | ProcessState::Backoff
+        | ProcessState::Stopping => Some("\x1b[33m"),
         _ => None,
     }
 }
@@ -291,6 +294,7 @@ mod tests {
             ready: None,
             healthy: None,
             check: None,
+            waiting_for: None,
         }
     }
 

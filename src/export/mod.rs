@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::plan::check::{Check, CheckRole};
 use crate::plan::credentials::{EnvFiles, Group, Limits, User};
-use crate::plan::model::{CrashLimit, RestartBackoff};
+use crate::plan::model::{Condition, CrashLimit, RestartBackoff};
 use crate::plan::{AutoRestart, DaemonSettings, OutputTarget, ProgramSpec, StopSignal};
 
 pub mod kubernetes;
@@ -67,6 +67,8 @@ pub enum Setting<'a> {
         role: CheckRole,
         check: Option<&'a Check>,
     },
+    /// `depends-on`: the programs this one waits for, with their conditions.
+    DependsOn(&'a BTreeMap<String, Condition>),
 }
 
 impl Setting<'_> {
@@ -98,6 +100,7 @@ impl Setting<'_> {
                 role: CheckRole::Liveness,
                 ..
             } => &["liveness"],
+            Setting::DependsOn(_) => &["depends-on"],
         }
     }
 }
@@ -131,6 +134,7 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
         env_file,
         readiness,
         liveness,
+        depends_on,
     } = spec;
     vec![
         Setting::Cmd(cmd),
@@ -170,7 +174,17 @@ pub fn settings(spec: &ProgramSpec) -> Vec<Setting<'_>> {
             role: CheckRole::Liveness,
             check: liveness.as_ref(),
         },
+        Setting::DependsOn(depends_on),
     ]
+}
+
+/// `depends-on` as a config writes it, for the "cannot map" notes: `depends-on { db "ready" }`.
+pub fn depends_on_text(deps: &BTreeMap<String, Condition>) -> String {
+    let items: Vec<String> = deps
+        .iter()
+        .map(|(program, c)| format!("{} \"{c}\"", kdl_quote(program)))
+        .collect();
+    format!("depends-on {{ {} }}", items.join("; "))
 }
 
 /// The setting of a "cannot map" note about per-process placeholders: the values that hold

@@ -87,6 +87,11 @@ codes! {
     LogCheckInLiveness = "log_check_in_liveness", Error, "A `log` check in `liveness` (it can only say a process is ready).";
     LogCheckNotCaptured = "log_check_not_captured", Error, "A `log` check on a stream handed to the child as a plain file (no block) or discarded, which the daemon never reads.";
     DeadlineBeforeStarttime = "deadline_before_starttime", Error, "A readiness `deadline` shorter than `starttime`: the process could never be RUNNING.";
+    UnknownDependency = "unknown_dependency", Error, "A `depends-on` naming a program the file does not define.";
+    SelfDependency = "self_dependency", Error, "A program that names itself in its `depends-on`.";
+    DependencyCycle = "dependency_cycle", Error, "Programs whose `depends-on` form a cycle (`web → db → web`): none of them could ever start.";
+    UnknownCondition = "unknown_condition", Error, "A `depends-on` condition other than \"started\", \"ready\", \"healthy\" or \"completed\".";
+    ConditionNeverMet = "condition_never_met", Error, "`\"completed\"` on a program with `autorestart #true`, which never stays exited.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
     // Process identity, user, limits, env files.
     UnknownPlaceholder = "unknown_placeholder", Warning, "Text in braces that looks like a misspelt placeholder (`{proces_num}`); it is left as written.";

@@ -16,9 +16,11 @@ use kdl::KdlNode;
 
 use super::check::CheckRole;
 use super::diff::{FieldClass, KeyAction, KeyChange};
-use super::model::{DaemonSettings, OutputTarget, ProgramSpec, format_duration};
+use super::model::{Condition, DaemonSettings, OutputTarget, ProgramSpec, format_duration};
 use super::placeholder::same_per_process;
-use super::validate::{Ctx, check as vc, daemon as vd, identity as vi, program as vp};
+use super::validate::{
+    Ctx, check as vc, daemon as vd, depends as vdeps, identity as vi, program as vp,
+};
 
 /// One setting of a block whose settings are stored in a `T` ([`ProgramSpec`] or
 /// [`DaemonSettings`]).
@@ -430,6 +432,21 @@ pub static PROGRAM: &[Directive<ProgramSpec>] = &[
         show: |p| show_check(&p.liveness, CheckRole::Liveness),
         keys: None,
     },
+    Directive {
+        name: "depends-on",
+        example: "depends-on \"db\"",
+        shape: "program names (condition `\"ready\"`), or a block of `PROGRAM \"CONDITION\"` \
+                nodes; several nodes add up",
+        default: "none",
+        reload: FieldClass::Supervision,
+        doc: "Programs that must reach a condition (`started`, `ready`, `healthy`, \
+              `completed`) before a process of this one is spawned.",
+        page: "config/depends-on.md",
+        parse: vdeps::depends_on,
+        same: |a, b| a.depends_on == b.depends_on,
+        show: |p| show_depends_on(&p.depends_on),
+        keys: None,
+    },
 ];
 
 /// The variables a program gets from its env files: those `env` does not override.
@@ -541,6 +558,18 @@ fn show_output(target: &OutputTarget) -> String {
     }
 }
 
+/// `none`, the short form when every condition is `ready`, else the block form.
+fn show_depends_on(deps: &BTreeMap<String, Condition>) -> String {
+    if deps.is_empty() {
+        "none".into()
+    } else if deps.values().all(|c| *c == Condition::Ready) {
+        deps.keys().map(|k| quote(k)).collect::<Vec<_>>().join(" ")
+    } else {
+        let items: Vec<String> = deps.iter().map(|(k, c)| format!("{k} \"{c}\"")).collect();
+        format!("{{ {} }}", items.join("; "))
+    }
+}
+
 fn show_list(codes: &BTreeSet<u8>) -> String {
     let items: Vec<String> = codes.iter().map(u8::to_string).collect();
     items.join(" ")
@@ -578,7 +607,9 @@ mod tests {
     /// could not be stored.
     #[test]
     fn the_tables_list_every_model_field() {
-        let spec = ProgramSpec::with_defaults("a", vec!["true".into()]);
+        let mut spec = ProgramSpec::with_defaults("a", vec!["true".into()]);
+        // An empty `depends-on` is left out of the JSON.
+        spec.depends_on.insert("b".into(), Condition::Ready);
         assert_eq!(
             sorted(PROGRAM),
             json_keys(serde_json::to_value(spec).unwrap())
@@ -614,7 +645,11 @@ mod tests {
             } else {
                 "cmd \"true\"; "
             };
-            let text = format!("program \"x\" {{ {cmd}{} }}", d.example);
+            // `db` is there for `depends-on "db"` to name.
+            let text = format!(
+                "program \"x\" {{ {cmd}{} }}\nprogram \"db\" {{ cmd \"true\" }}",
+                d.example
+            );
             let result = crate::plan::compile("t.kdl", &text, dir.path());
             assert!(result.is_ok(), "{text}");
         }

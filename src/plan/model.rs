@@ -114,6 +114,11 @@ pub struct ProgramSpec {
     pub readiness: Option<Check>,
     /// `None`: a RUNNING process is never probed.
     pub liveness: Option<Check>,
+    /// `depends-on`: the programs that must reach a condition before a process of this one
+    /// is spawned. Empty (the default) is left out of the JSON, so plans without it read as
+    /// before.
+    #[serde(rename = "depends-on", skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, Condition>,
 }
 
 impl ProgramSpec {
@@ -150,6 +155,7 @@ impl ProgramSpec {
             env_file: EnvFiles::default(),
             readiness: None,
             liveness: None,
+            depends_on: BTreeMap::new(),
         }
     }
 
@@ -298,6 +304,58 @@ impl Serialize for CrashLimit {
         t.serialize_element(&self.restarts)?;
         t.serialize_element(&format_duration(self.window))?;
         t.end()
+    }
+}
+
+/// What a dependency must reach before its dependent is spawned (`depends-on`); it holds
+/// when it holds for every process of the dependency program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Condition {
+    /// Spawned and alive: STARTING or RUNNING.
+    Started,
+    /// RUNNING (the default).
+    #[default]
+    Ready,
+    /// RUNNING and its last liveness check passed (without one: RUNNING).
+    Healthy,
+    /// EXITED with an expected code.
+    Completed,
+}
+
+impl Condition {
+    /// Every condition, as a config writes it.
+    pub const NAMES: &[&str] = &["started", "ready", "healthy", "completed"];
+
+    /// The condition a config names, `None` for an unknown one.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "started" => Some(Condition::Started),
+            "ready" => Some(Condition::Ready),
+            "healthy" => Some(Condition::Healthy),
+            "completed" => Some(Condition::Completed),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::Started => "started",
+            Condition::Ready => "ready",
+            Condition::Healthy => "healthy",
+            Condition::Completed => "completed",
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

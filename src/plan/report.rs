@@ -24,8 +24,9 @@ pub struct Problem {
     pub span: SourceSpan,
     pub label: String,
     pub help: Option<String>,
-    /// A second place worth showing, e.g. "first defined here" for a duplicate.
-    pub related: Option<(SourceSpan, String)>,
+    /// Other places worth showing, e.g. "first defined here" for a duplicate, or every edge
+    /// of a dependency cycle.
+    pub related: Vec<(SourceSpan, String)>,
     /// The file the spans point into when it is not the config itself (an `env-file`);
     /// `None`: the config.
     pub file: Option<Arc<IndexedSource>>,
@@ -44,7 +45,7 @@ impl Problem {
             span,
             label: label.into(),
             help: None,
-            related: None,
+            related: Vec::new(),
             file: None,
         }
     }
@@ -60,7 +61,7 @@ impl Problem {
     }
 
     pub fn also(mut self, span: SourceSpan, label: impl Into<String>) -> Self {
-        self.related = Some((span, label.into()));
+        self.related.push((span, label.into()));
         self
     }
 
@@ -108,11 +109,11 @@ impl Diagnostic for Problem {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = LabeledSpan::new_primary_with_span(Some(self.label.clone()), self.span);
-        let second = self
+        let others = self
             .related
-            .as_ref()
+            .iter()
             .map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span));
-        Some(Box::new(std::iter::once(primary).chain(second)))
+        Some(Box::new(std::iter::once(primary).chain(others)))
     }
 }
 

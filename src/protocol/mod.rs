@@ -66,8 +66,12 @@ pub enum Request {
         names: Vec<String>,
     },
     /// Start programs or processes (`web`, `web:1`, `all`); answered once they are RUNNING
-    /// or have failed.
-    Start { names: Vec<String> },
+    /// or have failed. `no_deps`: spawn without waiting for `depends-on`, this once.
+    Start {
+        names: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        no_deps: bool,
+    },
     /// Stop them; answered once they are STOPPED.
     Stop { names: Vec<String> },
     /// Stop then start them.
@@ -110,6 +114,15 @@ pub enum Request {
     /// The stop and start timings of the named processes' programs, so a waiting client can
     /// tell how long a wait may last; answered with [`Response::Timings`].
     Timings { names: Vec<String> },
+    /// Answered with [`Response::Waited`] once every named process (`names` empty: every
+    /// process of an autostart program) is RUNNING, as soon as one is FATAL, or after
+    /// `timeout_ms` milliseconds (none: no deadline).
+    Wait {
+        #[serde(default)]
+        names: Vec<String>,
+        #[serde(default)]
+        timeout_ms: Option<u64>,
+    },
     /// Whether the daemon still answers: a waiting client asks this on a second connection
     /// when its own has been silent for a while. Answered with [`Response::Pong`], also
     /// while shutting down.
@@ -185,6 +198,13 @@ pub enum Response {
         daemon: u32,
         processes: Vec<ProcessPid>,
     },
+    /// For `wait`: the state of every process waited for, those not RUNNING, and whether
+    /// the deadline passed.
+    Waited {
+        processes: Vec<ProcessStatus>,
+        failed: Vec<String>,
+        timed_out: bool,
+    },
     /// For `timings`: one entry per program of the named processes.
     Timings { programs: Vec<ProgramTimings> },
     /// Any request can fail.
@@ -254,6 +274,8 @@ impl ErrorReply {
 #[serde(rename_all = "UPPERCASE")]
 pub enum ProcessState {
     Stopped,
+    /// Would start, but its `depends-on` does not hold yet (no pid).
+    Waiting,
     Starting,
     Running,
     Backoff,
@@ -266,6 +288,7 @@ impl ProcessState {
     pub fn as_str(self) -> &'static str {
         match self {
             ProcessState::Stopped => "STOPPED",
+            ProcessState::Waiting => "WAITING",
             ProcessState::Starting => "STARTING",
             ProcessState::Running => "RUNNING",
             ProcessState::Backoff => "BACKOFF",
@@ -312,6 +335,16 @@ pub struct ProcessStatus {
     /// The last failed check (`liveness: HTTP 503`), or null.
     #[serde(default)]
     pub check: Option<String>,
+    /// WAITING only: the dependencies that do not hold yet; null otherwise.
+    #[serde(default)]
+    pub waiting_for: Option<Vec<WaitingFor>>,
+}
+
+/// A dependency a WAITING process waits for: `{"program": "db", "condition": "ready"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingFor {
+    pub program: String,
+    pub condition: String,
 }
 
 #[cfg(test)]
@@ -340,7 +373,10 @@ mod tests {
         for control in [Control::Start, Control::Stop, Control::Restart] {
             let names = vec!["web".to_owned()];
             let request = match control {
-                Control::Start => Request::Start { names },
+                Control::Start => Request::Start {
+                    names,
+                    no_deps: false,
+                },
                 Control::Stop => Request::Stop { names },
                 Control::Restart => Request::Restart { names },
             };

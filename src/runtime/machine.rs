@@ -19,6 +19,12 @@
 //!
 //! - `readiness` holds STARTING until a check passed, its deadline is a failed attempt;
 //!   `liveness` failures stop a RUNNING process as a crash ([`checks`]).
+//! - dependencies (`depends-on`): every start of a program that has some — a manual start, a
+//!   BACKOFF retry, a crash restart, a start queued behind a stop — goes to WAITING instead of
+//!   STARTING ([`Effect::AwaitDeps`]); the driver, which sees the other processes, answers
+//!   [`Event::DepsMet`] (STARTING, spawn) or [`Event::DependencyFailed`] (FATAL), at once or
+//!   on a later state change of a dependency. Attempt and restart counts are kept while
+//!   waiting. A program without dependencies never waits.
 //!
 //! The driver (`supervisor`) turns [`Effect`]s into syscalls and feeds what happened back as
 //! [`Event`]s. A process has at most one timer at a time (start, backoff or kill), so the
@@ -80,6 +86,11 @@ pub enum Event {
     CheckDone { role: CheckRole, passed: bool },
     /// A reload changed the program's `readiness` or `liveness`.
     ChecksChanged,
+    /// Every dependency of a WAITING process holds (or `start --no-deps` skips them).
+    DepsMet,
+    /// A dependency of a WAITING process will not hold (FATAL, or "completed" with an
+    /// unexpected code); the driver keeps which one, for the reason.
+    DependencyFailed,
 }
 
 /// What the driver must do.
@@ -104,6 +115,9 @@ pub enum Effect {
     /// Drop the attempt in flight (close its socket, kill an exec check's group); no
     /// [`Event::CheckDone`] is expected for it.
     AbortCheck,
+    /// The process is WAITING: evaluate its dependencies (starting stopped ones), now and on
+    /// every change of theirs, and report [`Event::DepsMet`] or [`Event::DependencyFailed`].
+    AwaitDeps,
 }
 
 /// One process's supervision state.
@@ -154,6 +168,8 @@ pub enum Failure {
         window: Duration,
         exit: Exit,
     },
+    /// A dependency went FATAL or completed with an unexpected code (the driver names it).
+    Dependency,
 }
 
 /// A crash restart waiting in BACKOFF.
@@ -268,7 +284,10 @@ impl Machine {
     pub fn is_active(&self) -> bool {
         matches!(
             self.state,
-            ProcessState::Starting | ProcessState::Running | ProcessState::Backoff
+            ProcessState::Waiting
+                | ProcessState::Starting
+                | ProcessState::Running
+                | ProcessState::Backoff
         ) || self.start_after_stop
     }
 
@@ -294,13 +313,15 @@ impl Machine {
     fn transition(&mut self, event: Event, spec: &ProgramSpec, now: Instant) -> Vec<Effect> {
         use ProcessState as S;
         match (self.state, event) {
-            (S::Stopped | S::Exited | S::Fatal, Event::StartRequested) => {
+            (S::Stopped | S::Exited | S::Fatal | S::Waiting, Event::StartRequested) => {
                 self.begin_manual_start();
-                vec![Effect::Spawn]
+                self.launch(spec)
             }
             (S::Backoff, Event::StartRequested) => {
                 self.begin_manual_start();
-                vec![Effect::CancelTimer, Effect::Spawn]
+                let mut effects = vec![Effect::CancelTimer];
+                effects.extend(self.launch(spec));
+                effects
             }
             (S::Stopping, Event::StartRequested) => {
                 self.start_after_stop = true;
@@ -330,6 +351,7 @@ impl Machine {
                 vec![]
             }
             (S::Stopped | S::Exited | S::Fatal, Event::StopRequested) => vec![],
+            (S::Waiting, _) => self.waiting(event),
 
             (S::Starting, Event::Spawned) => {
                 self.leftovers = None;
@@ -367,9 +389,8 @@ impl Machine {
             }
             (S::Backoff, Event::TimerFired) => {
                 self.restarts = self.restarts.saturating_add(1);
-                self.state = S::Starting;
                 self.wait = None;
-                vec![Effect::Spawn]
+                self.launch(spec)
             }
             (S::Stopping, Event::TimerFired) => {
                 self.killed = true;
@@ -377,7 +398,7 @@ impl Machine {
             }
             (S::Stopping, Event::Exited(exit)) if self.drain.is_none() => {
                 self.last_exit = Some(exit);
-                self.stopped()
+                self.stopped(spec)
             }
             (S::Stopping, Event::GroupEmpty) => match self.drain.take() {
                 Some(Drain { exit, from }) => {
@@ -392,7 +413,7 @@ impl Machine {
                         }
                         _ => {
                             self.state = S::Stopping;
-                            self.stopped()
+                            self.stopped(spec)
                         }
                     }
                 }
@@ -400,6 +421,38 @@ impl Machine {
             },
             // A spawn result, exit or timer that does not belong to this state (e.g. a timer
             // that fired just as it was cancelled) changes nothing.
+            _ => vec![],
+        }
+    }
+
+    /// Every start goes through here: STARTING and a spawn, or WAITING for the dependencies.
+    fn launch(&mut self, spec: &ProgramSpec) -> Vec<Effect> {
+        if spec.depends_on.is_empty() {
+            self.state = ProcessState::Starting;
+            vec![Effect::Spawn]
+        } else {
+            self.state = ProcessState::Waiting;
+            vec![Effect::AwaitDeps]
+        }
+    }
+
+    /// The events of a WAITING process (a manual start is handled with the others).
+    fn waiting(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::DepsMet => {
+                self.state = ProcessState::Starting;
+                vec![Effect::Spawn]
+            }
+            Event::DependencyFailed => {
+                self.state = ProcessState::Fatal;
+                self.failure = Some(Failure::Dependency);
+                vec![]
+            }
+            // Nothing runs and no timer is armed.
+            Event::StopRequested => {
+                self.state = ProcessState::Stopped;
+                vec![]
+            }
             _ => vec![],
         }
     }
@@ -438,10 +491,12 @@ impl Machine {
     }
 
     /// The group of a stopping process is gone: STOPPED, or the start queued behind it.
-    fn stopped(&mut self) -> Vec<Effect> {
+    fn stopped(&mut self, spec: &ProgramSpec) -> Vec<Effect> {
         if std::mem::take(&mut self.start_after_stop) {
             self.begin_manual_start();
-            vec![Effect::CancelTimer, Effect::Spawn]
+            let mut effects = vec![Effect::CancelTimer];
+            effects.extend(self.launch(spec));
+            effects
         } else {
             self.state = ProcessState::Stopped;
             vec![Effect::CancelTimer]
@@ -498,8 +553,7 @@ impl Machine {
         let delay = spec.restart_backoff.delay(self.crash_run);
         if delay.is_zero() {
             self.restarts = self.restarts.saturating_add(1);
-            self.state = ProcessState::Starting;
-            vec![Effect::Spawn]
+            self.launch(spec)
         } else {
             self.state = ProcessState::Backoff;
             self.wait = Some(CrashWait {
@@ -1219,5 +1273,126 @@ mod tests {
         assert_eq!(m.handle(Event::Exited(Exit::Code(1)), &s, t0()), []);
         assert_eq!(m.handle(leftovers, &s, t0()), []);
         assert_eq!(m.state(), S::Stopping);
+    }
+
+    // ---- dependencies (depends-on): WAITING ----
+
+    fn dependent() -> ProgramSpec {
+        let mut s = spec();
+        s.depends_on
+            .insert("db".into(), crate::plan::model::Condition::Ready);
+        s.restart_backoff = no_backoff();
+        s
+    }
+
+    fn waiting(s: &ProgramSpec) -> Machine {
+        let mut m = Machine::new();
+        assert_eq!(
+            m.handle(Event::StartRequested, s, t0()),
+            [Effect::AwaitDeps]
+        );
+        assert_eq!(m.state(), S::Waiting);
+        assert!(m.is_active() && !m.has_child());
+        m
+    }
+
+    #[test]
+    fn a_start_with_dependencies_waits_then_spawns_when_they_hold() {
+        let s = dependent();
+        let mut m = waiting(&s);
+        assert_eq!(m.handle(Event::TimerFired, &s, t0()), []);
+        assert_eq!(m.state(), S::Waiting);
+        assert_eq!(m.handle(Event::DepsMet, &s, t0()), [Effect::Spawn]);
+        assert_eq!(m.state(), S::Starting);
+        // Late answers once it is no longer waiting change nothing.
+        assert_eq!(m.handle(Event::DepsMet, &s, t0()), []);
+        assert_eq!(m.handle(Event::DependencyFailed, &s, t0()), []);
+        assert_eq!(m.state(), S::Starting);
+    }
+
+    #[test]
+    fn a_failed_dependency_makes_the_waiting_process_fatal_until_started_again() {
+        let s = dependent();
+        let mut m = waiting(&s);
+        assert_eq!(m.handle(Event::DependencyFailed, &s, t0()), []);
+        assert_eq!(m.state(), S::Fatal);
+        assert_eq!(m.failure(), Some(Failure::Dependency));
+        assert_eq!(
+            m.handle(Event::StartRequested, &s, t0()),
+            [Effect::AwaitDeps]
+        );
+        assert_eq!(m.state(), S::Waiting);
+        assert_eq!(m.failure(), None);
+    }
+
+    #[test]
+    fn stop_while_waiting_is_stopped_and_start_while_waiting_waits_again() {
+        let s = dependent();
+        let mut m = waiting(&s);
+        assert_eq!(m.handle(Event::StopRequested, &s, t0()), []);
+        assert_eq!(m.state(), S::Stopped);
+        let mut m = waiting(&s);
+        assert_eq!(
+            m.handle(Event::StartRequested, &s, t0()),
+            [Effect::AwaitDeps]
+        );
+        assert_eq!(m.state(), S::Waiting);
+    }
+
+    #[test]
+    fn retries_and_crash_restarts_wait_too_and_keep_their_counts() {
+        let s = dependent();
+        let mut m = waiting(&s);
+        m.handle(Event::DepsMet, &s, t0());
+        m.handle(Event::Spawned, &s, t0());
+        // An exit before starttime: BACKOFF, then the retry waits.
+        m.handle(Event::Exited(Exit::Code(1)), &s, t0());
+        assert_eq!(m.state(), S::Backoff);
+        assert_eq!(m.handle(Event::TimerFired, &s, t0()), [Effect::AwaitDeps]);
+        assert_eq!(m.state(), S::Waiting);
+        assert_eq!((m.attempts(), m.restarts()), (1, 1), "kept while waiting");
+        m.handle(Event::DepsMet, &s, t0());
+        m.handle(Event::Spawned, &s, t0());
+        m.handle(Event::TimerFired, &s, t0());
+        assert_eq!(m.state(), S::Running);
+        // A crash restart (immediate with no backoff) waits as well.
+        assert_eq!(
+            m.handle(Event::Exited(Exit::Code(3)), &s, t0()),
+            [Effect::AwaitDeps]
+        );
+        assert_eq!(m.state(), S::Waiting);
+        assert_eq!(m.restarts(), 2);
+    }
+
+    #[test]
+    fn a_start_queued_behind_a_stop_waits_and_backoff_start_cancels_its_timer() {
+        let s = dependent();
+        let mut m = waiting(&s);
+        m.handle(Event::DepsMet, &s, t0());
+        m.handle(Event::Spawned, &s, t0());
+        m.handle(Event::StopRequested, &s, t0());
+        m.handle(Event::StartRequested, &s, t0());
+        assert_eq!(
+            m.handle(Event::Exited(Exit::Signal(15)), &s, t0()),
+            [Effect::CancelTimer, Effect::AwaitDeps]
+        );
+        assert_eq!(m.state(), S::Waiting);
+        m.handle(Event::DepsMet, &s, t0());
+        m.handle(Event::Spawned, &s, t0());
+        m.handle(Event::Exited(Exit::Code(1)), &s, t0());
+        assert_eq!(m.state(), S::Backoff);
+        assert_eq!(
+            m.handle(Event::StartRequested, &s, t0()),
+            [Effect::CancelTimer, Effect::AwaitDeps]
+        );
+    }
+
+    #[test]
+    fn without_dependencies_nothing_waits() {
+        let s = spec();
+        let mut m = Machine::new();
+        assert_eq!(m.handle(Event::StartRequested, &s, t0()), [Effect::Spawn]);
+        assert_eq!(m.handle(Event::DepsMet, &s, t0()), []);
+        assert_eq!(m.state(), S::Starting);
     }
 }

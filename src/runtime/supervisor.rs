@@ -40,6 +40,7 @@
 //! (`signal`, `pid`, `timings`).
 
 mod checks;
+mod deps;
 mod extra_requests;
 mod logdump;
 mod output;
@@ -147,6 +148,8 @@ struct Proc {
     stderr: Captured,
     /// Chunks of output read so far, both streams counted: their arrival order.
     arrivals: u64,
+    /// What it waits for, and why a dependency failed it ([`deps`]).
+    deps: deps::ProcDeps,
     /// Its readiness/liveness check timer and attempt ([`checks`]).
     probe: checks::ProbeSlot,
 }
@@ -436,6 +439,8 @@ pub struct Supervisor {
     groups_unwritable: bool,
     /// The daemon-written program log files (targets with a block), one per path.
     logfiles: LogFiles,
+    /// Ordered stops and `wait` requests ([`deps`]).
+    deps: deps::DepsState,
 }
 
 impl Supervisor {
@@ -464,6 +469,7 @@ impl Supervisor {
             groups,
             groups_unwritable: false,
             logfiles: LogFiles::default(),
+            deps: deps::DepsState::default(),
         }
     }
 
@@ -499,9 +505,13 @@ impl Supervisor {
     pub fn start_plan(&mut self, plan: Plan) {
         let specs: Vec<ProgramSpec> = plan.programs.values().cloned().collect();
         self.plan = plan;
+        // Every process exists before any starts: a dependency must be there to be waited
+        // for (and started).
+        self.hold_starts();
         for spec in specs {
             self.add_program(spec);
         }
+        self.release_starts();
     }
 
     /// Creates a program's processes (STOPPED) and starts them when `autostart`.
@@ -551,11 +561,12 @@ impl Supervisor {
                 stdout: Captured::with_limit(ring_bytes),
                 stderr: Captured::with_limit(ring_bytes),
                 arrivals: 0,
+                deps: deps::ProcDeps::default(),
                 probe: checks::ProbeSlot::default(),
             },
         );
         if spec.autostart {
-            self.feed(id, Event::StartRequested);
+            self.autostart(id);
         }
         Some(id)
     }
@@ -602,15 +613,20 @@ impl Supervisor {
     /// back the outcome of spawns until the machine settles.
     fn feed(&mut self, id: ProcId, event: Event) {
         let mut queue = vec![event];
+        let mut changed = false;
         while let Some(event) = queue.pop() {
             let Some(proc) = self.table.procs.get_mut(&id) else {
                 return;
             };
             let before = proc.machine.state();
+            let health = proc.machine.healthy();
             let spec = proc.spec.clone();
             let effects = proc.machine.handle(event, &spec, Instant::now());
             let after = proc.machine.state();
+            // A liveness result counts too: it decides the `healthy` condition.
+            changed |= health != proc.machine.healthy();
             if before != after {
+                changed = true;
                 self.state_changed(id, before, after);
             }
             for effect in effects {
@@ -618,6 +634,10 @@ impl Supervisor {
                     queue.push(next);
                 }
             }
+        }
+        // Once settled: what depends on it, ordered stops and `wait`s look again (`deps`).
+        if changed {
+            self.deps_changed(id);
         }
     }
 
@@ -640,6 +660,7 @@ impl Supervisor {
                 self.signal_group(id, Signal::SIGKILL);
                 None
             }
+            Effect::AwaitDeps => self.await_deps(id),
             Effect::ArmCheckTimer(_)
             | Effect::CancelCheckTimer
             | Effect::RunCheck(_)
@@ -1169,9 +1190,7 @@ impl Supervisor {
             self.log
                 .log(format_args!("shutting down: stopping every process"));
             let ids: Vec<ProcId> = self.table.procs.keys().copied().collect();
-            for id in ids {
-                self.feed(id, Event::StopRequested);
-            }
+            self.stop_in_order(&ids);
         }
         self.maybe_finish_shutdown();
     }
@@ -1201,7 +1220,7 @@ impl Supervisor {
 
     /// Closes and reopens every file the daemon writes itself (SIGUSR2, every applied
     /// reload), so that `mv x.log x.log.1` followed by either starts a new file: the event
-    /// log's `logfile` and every daemon-written program log ([`output`]).
+    /// log's `logfile` and every daemon-written program log (the `output` module).
     pub fn reopen_logs(&mut self) {
         self.reopen_program_logs();
         let path = self.plan.daemon.logfile.clone();
@@ -1287,6 +1306,11 @@ fn reason_of(proc: &Proc) -> Option<String> {
         }
         Some(Failure::CrashLoop { exit, .. }) => describe_exit(exit),
         Some(Failure::NotReady { deadline }) => proc.not_ready_reason(deadline),
+        Some(Failure::Dependency) => proc
+            .deps
+            .failure
+            .clone()
+            .unwrap_or_else(|| "a dependency failed".into()),
         None => "failed".into(),
     };
     let check_stop = proc.check_stop_reason();
@@ -1310,12 +1334,14 @@ fn reason_of(proc: &Proc) -> Option<String> {
                 format_duration(window),
                 short_exit(exit)
             ),
+            Some(Failure::Dependency) => failure(),
             _ => {
                 let attempts = proc.machine.attempts();
                 let noun = if attempts == 1 { "attempt" } else { "attempts" };
                 format!("gave up after {attempts} {noun}: {}", failure())
             }
         }),
+        ProcessState::Waiting => Some(proc.deps.waiting_reason()),
         // Stopped by a check, or EXITED after a liveness stop: the check says why.
         _ => check_stop,
     };
@@ -1367,5 +1393,6 @@ fn status_of(proc: &Proc) -> ProcessStatus {
         ready: proc.ready_status(),
         healthy: proc.healthy_status(),
         check: proc.check_status(),
+        waiting_for: (state == ProcessState::Waiting).then(|| proc.deps.waiting_for.clone()),
     }
 }

@@ -26,6 +26,7 @@ fn the_documented_examples_exist() {
         "demo.kdl",
         "oneshot.kdl",
         "web.kdl",
+        "web-db-migrate.kdl",
         "worker.kdl",
     ] {
         assert!(names.iter().any(|n| n == expected), "missing {expected}");

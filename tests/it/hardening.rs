@@ -177,6 +177,10 @@ fn a_second_reload_waits_for_the_first() {
         });
         assert_eq!(status.code(), Some(1), "an invalid config is rejected");
     }
+    // The event log reaches stderr through a writer thread, after the replies went out.
+    wait_for("both rejections in the event log", LONG, || {
+        event_log(&d).matches("reload rejected").count() >= 2
+    });
     let log = event_log(&d);
     let events: Vec<&str> = log
         .lines()

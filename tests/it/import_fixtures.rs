@@ -388,3 +388,38 @@ fn user_and_process_num_map_to_user_and_placeholders() {
     );
     assert_eq!(web1.env["INSTANCE"], "2");
 }
+
+/// supervisord-dependent-startup's `dependent_startup_wait_for` becomes `depends-on` with the
+/// matching conditions; `priority` gets a warning that points at `depends-on`.
+#[test]
+fn dependent_startup_maps_to_depends_on() {
+    use taskmaster::plan::model::Condition;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/supervisord/dependent_startup.conf");
+    let (kdl, stderr, code) = import(&file);
+    assert_eq!(code, 0, "{stderr}");
+    let plan = taskmaster::plan::compile("imported.kdl", &kdl, file.parent().unwrap())
+        .expect("compiles")
+        .plan;
+    let web = &plan.programs["web"].depends_on;
+    assert_eq!(web.get("db"), Some(&Condition::Ready), "{kdl}");
+    assert_eq!(web.get("migrate"), Some(&Condition::Completed), "{kdl}");
+    assert_eq!(web.len(), 2, "{kdl}");
+    assert_eq!(
+        plan.programs["migrate"].depends_on.get("db"),
+        Some(&Condition::Ready)
+    );
+    assert!(
+        stderr.contains("cache:running: no program `cache`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("db:fatal: taskmaster waits for"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("priority = 10: ") && stderr.contains("depends-on"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("dependent_startup = "), "{stderr}");
+}

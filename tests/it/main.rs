@@ -4,10 +4,10 @@
 //! - `harness` is the fixture every black-box test uses: a [`harness::Sandbox`] folder, a
 //!   [`harness::Daemon`] running in it (cleaned up by pid on drop), bounded waits, /proc
 //!   inspection, and the typed config builder [`harness::Config`] (see its module doc).
-//! - The contract suite proper (check, commands, containment, daemon, hardening, logs,
-//!   more_commands, reload, shell, socket, socket_limits, spawn, states) drives the binary only
-//!   through what `CONTRACT.md` promises, against real children. Each test has its own
-//!   sandbox, daemon and socket, so they run in parallel.
+//! - The contract suite proper (check, commands, containment, daemon, dependencies,
+//!   hardening, logs, more_commands, reload, shell, socket, socket_limits, spawn, states) drives
+//!   the binary only through what `CONTRACT.md` promises, against real children. Each test
+//!   has its own sandbox, daemon and socket, so they run in parallel.
 //! - runtime_smoke talks the JSON protocol straight over the socket; client_e2e drives the
 //!   client commands against a real daemon; client_commands and shell_piped drive them
 //!   against `client_fake`, a fake daemon.
@@ -32,6 +32,7 @@ mod checks;
 mod commands;
 mod containment;
 mod daemon;
+mod dependencies;
 mod hardening;
 mod identity;
 mod log_files;

@@ -38,7 +38,15 @@ pub(super) fn run(command: Command) -> u8 {
             format,
             socket,
         } => target(&socket).map(|t| signal_and_pid::pid(&t, names, format.get())),
-        Command::Start(args) => target(&args.socket).map(|t| action(&t, Verb::Start, args.names)),
+        Command::Start(args) => target(&args.socket).map(|t| {
+            let verb = if args.no_deps {
+                Verb::StartNoDeps
+            } else {
+                Verb::Start
+            };
+            action(&t, verb, args.names)
+        }),
+        Command::Wait { names, socket } => target(&socket).map(|t| wait(&t, names, socket.timeout)),
         Command::Stop(args) => target(&args.socket).map(|t| action(&t, Verb::Stop, args.names)),
         Command::Restart(args) => {
             target(&args.socket).map(|t| action(&t, Verb::Restart, args.names))
@@ -123,6 +131,7 @@ pub(in crate::cli) fn command_word(command: &Command) -> &'static str {
         Command::Diff { .. } => "diff",
         Command::Status { .. } => "status",
         Command::Start(_) => "start",
+        Command::Wait { .. } => "wait",
         Command::Stop(_) => "stop",
         Command::Restart(_) => "restart",
         Command::Reload { .. } => "reload",
@@ -166,6 +175,7 @@ fn status(target: &Target, names: Vec<String>, format: Format) -> u8 {
 #[derive(Clone, Copy)]
 enum Verb {
     Start,
+    StartNoDeps,
     Stop,
     Restart,
 }
@@ -173,9 +183,10 @@ enum Verb {
 fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
     let socket = &target.socket;
     let (request, failed_word) = match verb {
-        Verb::Start => (
+        Verb::Start | Verb::StartNoDeps => (
             Request::Start {
                 names: names.clone(),
+                no_deps: matches!(verb, Verb::StartNoDeps),
             },
             "did not start",
         ),
@@ -195,7 +206,7 @@ fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
     // Only a stop is told what it waits for; a restart's stop is followed by a start.
     let plan = match verb {
         Verb::Stop => StopPlan::fetch(target, &names),
-        Verb::Start | Verb::Restart => None,
+        Verb::Start | Verb::StartNoDeps | Verb::Restart => None,
     };
     let progress = Progress::start(progress_label(verb, &names), plan);
     let answer = Connection::call(target, Wait::Work, request);
@@ -224,10 +235,61 @@ fn action(target: &Target, verb: Verb, names: Vec<String>) -> u8 {
     exit::FAILED
 }
 
+/// `wait [NAME…] [--timeout D]`: the daemon answers once every process is RUNNING, as soon
+/// as one is FATAL, or at the deadline. `--timeout` is that deadline here (the whole wait),
+/// not the silence allowed between answers: meanwhile the daemon is pinged as for `start`.
+fn wait(target: &Target, names: Vec<String>, deadline: Option<std::time::Duration>) -> u8 {
+    let socket = &target.socket;
+    let label = if names.is_empty() {
+        "waiting for every autostart process".to_owned()
+    } else {
+        format!("waiting for {}", names.join(", "))
+    };
+    let request = Request::Wait {
+        names,
+        timeout_ms: deadline.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    };
+    // Pings get the default silence allowance: the deadline is the daemon's to keep.
+    let mut pinged = target.clone();
+    pinged.timeout = transport::DEFAULT_TIMEOUT;
+    let progress = Progress::start(label, None);
+    let answer = Connection::call(&pinged, Wait::Work, request);
+    progress.finish();
+    let (mut rows, failed, timed_out) = match answer {
+        Ok(Response::Waited {
+            processes,
+            failed,
+            timed_out,
+        }) => (processes, failed, timed_out),
+        Ok(Response::Error(error)) => return error_exit(&error),
+        Ok(other) => return client_error(&unexpected(socket, &other)),
+        Err(e) => return client_error(&e),
+    };
+    output::sort_rows(&mut rows);
+    output::write_stdout(&output::status_table(&rows, output::stdout_color()));
+    if failed.is_empty() {
+        return exit::OK;
+    }
+    let why = if timed_out {
+        "is not running at the deadline"
+    } else {
+        "is not running"
+    };
+    for row in rows.iter().filter(|r| failed.contains(&r.name)) {
+        eprintln!(
+            "error: {} {why}: {}{}",
+            row.name,
+            row.state,
+            suffix(&output::info_column(row))
+        );
+    }
+    exit::FAILED
+}
+
 /// What the progress line says while `verb` waits: `stopping web, db`.
 fn progress_label(verb: Verb, names: &[String]) -> String {
     let word = match verb {
-        Verb::Start => "starting",
+        Verb::Start | Verb::StartNoDeps => "starting",
         Verb::Stop => "stopping",
         Verb::Restart => "restarting",
     };

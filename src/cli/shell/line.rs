@@ -19,8 +19,8 @@ pub enum Outcome {
 
 /// The command words the shell offers, in the order `help` lists them.
 pub const SHELL_COMMANDS: &[&str] = &[
-    "status", "start", "stop", "restart", "signal", "pid", "reload", "shutdown", "logs", "diff",
-    "check", "help", "exit", "quit",
+    "status", "start", "stop", "restart", "wait", "signal", "pid", "reload", "shutdown", "logs",
+    "diff", "check", "help", "exit", "quit",
 ];
 
 /// Runs one line of shell input.
@@ -117,10 +117,10 @@ fn socket_arg_mut(command: &mut Command) -> Option<&mut SocketArg> {
         | Command::Signal { socket, .. }
         | Command::Pid { socket, .. }
         | Command::CompleteNames { socket }
+        | Command::Wait { socket, .. }
         | Command::Shell { socket } => Some(socket),
-        Command::Start(args) | Command::Stop(args) | Command::Restart(args) => {
-            Some(&mut args.socket)
-        }
+        Command::Start(args) => Some(&mut args.socket),
+        Command::Stop(args) | Command::Restart(args) => Some(&mut args.socket),
         Command::Check { .. }
         | Command::Run { .. }
         | Command::Completions { .. }

@@ -368,6 +368,12 @@ fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
             role,
             check: Some(check),
         } => probes(draft, role, check),
+        // Until the export work maps it (an init container that waits, perhaps): a note.
+        Setting::DependsOn(deps) if !deps.is_empty() => draft.cannot(
+            super::depends_on_text(deps),
+            "not exported yet: the Deployment starts without waiting for these programs",
+        ),
+        Setting::DependsOn(_) => {}
         Setting::Stdout(target) => output(draft, "stdout", target),
         Setting::Stderr(target) => output(draft, "stderr", target),
         Setting::User(user) => {

@@ -405,6 +405,12 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
             "systemd restarts a unit when its process ends, never because it stops answering \
              (WatchdogSec= needs the program to call sd_notify); the check is left out",
         ),
+        // Until the export work maps it (After=/Wants= cover `started` only): a note.
+        Setting::DependsOn(deps) if !deps.is_empty() => unit.cannot(
+            super::depends_on_text(deps),
+            "not exported yet: the unit starts without waiting for these programs",
+        ),
+        Setting::DependsOn(_) => {}
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
         // systemd resolves names itself when the unit starts, as taskmaster does at compile

@@ -7,6 +7,7 @@
 
 pub(crate) mod check;
 pub(crate) mod daemon;
+pub(crate) mod depends;
 mod fields;
 pub(crate) mod identity;
 pub(crate) mod logs;
@@ -97,6 +98,7 @@ pub fn document(ctx: &mut Ctx, doc: &KdlDocument) -> Plan {
             other => ctx.push(unknown_node(other, name_span(node))),
         }
     }
+    depends::graph(ctx, doc, &program_at, &plan);
     plan
 }
 

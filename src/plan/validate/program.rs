@@ -18,6 +18,9 @@ use crate::plan::report::Problem;
 /// Most crash restarts `crash-limit` may allow in its window (it keeps one time per restart).
 pub const MAX_CRASH_LIMIT: u32 = 10_000;
 
+/// Settings that may be given several times, each node adding to the last.
+const REPEATABLE: &[&str] = &["depends-on"];
+
 /// How to write a program setting, for help lines.
 fn example(field: &str) -> &'static str {
     Directive::find(PROGRAM, field).map_or("", |d| d.example)
@@ -47,7 +50,10 @@ pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
             ));
             continue;
         };
-        if fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting") {
+        // `depends-on` nodes add up; a dependency given twice is reported across them.
+        if !REPEATABLE.contains(&fname)
+            && fields::is_duplicate(ctx, &mut seen, fname, name_span(field), "setting")
+        {
             continue;
         }
         has_cmd |= fname == "cmd";

@@ -263,6 +263,10 @@ impl Supervisor {
         let changed = diff.changed().count();
         self.log
             .log(format_args!("reload: {}", programs_changed(changed)));
+        // Removed programs stop together, dependents first (see `deps`); added processes
+        // start once all exist, so one can wait for another added with it.
+        let mut removed = Vec::new();
+        self.hold_starts();
         for pd in diff.changed() {
             let name = pd.name.as_str();
             self.log.log(format_args!("reload: {name}: {}", pd.action));
@@ -275,9 +279,7 @@ impl Supervisor {
                 }
                 Action::Removed => {
                     if let Some(program) = self.table.programs.remove(name) {
-                        for id in program.procs.into_iter().rev() {
-                            self.retire(id);
-                        }
+                        removed.extend(program.procs.into_iter().rev());
                     }
                 }
                 Action::Restart => {
@@ -292,6 +294,7 @@ impl Supervisor {
                 }
             }
         }
+        self.retire_in_order(&removed);
         let mut warning = None;
         if new.daemon.socket != self.plan.daemon.socket {
             let w = format!(
@@ -302,6 +305,9 @@ impl Supervisor {
             warning = Some(w);
         }
         self.plan = new;
+        self.release_starts();
+        // WAITING processes look at their new dependencies at once.
+        self.reevaluate_waiting();
         // Every applied reload starts the daemon's files afresh (`mv x.log x.log.1; reload`).
         self.reopen_logs();
         warning

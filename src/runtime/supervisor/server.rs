@@ -254,7 +254,15 @@ impl Supervisor {
                     Err(e) => self.send_error(cid, e),
                 }
             }
-            Request::Start { names } => self.control(cid, Control::Start, &names),
+            Request::Start {
+                names,
+                no_deps: false,
+            } => self.control(cid, Control::Start, &names),
+            Request::Start {
+                names,
+                no_deps: true,
+            } => self.start_no_deps_request(cid, &names),
+            Request::Wait { names, timeout_ms } => self.wait_request(cid, &names, timeout_ms),
             Request::Stop { names } => self.control(cid, Control::Stop, &names),
             Request::Restart { names } => self.control(cid, Control::Restart, &names),
             Request::Reload => self.queue_compile(Job::Reload { client: Some(cid) }),
@@ -321,9 +329,14 @@ impl Supervisor {
             Control::Stop => (&[Event::StopRequested], Op::Stop),
             Control::Restart => (&[Event::StopRequested, Event::StartRequested], Op::Start),
         };
-        for &id in &ids {
-            for &event in events {
-                self.feed(id, event);
+        if op == Op::Stop {
+            // Dependents before what they depend on (see `deps`).
+            self.stop_in_order(&ids);
+        } else {
+            for &id in &ids {
+                for &event in events {
+                    self.feed(id, event);
+                }
             }
         }
         self.wait_for(cid, op, ids);

@@ -191,6 +191,7 @@ fn stop(names: &[&str]) -> Request {
 fn start(names: &[&str]) -> Request {
     Request::Start {
         names: names.iter().map(|&n| n.to_owned()).collect(),
+        no_deps: false,
     }
 }
 

@@ -353,6 +353,7 @@ directives!(Program {
     group,
     groups,
     env_file,
+    depends_on,
 });
 
 directives!(Settings {
@@ -368,6 +369,16 @@ directives!(Block {
 });
 
 impl Program {
+    /// `depends-on { PROGRAM "CONDITION" … }` from pairs (the short form is `.depends_on`).
+    pub fn depends_on_block<'a>(self, deps: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        self.block("depends-on", (), |mut b| {
+            for (program, condition) in deps {
+                b = b.entry(program, condition);
+            }
+            b
+        })
+    }
+
     /// `stdout "PATH" { … }`: a daemon-written log file, its block built by `build`.
     pub fn stdout_file(self, path: &str, build: impl FnOnce(Block) -> Block) -> Self {
         self.block("stdout", path, build)

@@ -382,11 +382,18 @@ fn convert(
     }
     let hostname = hostname();
     let here_text = here.display().to_string();
+    let program_names: std::collections::BTreeSet<String> = files
+        .iter()
+        .flat_map(|(_, ini)| &ini.sections)
+        .filter_map(|s| s.name.strip_prefix("program:"))
+        .map(str::to_owned)
+        .collect();
     let shared = program::Shared {
         here: &here_text,
         hostname: &hostname,
         global_env: &global_env,
         groups: &groups,
+        programs: &program_names,
     };
     let mut programs: Vec<(String, program::Program)> = Vec::new();
     for (label, ini) in files {

@@ -32,6 +32,8 @@ pub struct Shared<'a> {
     pub hostname: &'a str,
     pub global_env: &'a BTreeMap<String, String>,
     pub groups: &'a BTreeMap<String, String>,
+    /// The name of every `[program:x]` section, for `dependent_startup_wait_for`.
+    pub programs: &'a std::collections::BTreeSet<String>,
 }
 
 pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Program {
@@ -53,6 +55,7 @@ pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Progra
         warnings,
         fields: BTreeMap::new(),
         log_paths: BTreeMap::new(),
+        programs: shared.programs,
     };
     out.convert_all(numprocs);
     let skipped = !out.fields.contains_key("cmd");
@@ -180,6 +183,7 @@ struct Converter<'a> {
     fields: BTreeMap<&'static str, String>,
     /// The files `stdout_logfile` / `stderr_logfile` name, by field (for their rotation).
     log_paths: BTreeMap<&'static str, String>,
+    programs: &'a std::collections::BTreeSet<String>,
 }
 
 impl Converter<'_> {
@@ -349,8 +353,13 @@ impl Converter<'_> {
             }
             "priority" => self.warn(
                 entry,
-                "no counterpart: taskmaster starts every program at once, in no set order",
+                "no counterpart: priority orders starts without waiting for anything; to start \
+                 this program once another is up, write depends-on \"OTHER\"",
             ),
+            // supervisord-dependent-startup: `dependent_startup` switches it on for the
+            // program; its `wait_for` is what becomes `depends-on`.
+            "dependent_startup" => {}
+            "dependent_startup_wait_for" => self.wait_for(entry),
             "user" => {
                 let value = self.value(entry);
                 if value.is_empty() || value.contains('\0') {
@@ -364,6 +373,42 @@ impl Converter<'_> {
                 "no counterpart: taskmaster has no capture mode, log events or syslog output",
             ),
             _ => self.warn(entry, "no counterpart in taskmaster"),
+        }
+    }
+
+    /// supervisord-dependent-startup's `dependent_startup_wait_for = db:running migrate:exited`
+    /// into `depends-on { db "ready"; migrate "completed" }`.
+    fn wait_for(&mut self, entry: &Entry) {
+        let value = self.value(entry);
+        let mut deps: Vec<String> = Vec::new();
+        for item in value.split_whitespace() {
+            let (program, state) = item.split_once(':').unwrap_or((item, "running"));
+            let condition = match state.to_ascii_lowercase().as_str() {
+                "running" => "ready",
+                "starting" => "started",
+                "exited" => "completed",
+                _ => {
+                    self.warn(
+                        entry,
+                        format!(
+                            "{item}: taskmaster waits for running (ready), starting (started) \
+                             or exited (completed); not converted"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if !self.programs.contains(program) || validate::name_flaw(program).is_some() {
+                self.warn(
+                    entry,
+                    format!("{item}: no program `{program}` in this file; not converted"),
+                );
+                continue;
+            }
+            deps.push(format!("{} \"{condition}\"", kdl_out::name(program)));
+        }
+        if !deps.is_empty() {
+            self.set("depends-on", format!("{{ {}; }}", deps.join("; ")));
         }
     }
 
