@@ -285,6 +285,10 @@ impl Machine {
 
     /// After every event: start or stop the checks the new state calls for.
     pub(super) fn sync_checks(&mut self, spec: &ProgramSpec, effects: &mut Vec<Effect>) {
+        if self.state == S::Running {
+            // Running again: the last liveness stop is history, not the reason for anything.
+            self.probing.last_stop = None;
+        }
         if effects.contains(&Effect::Spawn) || !matches!(self.state, S::Starting | S::Running) {
             // No child, or a new one coming: the old one's readiness means nothing.
             self.probing.spawned_at = None;
@@ -613,8 +617,10 @@ mod tests {
         assert_eq!(m.state(), S::Starting);
         assert_eq!(m.restarts(), 1);
         assert_eq!(m.crash_run(), 1);
+        assert_eq!(m.check_stop(), Some(CheckStop::Unhealthy { failures: 3 }));
         assert_eq!(m.handle(Event::Spawned, &s, at(100)), [E::RunCheck(L)]);
         assert_eq!(m.healthy(), None, "no result yet for this run");
+        assert_eq!(m.check_stop(), None, "running again: not a reason any more");
     }
 
     #[test]
