@@ -116,10 +116,10 @@ fn check(c: &mut Criterion) {
         assert!(plan::compile("bench.kdl", &broken, base).is_err());
         group.throughput(Throughput::Bytes(valid.len() as u64));
         group.bench_with_input(BenchmarkId::new("parse", programs), &valid, |b, text| {
-            b.iter(|| kdl::KdlDocument::parse_v2(black_box(text)))
+            b.iter(|| kdl::KdlDocument::parse_v2(black_box(text)));
         });
         group.bench_with_input(BenchmarkId::new("prescan", programs), &valid, |b, text| {
-            b.iter(|| taskmaster::parse::prescan::scan(black_box(text)))
+            b.iter(|| taskmaster::parse::prescan::scan(black_box(text)));
         });
         group.bench_with_input(
             BenchmarkId::new("parse_pieces", programs),
@@ -127,7 +127,7 @@ fn check(c: &mut Criterion) {
             |b, text| b.iter(|| taskmaster::parse::parse(black_box(text)).is_ok()),
         );
         group.bench_with_input(BenchmarkId::new("compile", programs), &valid, |b, text| {
-            b.iter(|| plan::compile("bench.kdl", black_box(text), base))
+            b.iter(|| plan::compile("bench.kdl", black_box(text), base));
         });
         group.bench_with_input(
             BenchmarkId::new("invalid_report", programs),
@@ -136,7 +136,7 @@ fn check(c: &mut Criterion) {
                 b.iter(|| match plan::compile("bench.kdl", black_box(text), base) {
                     Ok(_) => String::new(),
                     Err(report) => report.render(false),
-                })
+                });
             },
         );
     }

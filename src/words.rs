@@ -1,7 +1,7 @@
 //! Counted nouns in messages: `1 process`, `2 processes`, never `process(es)`.
 
 /// `n` and the noun in the form that agrees with it.
-pub fn count(n: usize, one: &str, many: &str) -> String {
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 

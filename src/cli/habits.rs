@@ -11,7 +11,7 @@ use super::exit;
 
 /// Checks a command line (without the program name); when its command word is a habit,
 /// prints the pointer on stderr and returns the exit status.
-pub fn intercept(args: impl Iterator<Item = OsString>) -> Option<u8> {
+pub(super) fn intercept(args: impl Iterator<Item = OsString>) -> Option<u8> {
     let words: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
     let first = words.iter().position(|w| !w.starts_with('-'))?;
     // `taskmaster --version tail` is clap's business.
@@ -26,7 +26,7 @@ pub fn intercept(args: impl Iterator<Item = OsString>) -> Option<u8> {
 /// The pointer for `words` (command word first), or `None` when the word is no habit.
 /// `prefix` is put before every suggested command (`taskmaster ` on the command line,
 /// nothing in the shell).
-pub fn advice(words: &[String], prefix: &str) -> Option<String> {
+pub(super) fn advice(words: &[String], prefix: &str) -> Option<String> {
     let (word, rest) = words.split_first()?;
     let from = |tool: &str| format!("`{word}` is a {tool} command");
     let (origin, instead, why) = match word.as_str() {

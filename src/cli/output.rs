@@ -12,17 +12,17 @@ use crate::protocol::{ProcessState, ProcessStatus};
 
 /// Whether to colour what goes to stdout: only on a terminal, and never when `NO_COLOR` is set
 /// to a non-empty value (<https://no-color.org>).
-pub fn stdout_color() -> bool {
+pub(super) fn stdout_color() -> bool {
     std::io::stdout().is_terminal() && !no_color_env()
 }
 
 /// The same rule for what goes to stderr (diagnostics).
-pub fn stderr_color() -> bool {
+pub(super) fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && !no_color_env()
 }
 
 /// `error: MESSAGE`, then the diagnostic's help on its own `help:` line when it has one.
-pub fn eprint_diagnostic(e: &dyn miette::Diagnostic) {
+pub(super) fn eprint_diagnostic(e: &dyn miette::Diagnostic) {
     match e.help() {
         Some(help) => eprint_with_help(e, &help),
         None => eprintln!("error: {e}"),
@@ -30,13 +30,13 @@ pub fn eprint_diagnostic(e: &dyn miette::Diagnostic) {
 }
 
 /// `error: MESSAGE` and, on its own line, `help: HELP`: what went wrong, then what to do.
-pub fn eprint_with_help(message: &dyn std::fmt::Display, help: &dyn std::fmt::Display) {
+pub(super) fn eprint_with_help(message: &dyn std::fmt::Display, help: &dyn std::fmt::Display) {
     eprintln!("error: {message}\nhelp: {help}");
 }
 
 /// Prints an already rendered block (diagnostics, warnings) on stderr, ending it with a
 /// newline when it lacks one so the next line starts clean.
-pub fn eprint_block(text: &str) {
+pub(super) fn eprint_block(text: &str) {
     if text.is_empty() {
         return;
     }
@@ -50,7 +50,7 @@ pub fn eprint_block(text: &str) {
 /// Compiles `config` for a command that needs its plan (`run`, `export`), printing its
 /// warnings, or why it did not compile, on stderr; the error is the exit status (1 invalid,
 /// 2 unreadable).
-pub fn load_config(config: &Path) -> Result<Compiled, u8> {
+pub(super) fn load_config(config: &Path) -> Result<Compiled, u8> {
     match load_file(config) {
         Ok(compiled) => {
             eprint_block(&compiled.warnings.render(stderr_color()));
@@ -73,7 +73,7 @@ fn no_color_env() -> bool {
 
 /// Writes `text` to stdout and flushes. A closed pipe is not an error worth reporting; it
 /// returns `false` so a follower (`logs -f`) knows to stop.
-pub fn write_stdout(text: &str) -> bool {
+pub(super) fn write_stdout(text: &str) -> bool {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -81,7 +81,7 @@ pub fn write_stdout(text: &str) -> bool {
 }
 
 /// Orders names the way people count: `web:2` before `web:10`.
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+pub(super) fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut a, mut b) = (a, b);
     loop {
         match (a.is_empty(), b.is_empty()) {
@@ -124,12 +124,12 @@ fn split_chunk(s: &str) -> (&str, &str) {
 }
 
 /// Sorts status rows by process name, naturally.
-pub fn sort_rows(rows: &mut [ProcessStatus]) {
+pub(super) fn sort_rows(rows: &mut [ProcessStatus]) {
     rows.sort_by(|a, b| natural_cmp(&a.name, &b.name));
 }
 
 /// `1:02:03`: hours (unbounded), minutes, seconds, like supervisorctl.
-pub fn format_uptime(secs: f64) -> String {
+pub(super) fn format_uptime(secs: f64) -> String {
     let total = if secs.is_finite() && secs > 0.0 {
         secs as u64
     } else {
@@ -166,7 +166,7 @@ fn is_alive(state: ProcessState) -> bool {
 }
 
 /// The last column of a row: uptime for live processes, else how it ended and why.
-pub fn info_column(row: &ProcessStatus) -> String {
+pub(super) fn info_column(row: &ProcessStatus) -> String {
     let mut info = if is_alive(row.state) {
         match row.uptime_secs {
             Some(secs) => format!("uptime {}", format_uptime(secs)),
@@ -242,7 +242,7 @@ fn state_color(row: &ProcessStatus) -> Option<&'static str> {
 /// web:1    EXITED    -          exited 1 (unexpected)
 /// worker   FATAL     -          exited too quickly (exited 1 (unexpected))
 /// ```
-pub fn status_table(rows: &[ProcessStatus], color: bool) -> String {
+pub(super) fn status_table(rows: &[ProcessStatus], color: bool) -> String {
     let pids: Vec<String> = rows
         .iter()
         .map(|r| r.pid.map_or_else(|| "-".to_owned(), |p| format!("pid {p}")))

@@ -95,7 +95,7 @@ pub(super) fn run(args: ProbeArgs) -> u8 {
 
 /// The config a probe's arguments stand for: one program whose `readiness` block is them
 /// (with `starttime 0`, which a deadline shorter than the default starttime would trip on).
-pub fn config_text(args: &ProbeArgs) -> String {
+pub(super) fn config_text(args: &ProbeArgs) -> String {
     let target: Vec<String> = match args.kind {
         // `tcp 8080` is a port number; `tcp "127.0.0.1:8080"` a string.
         Kind::Tcp
@@ -145,7 +145,7 @@ fn compile_check(args: &ProbeArgs) -> Result<Check, u8> {
 
 /// Runs `check`'s attempts until `threshold` pass in a row (`Ok`) or the deadline comes
 /// (`Err` with the reason, as `status` would show it).
-pub fn until_ready(check: &Check) -> Result<(), String> {
+pub(super) fn until_ready(check: &Check) -> Result<(), String> {
     let start = Instant::now();
     let deadline = start + check.deadline;
     let not_ready = |last: &str| {
@@ -208,7 +208,7 @@ fn attempt(probe: &Probe, timeout: Duration) -> Result<(), String> {
                 let mut fds = [PollFd::new(socket.as_fd(), flags)];
                 let ms = u16::try_from(left.as_millis().max(1)).unwrap_or(u16::MAX);
                 match poll(&mut fds, PollTimeout::from(ms)) {
-                    Ok(0) => continue,
+                    Ok(0) => {}
                     Ok(_) | Err(nix::errno::Errno::EINTR) => step = net.step(),
                     Err(e) => return Err(format!("poll: {e}")),
                 }
@@ -277,7 +277,10 @@ mod tests {
             deadline: Some("2s".into()),
             delay: None,
             kind,
-            target: target.iter().map(|s| s.to_string()).collect(),
+            target: target
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
         }
     }
 

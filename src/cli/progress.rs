@@ -30,7 +30,7 @@ const TIMINGS_DEADLINE: Duration = Duration::from_secs(1);
 /// What a stop waits for: the signal sent first (`None` when the programs differ) and the
 /// longest `stoptime`, after which SIGKILL follows.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StopPlan {
+pub(super) struct StopPlan {
     signal: Option<String>,
     stoptime: Duration,
 }
@@ -38,7 +38,7 @@ pub struct StopPlan {
 impl StopPlan {
     /// Asks the daemon how the processes `names` reach are stopped; `None` when stderr is
     /// no terminal (nothing will be shown, so nothing is asked) or the daemon does not say.
-    pub fn fetch(target: &Target, names: &[String]) -> Option<StopPlan> {
+    pub(super) fn fetch(target: &Target, names: &[String]) -> Option<StopPlan> {
         if !shown() {
             return None;
         }
@@ -73,14 +73,14 @@ impl StopPlan {
 }
 
 /// A running indicator; [`Progress::finish`] stops and erases it.
-pub struct Progress {
+pub(super) struct Progress {
     running: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
 impl Progress {
     /// Starts the indicator for a wait described by `label` (`stopping web`), with what a
     /// stop waits for when known, if stderr is a terminal; otherwise does nothing.
-    pub fn start(label: String, stop: Option<StopPlan>) -> Progress {
+    pub(super) fn start(label: String, stop: Option<StopPlan>) -> Progress {
         if !shown() {
             return Progress { running: None };
         }
@@ -114,7 +114,7 @@ impl Progress {
     }
 
     /// Stops the indicator and erases its line, before the command prints its result.
-    pub fn finish(self) {
+    pub(super) fn finish(self) {
         if let Some((stop, thread)) = self.running {
             let _ = stop.send(());
             let _ = thread.join();

@@ -123,7 +123,7 @@ fn syntax_socket(config: &Path, text: &str) -> Option<PathBuf> {
         .iter()
         .filter(|n| n.name().value() == "taskmaster")
         .filter_map(|n| n.children())
-        .flat_map(|c| c.nodes())
+        .flat_map(kdl::KdlDocument::nodes)
         .filter(|n| n.name().value() == "socket")
         .filter_map(|n| n.entries().iter().find(|e| e.name().is_none()))
         .filter_map(|e| e.value().as_string())

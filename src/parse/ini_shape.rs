@@ -6,7 +6,7 @@ use std::ops::Range;
 /// The span of the first `[section]` header when `text` has the shape of an INI file: its
 /// first line that is neither blank nor a `;`/`#` comment is a `[section]` header, and some
 /// later line is a `key = value` or `key: value` entry.
-pub fn first_section(text: &str) -> Option<Range<usize>> {
+pub(super) fn first_section(text: &str) -> Option<Range<usize>> {
     let mut lines = text
         .split_inclusive('\n')
         .scan(0usize, |offset, line| {

@@ -251,11 +251,11 @@ mod tests {
             for n in doc.nodes() {
                 out.push(n.span());
                 out.push(n.name().span());
-                out.extend(n.ty().map(|t| t.span()));
+                out.extend(n.ty().map(kdl::KdlIdentifier::span));
                 for e in n.entries() {
                     out.push(e.span());
-                    out.extend(e.name().map(|k| k.span()));
-                    out.extend(e.ty().map(|t| t.span()));
+                    out.extend(e.name().map(kdl::KdlIdentifier::span));
+                    out.extend(e.ty().map(kdl::KdlIdentifier::span));
                 }
                 if let Some(c) = n.children() {
                     spans(c, out);

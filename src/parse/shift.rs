@@ -37,7 +37,7 @@ fn node(n: &mut KdlNode, by: usize) {
 }
 
 /// Shifts every span in `doc` by `by` bytes. Recursion is bounded by the nesting limit.
-pub fn document(doc: &mut KdlDocument, by: usize) {
+pub(super) fn document(doc: &mut KdlDocument, by: usize) {
     if by == 0 {
         return;
     }

@@ -86,8 +86,10 @@ fn account(u: nix::unistd::User) -> Account {
     let groups = std::ffi::CString::new(u.name.as_bytes())
         .ok()
         .and_then(|name| nix::unistd::getgrouplist(&name, u.gid).ok())
-        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
-        .unwrap_or_else(|| vec![u.gid.as_raw()]);
+        .map_or_else(
+            || vec![u.gid.as_raw()],
+            |g| g.into_iter().map(nix::unistd::Gid::as_raw).collect(),
+        );
     Account {
         uid: u.uid.as_raw(),
         gid: u.gid.as_raw(),
@@ -238,7 +240,7 @@ pub type Limits = BTreeMap<LimitName, Limit>;
 /// `limits` as the plan serializes it: `{"nofile": [4096, 65536], "core": ["unlimited", …]}`.
 pub fn serialize_limits<S: Serializer>(limits: &Limits, s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap as _;
-    let value = |v: Option<u64>| v.map_or(serde_json::json!("unlimited"), |n| n.into());
+    let value = |v: Option<u64>| v.map_or(serde_json::json!("unlimited"), std::convert::Into::into);
     let mut map = s.serialize_map(Some(limits.len()))?;
     for (name, limit) in limits {
         map.serialize_entry(name.name(), &[value(limit.soft), value(limit.hard)])?;

@@ -144,9 +144,8 @@ fn parse_line(line: &str, at: usize) -> Result<Option<(String, String)>, LineErr
 }
 
 fn value(text: &str, at: usize) -> Result<String, LineError> {
-    let quote = match text.chars().next() {
-        Some(q @ ('"' | '\'')) => q,
-        _ => return Ok(text.trim_end_matches(is_blank).to_owned()),
+    let Some(quote @ ('"' | '\'')) = text.chars().next() else {
+        return Ok(text.trim_end_matches(is_blank).to_owned());
     };
     let mut out = String::new();
     let mut chars = text.char_indices().skip(1);

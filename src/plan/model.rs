@@ -498,6 +498,7 @@ impl Serialize for OutputTarget {
 }
 
 /// Octal text (`"0o022"`), as people read a umask; decimal 18 means nothing to anyone.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
 fn serialize_umask<S: Serializer>(umask: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
     match umask {
         Some(u) => s.collect_str(&format_args!("0o{u:03o}")),

@@ -22,33 +22,33 @@ use serde::{Deserialize, Serialize};
 use crate::plan::diff::PlanDiff;
 
 /// Bumped on any incompatible change to [`Request`] or [`Response`].
-pub const PROTOCOL_VERSION: u32 = 1;
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
 
 /// The longest request line the daemon reads; longer ones are refused.
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
 /// How long a client may take to send a whole request line.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a connection with nothing in flight stays open.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Connections served at once.
-pub const MAX_CONNECTIONS: usize = 256;
+pub(crate) const MAX_CONNECTIONS: usize = 256;
 
 /// Output the daemon keeps queued for one connection (one reply may pass it once).
-pub const MAX_UNSENT_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_UNSENT_BYTES: usize = 1024 * 1024;
 
 /// One request as it travels: `{"version":1,"command":"status","names":[]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RequestLine {
+pub(crate) struct RequestLine {
     pub version: u32,
     #[serde(flatten)]
     pub request: Request,
 }
 
 impl RequestLine {
-    pub fn new(request: Request) -> Self {
+    pub(crate) fn new(request: Request) -> Self {
         RequestLine {
             version: PROTOCOL_VERSION,
             request,
@@ -59,7 +59,7 @@ impl RequestLine {
 /// What a client asks of the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
-pub enum Request {
+pub(crate) enum Request {
     /// One row per process; `names` empty means all.
     Status {
         #[serde(default)]
@@ -133,7 +133,7 @@ pub enum Request {
 /// the request's `command` (`"start"`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Control {
+pub(crate) enum Control {
     Start,
     Stop,
     Restart,
@@ -141,7 +141,7 @@ pub enum Control {
 
 impl Control {
     /// The command's name, as on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Control::Start => "start",
             Control::Stop => "stop",
@@ -159,7 +159,7 @@ impl std::fmt::Display for Control {
 /// The daemon's answer to one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Response {
+pub(crate) enum Response {
     /// For `status`.
     Status { processes: Vec<ProcessStatus> },
     /// For `start`, `stop`, `restart`: the final state of every process named, and the names
@@ -213,7 +213,7 @@ pub enum Response {
 
 /// How a program is stopped and started, as its config says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProgramTimings {
+pub(crate) struct ProgramTimings {
     pub program: String,
     /// The signal `stop` sends first, e.g. `"SIGTERM"`.
     pub stopsignal: String,
@@ -225,14 +225,14 @@ pub struct ProgramTimings {
 
 /// A process's name and pid (null when it has none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProcessPid {
+pub(crate) struct ProcessPid {
     pub name: String,
     pub pid: Option<u32>,
 }
 
 /// Why a request failed, and what the client should print.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorReply {
+pub(crate) struct ErrorReply {
     pub kind: ErrorKind,
     pub message: String,
     /// For an invalid config: every diagnostic, rendered without colour.
@@ -242,7 +242,7 @@ pub struct ErrorReply {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     /// Not valid JSON, not a known command, or a wrong protocol version.
     BadRequest,
     /// Over [`MAX_REQUEST_BYTES`].
@@ -260,7 +260,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorReply {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ErrorReply {
             kind,
             message: message.into(),
@@ -272,7 +272,7 @@ impl ErrorReply {
 /// A process's state, with supervisord's names and meanings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum ProcessState {
+pub(crate) enum ProcessState {
     Stopped,
     /// Would start, but its `depends-on` does not hold yet (no pid).
     Waiting,
@@ -285,7 +285,7 @@ pub enum ProcessState {
 }
 
 impl ProcessState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ProcessState::Stopped => "STOPPED",
             ProcessState::Waiting => "WAITING",
@@ -307,7 +307,7 @@ impl std::fmt::Display for ProcessState {
 
 /// One row of `status`, exactly the object `status --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProcessStatus {
+pub(crate) struct ProcessStatus {
     pub name: String,
     pub program: String,
     pub state: ProcessState,
@@ -342,7 +342,7 @@ pub struct ProcessStatus {
 
 /// A dependency a WAITING process waits for: `{"program": "db", "condition": "ready"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WaitingFor {
+pub(crate) struct WaitingFor {
     pub program: String,
     pub condition: String,
 }

@@ -21,14 +21,14 @@ use crate::protocol::{
     RequestLine,
 };
 
-pub type ClientId = u64;
+pub(crate) type ClientId = u64;
 
 /// A follower that had lines skipped gets lines again once its unsent output is below this.
 const RESUME_BELOW: usize = MAX_UNSENT_BYTES / 2;
 
 /// Which limit a connection's timer enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimerKind {
+pub(crate) enum TimerKind {
     /// A request has been started, or none ever arrived: 5 s to finish it.
     Request,
     /// Nothing in flight: closed after 60 s.
@@ -38,7 +38,7 @@ pub enum TimerKind {
 /// Where a connection is in its request/reply life. The peer's half-close is apart
 /// ([`Client::read_closed`]): it can come in any of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnState {
+pub(crate) enum ConnState {
     /// No whole request line has arrived yet: it has [`crate::protocol::REQUEST_TIMEOUT`]
     /// to send one.
     New,
@@ -57,7 +57,7 @@ pub enum ConnState {
 /// of the one being sent. Fed as the peer reads, so `logs all` of a thousand processes never
 /// sits in memory at once.
 #[derive(Debug)]
-pub struct LogDump {
+pub(crate) struct LogDump {
     pub shown: Shown,
     /// Every chunk is labelled with its process's name (`logs all`).
     pub label_all: bool,
@@ -70,7 +70,7 @@ pub struct LogDump {
     pub current: Option<(ProcId, Option<String>, Vec<u8>)>,
 }
 #[derive(Debug)]
-pub struct Client {
+pub(crate) struct Client {
     /// A second descriptor of the connection, for writing and for the write-ready source.
     pub stream: UnixStream,
     /// Input not yet taken as lines. A deque, so taking a line off the front costs that
@@ -95,13 +95,13 @@ pub struct Client {
 
 /// What the next complete line of input is, if any.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line {
+pub(crate) enum Line {
     Request(Vec<u8>),
     TooLarge,
 }
 
 impl Client {
-    pub fn new(stream: UnixStream) -> Self {
+    pub(crate) fn new(stream: UnixStream) -> Self {
         Client {
             stream,
             inbuf: VecDeque::new(),
@@ -120,19 +120,19 @@ impl Client {
 
     /// Whether the next request line may be handled now: none is being answered, no `logs`
     /// answer is being sent, and not too much output waits.
-    pub fn takes_requests(&self) -> bool {
+    pub(crate) fn takes_requests(&self) -> bool {
         matches!(self.state, ConnState::New | ConnState::Idle)
             && self.dump.is_none()
             && !self.backlogged()
     }
 
     /// A request's reply will come later: hold the next lines until it is sent.
-    pub fn await_reply(&mut self) {
+    pub(crate) fn await_reply(&mut self) {
         self.state = ConnState::Waiting;
     }
 
     /// The pending reply went out: take requests again.
-    pub fn reply_sent(&mut self) {
+    pub(crate) fn reply_sent(&mut self) {
         if self.state == ConnState::Waiting {
             self.state = ConnState::Idle;
         }
@@ -141,7 +141,7 @@ impl Client {
     /// Reads what is available. Returns `Ok(true)` at end of input. Stops after a request's
     /// worth of bytes per call (the source is level-triggered and fires again), so one
     /// client cannot hold the loop or grow its buffer much between two checks.
-    pub fn fill(&mut self, reader: &UnixStream) -> io::Result<bool> {
+    pub(crate) fn fill(&mut self, reader: &UnixStream) -> io::Result<bool> {
         let mut buf = [0u8; 16 * 1024];
         let mut taken = 0;
         loop {
@@ -162,22 +162,22 @@ impl Client {
     }
 
     /// Takes the next whole line out of the input buffer.
-    pub fn next_line(&mut self) -> Option<Line> {
+    pub(crate) fn next_line(&mut self) -> Option<Line> {
         next_line(&mut self.inbuf)
     }
 
     /// Whether a request has been started but not finished.
-    pub fn has_partial_line(&self) -> bool {
+    pub(crate) fn has_partial_line(&self) -> bool {
         !self.inbuf.is_empty() && !self.inbuf.contains(&b'\n')
     }
 
     /// Whether [`MAX_UNSENT_BYTES`] wait unsent: take no more requests or dump for now.
-    pub fn backlogged(&self) -> bool {
+    pub(crate) fn backlogged(&self) -> bool {
         self.outbuf.len() >= MAX_UNSENT_BYTES
     }
 
     /// Queues a reply line.
-    pub fn queue(&mut self, bytes: &[u8]) {
+    pub(crate) fn queue(&mut self, bytes: &[u8]) {
         let needed = self.outbuf.len() + bytes.len();
         if needed > self.outbuf.capacity() {
             // Double as usual, but not past the limit: 250 stalled readers must cost 250 MiB,
@@ -190,7 +190,7 @@ impl Client {
 
     /// Queues a followed log line carrying `text_len` bytes of output, unless the peer is too
     /// far behind: then the output is counted as skipped. A pending skip notice goes first.
-    pub fn queue_followed(&mut self, line: &[u8], text_len: usize) {
+    pub(crate) fn queue_followed(&mut self, line: &[u8], text_len: usize) {
         // Once skipping, go on until the reader has caught up by half the limit: one notice
         // per gap, not one per line that happens to fit.
         let limit = if self.skipped > 0 {
@@ -211,7 +211,7 @@ impl Client {
     }
 
     /// Queues `[taskmaster: N bytes skipped]` once there is room for it.
-    pub fn queue_skip_notice(&mut self) {
+    pub(crate) fn queue_skip_notice(&mut self) {
         if self.skipped == 0 {
             return;
         }
@@ -223,7 +223,7 @@ impl Client {
     }
 
     /// Writes as much queued output as the socket takes. `Ok(true)`: all written.
-    pub fn flush(&mut self) -> io::Result<bool> {
+    pub(crate) fn flush(&mut self) -> io::Result<bool> {
         let mut written = 0;
         let result = loop {
             if written == self.outbuf.len() {
@@ -249,7 +249,7 @@ impl Client {
 }
 
 /// The protocol line telling a follower how much output it missed.
-pub fn skip_notice(bytes: u64) -> Vec<u8> {
+pub(crate) fn skip_notice(bytes: u64) -> Vec<u8> {
     let notice = crate::protocol::Response::Log {
         process: None,
         text: format!("[taskmaster: {bytes} bytes skipped]\n"),
@@ -261,7 +261,7 @@ pub fn skip_notice(bytes: u64) -> Vec<u8> {
 
 /// Splits the first line (without its `\n` or `\r\n`) off `buf`. The limit is on the line
 /// itself: `\r\n` may follow [`MAX_REQUEST_BYTES`] bytes as well as `\n`.
-pub fn next_line(buf: &mut VecDeque<u8>) -> Option<Line> {
+pub(crate) fn next_line(buf: &mut VecDeque<u8>) -> Option<Line> {
     match buf.iter().position(|&b| b == b'\n') {
         Some(end) if end > MAX_REQUEST_BYTES + 1 => Some(Line::TooLarge),
         Some(end) if end == MAX_REQUEST_BYTES + 1 && buf[MAX_REQUEST_BYTES] != b'\r' => {
@@ -286,7 +286,7 @@ pub fn next_line(buf: &mut VecDeque<u8>) -> Option<Line> {
 
 /// Decodes one request line. The version is checked before the command so that a newer
 /// client's unknown command is reported as a version mismatch.
-pub fn parse_request(line: &[u8]) -> Result<Request, ErrorReply> {
+pub(crate) fn parse_request(line: &[u8]) -> Result<Request, ErrorReply> {
     let bad = |message: String| ErrorReply::new(ErrorKind::BadRequest, message);
     let value: serde_json::Value =
         serde_json::from_slice(line).map_err(|e| bad(format!("malformed JSON: {e}")))?;

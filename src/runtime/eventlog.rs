@@ -31,7 +31,7 @@ use super::logtarget::{self, OpenError};
 
 /// Event-log bytes kept per destination while it cannot take them; beyond this, lines are
 /// dropped.
-pub const MAX_PENDING: usize = 1024 * 1024;
+pub(crate) const MAX_PENDING: usize = 1024 * 1024;
 
 /// How long the daemon, on its way out, waits for stderr to take the last lines.
 const EXIT_DRAIN: Duration = Duration::from_secs(1);
@@ -81,7 +81,7 @@ fn line_count(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-pub struct EventLog {
+pub(crate) struct EventLog {
     /// Lines for stderr since the last flush.
     batch: Backlog,
     stderr: StderrWriter,
@@ -90,7 +90,7 @@ pub struct EventLog {
 
 impl EventLog {
     /// Logs to stderr, and to `logfile` when given.
-    pub fn open(logfile: Option<&Path>) -> Result<Self, OpenError> {
+    pub(crate) fn open(logfile: Option<&Path>) -> Result<Self, OpenError> {
         let mut log = EventLog {
             batch: Backlog::default(),
             stderr: StderrWriter::start()?,
@@ -101,7 +101,7 @@ impl EventLog {
     }
 
     /// (Re)opens the log file (a reload, SIGUSR2). On error the old file stays.
-    pub fn set_file(&mut self, logfile: Option<&Path>) -> Result<(), OpenError> {
+    pub(crate) fn set_file(&mut self, logfile: Option<&Path>) -> Result<(), OpenError> {
         let file = logfile.map(logtarget::open).transpose()?;
         if let Some(old) = &mut self.file {
             old.flush();
@@ -114,7 +114,7 @@ impl EventLog {
     }
 
     /// Writes one line: `2026-11-26T11:20:00.123Z message`.
-    pub fn log(&mut self, message: std::fmt::Arguments<'_>) {
+    pub(crate) fn log(&mut self, message: std::fmt::Arguments<'_>) {
         let line = format!("{} {message}\n", rfc3339_millis(SystemTime::now()));
         self.batch.push(line.as_bytes());
         if let Some(file) = &mut self.file {
@@ -135,7 +135,7 @@ impl EventLog {
     }
 
     /// Hands the lines logged since the last call on; never blocks.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         if let Some(file) = &mut self.file {
             file.flush();
         }
@@ -279,7 +279,7 @@ fn write_stderr(shared: &(Mutex<Shared>, Condvar)) {
 /// the message to stderr blocking, and on a stalled terminal that write would keep the
 /// daemon from killing its children (see `runtime::supervise`). The message is written only
 /// as far as stderr takes it at once.
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
         let message = format!(
@@ -305,7 +305,7 @@ fn writable(fd: BorrowedFd<'_>, timeout: PollTimeout) -> bool {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` in UTC.
-pub fn rfc3339_millis(t: SystemTime) -> String {
+pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);

@@ -17,7 +17,7 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
 /// Why a log target could not be opened.
 #[derive(Debug, thiserror::Error)]
-pub enum OpenError {
+pub(crate) enum OpenError {
     #[error("no reader on FIFO {}", .0.display())]
     NoReader(PathBuf),
     #[error(transparent)]
@@ -25,7 +25,7 @@ pub enum OpenError {
 }
 
 /// Opens `path` for appending (created 0666 & ~umask when missing), non-blocking.
-pub fn open(path: &Path) -> Result<File, OpenError> {
+pub(crate) fn open(path: &Path) -> Result<File, OpenError> {
     let opened = OpenOptions::new()
         .create(true)
         .append(true)
@@ -45,7 +45,7 @@ pub fn open(path: &Path) -> Result<File, OpenError> {
 }
 
 /// Clears `O_NONBLOCK`, for a file a child will write to.
-pub fn set_blocking(file: &File) -> io::Result<()> {
+pub(crate) fn set_blocking(file: &File) -> io::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(file, FcntlArg::F_GETFL)?);
     fcntl(file, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
     Ok(())

@@ -40,19 +40,19 @@ use crate::plan::model::{ProgramSpec, is_expected_exit};
 
 mod checks;
 use crate::protocol::ProcessState;
-pub use checks::CheckStop;
+pub(crate) use checks::CheckStop;
 use checks::Probing;
 
 /// How a child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     Code(i32),
     Signal(i32),
 }
 
 impl Exit {
     /// The exit code, `None` for a death by signal.
-    pub fn code(self) -> Option<i32> {
+    pub(crate) fn code(self) -> Option<i32> {
         match self {
             Exit::Code(c) => Some(c),
             Exit::Signal(_) => None,
@@ -62,7 +62,7 @@ impl Exit {
 
 /// Something that happened to a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// A manual `start` (also the initial autostart).
     StartRequested,
     /// A manual `stop` (also shutdown, reload removals and scale-downs).
@@ -95,7 +95,7 @@ pub enum Event {
 
 /// What the driver must do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Spawn the child now, then report [`Event::Spawned`] or [`Event::SpawnFailed`].
     Spawn,
     /// Arm the process's timer, replacing any armed one.
@@ -122,7 +122,7 @@ pub enum Effect {
 
 /// One process's supervision state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Machine {
+pub(crate) struct Machine {
     state: ProcessState,
     /// Failed start attempts in the current start sequence.
     attempts: u32,
@@ -155,7 +155,7 @@ pub struct Machine {
 
 /// Why the last start attempt failed (or why the process gave up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     SpawnFailed,
     ExitedTooQuickly(Exit),
     /// Not ready within the readiness `deadline`.
@@ -174,7 +174,7 @@ pub enum Failure {
 
 /// A crash restart waiting in BACKOFF.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CrashWait {
+pub(crate) struct CrashWait {
     pub delay: Duration,
     pub exit: Exit,
     /// Its place in the run of crashes (2 or more).
@@ -183,7 +183,7 @@ pub struct CrashWait {
 
 /// What was left behind when the main process exited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Leftovers {
+pub(crate) struct Leftovers {
     pub count: u32,
     /// It exited before `starttime` or with an expected code: it probably forked into the
     /// background.
@@ -206,7 +206,7 @@ impl Default for Machine {
 
 impl Machine {
     /// A process never started: STOPPED.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Machine {
             state: ProcessState::Stopped,
             attempts: 0,
@@ -226,62 +226,64 @@ impl Machine {
         }
     }
 
-    pub fn state(&self) -> ProcessState {
+    pub(crate) fn state(&self) -> ProcessState {
         self.state
     }
 
-    pub fn restarts(&self) -> u32 {
+    pub(crate) fn restarts(&self) -> u32 {
         self.restarts
     }
 
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempts
     }
 
-    pub fn last_exit(&self) -> Option<Exit> {
+    pub(crate) fn last_exit(&self) -> Option<Exit> {
         self.last_exit
     }
 
-    pub fn expected(&self) -> Option<bool> {
+    pub(crate) fn expected(&self) -> Option<bool> {
         self.expected
     }
 
-    pub fn failure(&self) -> Option<Failure> {
+    pub(crate) fn failure(&self) -> Option<Failure> {
         self.failure
     }
 
     /// The crash restart a BACKOFF is waiting for (`None` for a failed start attempt).
-    pub fn crash_wait(&self) -> Option<CrashWait> {
+    pub(crate) fn crash_wait(&self) -> Option<CrashWait> {
         self.wait
     }
 
     /// What the last exit left behind and the daemon stopped.
-    pub fn leftovers(&self) -> Option<Leftovers> {
+    pub(crate) fn leftovers(&self) -> Option<Leftovers> {
         self.leftovers
     }
 
     /// Whether the main process is gone and its group is being emptied.
-    pub fn draining(&self) -> bool {
+    pub(crate) fn draining(&self) -> bool {
         self.drain.is_some()
     }
 
     /// Whether SIGKILL was sent since the last spawn: what a leftover found late gets.
-    pub fn killed(&self) -> bool {
+    pub(crate) fn killed(&self) -> bool {
         self.killed
     }
 
     /// Crash restarts in the current run.
-    pub fn crash_run(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn crash_run(&self) -> u32 {
         self.crash_run
     }
 
     /// Whether a start is queued behind a stop in progress.
-    pub fn start_pending(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn start_pending(&self) -> bool {
         self.start_after_stop
     }
 
     /// Whether the process is meant to be running (what a spawn-field reload restarts).
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         matches!(
             self.state,
             ProcessState::Waiting
@@ -292,7 +294,7 @@ impl Machine {
     }
 
     /// Whether a child may be alive (the driver holds a pid, or a group being emptied).
-    pub fn has_child(&self) -> bool {
+    pub(crate) fn has_child(&self) -> bool {
         matches!(
             self.state,
             ProcessState::Starting | ProcessState::Running | ProcessState::Stopping
@@ -301,7 +303,7 @@ impl Machine {
 
     /// Applies one event, happening at `now`, under `spec`'s supervision settings; returns
     /// what to do.
-    pub fn handle(&mut self, event: Event, spec: &ProgramSpec, now: Instant) -> Vec<Effect> {
+    pub(crate) fn handle(&mut self, event: Event, spec: &ProgramSpec, now: Instant) -> Vec<Effect> {
         let mut effects = match self.check_event(event, spec, now) {
             Some(effects) => effects,
             None => self.transition(event, spec, now),
@@ -583,7 +585,7 @@ impl Machine {
 }
 
 /// supervisord's backoff: the retry after the n-th failed attempt waits n seconds.
-pub fn backoff_delay(failed_attempts: u32) -> Duration {
+pub(crate) fn backoff_delay(failed_attempts: u32) -> Duration {
     Duration::from_secs(u64::from(failed_attempts.max(1)))
 }
 

@@ -14,7 +14,7 @@
 //! arena costs no contention and keeps every freed page where `malloc_trim` returns it.
 
 /// Makes every thread allocate from the main arena; call before the first thread starts.
-pub fn use_one_arena() {
+pub(crate) fn use_one_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets a malloc tunable; M_ARENA_MAX with 1 is a documented value,
     // and a refusal (result 0) only leaves the default in place.
@@ -25,7 +25,7 @@ pub fn use_one_arena() {
 
 /// Releases free heap pages; call after a burst of temporary allocation (start-up, a
 /// reload or a diff), not on hot paths: it walks the whole heap.
-pub fn release_free_heap() {
+pub(super) fn release_free_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only works on malloc's own arenas, under their locks; any pad
     // argument is valid, and its result (whether memory was released) needs no handling.

@@ -31,24 +31,24 @@
 //!   what a daemon killed with SIGKILL left. Descriptors inherited without close-on-exec are
 //!   marked close-on-exec at start-up, so no child inherits them.
 
-pub mod checks;
-pub mod client;
-pub mod eventlog;
-pub mod logfile;
-pub mod logtarget;
-pub mod machine;
+pub(crate) mod checks;
+pub(crate) mod client;
+pub(crate) mod eventlog;
+pub(crate) mod logfile;
+pub(crate) mod logtarget;
+pub(crate) mod machine;
 mod memory;
-pub mod os;
-pub use memory::use_one_arena;
-pub mod names;
-pub mod procfs;
-pub mod reap;
-pub mod ring;
-pub mod signals;
-pub mod socket;
-pub mod spawn;
-pub mod statefile;
-pub mod supervisor;
+pub(crate) mod os;
+pub(crate) use memory::use_one_arena;
+pub(crate) mod names;
+pub(crate) mod procfs;
+pub(crate) mod reap;
+pub(crate) mod ring;
+pub(crate) mod signals;
+pub(crate) mod socket;
+pub(crate) mod spawn;
+pub(crate) mod statefile;
+pub(crate) mod supervisor;
 
 use crate::words::count;
 use std::path::PathBuf;
@@ -64,7 +64,7 @@ use crate::plan::Plan;
 
 /// Why the daemon could not run. A hint (from [`BindError`]) is the diagnostic's `help`.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum RunError {
+pub(crate) enum RunError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Bind(#[from] BindError),
@@ -88,12 +88,12 @@ pub enum RunError {
 
 /// Takes every signal the daemon handles (see [`signals`]). Call first thing, before any
 /// thread could exist, so no thread can receive one with its default (often fatal) action.
-pub fn block_signals() -> Result<SignalFd, RunError> {
+pub(crate) fn block_signals() -> Result<SignalFd, RunError> {
     signals::take().map_err(|source| RunError::Signals { source })
 }
 
 /// Supervises `plan` until a shutdown. `config_path` (absolute) is what reload reads.
-pub fn run(
+pub(crate) fn run(
     signals: SignalFd,
     config_path: PathBuf,
     plan: Plan,

@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// One process: its program's name and its index.
-pub type Target = (String, u32);
+pub(crate) type Target = (String, u32);
 
 /// A name that is no program, process, `PROGRAM:*` or `all`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unknown {
+pub(crate) struct Unknown {
     pub name: String,
     /// The closest known name, when one is within a few edits.
     pub suggestion: Option<String>,
@@ -32,7 +32,10 @@ impl fmt::Display for Unknown {
 
 /// Resolves every name against `programs` (name → numprocs); the first unknown name is the
 /// error, so a request naming one changes nothing.
-pub fn resolve(names: &[String], programs: &BTreeMap<String, u32>) -> Result<Vec<Target>, Unknown> {
+pub(crate) fn resolve(
+    names: &[String],
+    programs: &BTreeMap<String, u32>,
+) -> Result<Vec<Target>, Unknown> {
     let mut out = BTreeSet::new();
     for name in names {
         let whole = if name == "all" {
@@ -70,13 +73,8 @@ pub fn resolve(names: &[String], programs: &BTreeMap<String, u32>) -> Result<Vec
 }
 
 /// `web:*` → `web`; `None` for any other name.
-pub fn program_of(name: &str) -> Option<&str> {
+pub(crate) fn program_of(name: &str) -> Option<&str> {
     name.strip_suffix(":*").filter(|p| !p.is_empty())
-}
-
-/// Whether `name` names a whole program (or every program): `web`, `web:*` or `all`.
-pub fn names_whole_program(name: &str, programs: &BTreeMap<String, u32>) -> bool {
-    name == "all" || programs.contains_key(program_of(name).unwrap_or(name))
 }
 
 /// `web:1` → (`web`, 1) when `web` has more than 1 process; `web:0` → (`web`, 0) always.
@@ -180,9 +178,6 @@ mod tests {
             [("web".into(), 0), ("web".into(), 1)]
         );
         assert_eq!(resolve(&names(&["db:*"]), &p).unwrap(), [("db".into(), 0)]);
-        assert!(names_whole_program("web:*", &p));
-        assert!(names_whole_program("web", &p));
-        assert!(!names_whole_program("web:1", &p));
         assert!(resolve(&names(&[":*"]), &p).is_err());
         assert!(resolve(&names(&["nope:*"]), &p).is_err());
     }

@@ -14,7 +14,7 @@
 //! plain files.
 
 #[cfg(test)]
-pub mod fake;
+pub(crate) mod fake;
 
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
@@ -25,7 +25,7 @@ use super::spawn::{Identity, SpawnContext, SpawnError, Spawned, spawn};
 use crate::plan::model::ProgramSpec;
 
 /// What the supervisor asks of the operating system about its children.
-pub trait Os {
+pub(crate) trait Os {
     /// Starts one process of `spec` as `who`, leading its own process group.
     fn spawn(&mut self, spec: &ProgramSpec, who: &Identity<'_>) -> Result<Spawned, SpawnError>;
 
@@ -51,14 +51,14 @@ pub trait Os {
 
 /// The operating system itself.
 #[derive(Debug)]
-pub struct System {
+pub(crate) struct System {
     ctx: SpawnContext,
 }
 
 impl System {
     /// Reads what every spawn shares (see [`SpawnContext::init`], which also raises the
     /// daemon's open-file limit).
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         System {
             ctx: SpawnContext::init(),
         }

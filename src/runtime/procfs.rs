@@ -17,7 +17,7 @@ use nix::unistd::Pid;
 
 /// The fields of `/proc/PID/stat` the daemon needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
+pub(crate) struct Stat {
     pub state: char,
     pub ppid: i32,
     pub pgrp: i32,
@@ -27,14 +27,14 @@ pub struct Stat {
 }
 
 impl Stat {
-    pub fn is_zombie(&self) -> bool {
+    pub(crate) fn is_zombie(&self) -> bool {
         matches!(self.state, 'Z' | 'X')
     }
 }
 
 /// Parses `/proc/PID/stat` (the command name may hold spaces and parentheses: everything
 /// up to the last `)` is skipped).
-pub fn parse_stat(text: &str) -> Option<Stat> {
+pub(crate) fn parse_stat(text: &str) -> Option<Stat> {
     let rest = text.get(text.rfind(')')? + 1..)?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     Some(Stat {
@@ -45,12 +45,12 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
-pub fn stat(pid: i32) -> Option<Stat> {
+pub(crate) fn stat(pid: i32) -> Option<Stat> {
     parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 /// Whether `pid`'s environment holds `TASKMASTER_PROCESS=name` exactly.
-pub fn belongs_to(pid: i32, name: &str) -> bool {
+pub(crate) fn belongs_to(pid: i32, name: &str) -> bool {
     let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
         return false;
     };
@@ -59,12 +59,12 @@ pub fn belongs_to(pid: i32, name: &str) -> bool {
 }
 
 /// Whether any process (a zombie included) is still in group `pgid`.
-pub fn group_exists(pgid: i32) -> bool {
+pub(crate) fn group_exists(pgid: i32) -> bool {
     !matches!(killpg(Pid::from_raw(pgid), None), Err(Errno::ESRCH))
 }
 
 /// Every pid in `/proc`.
-pub fn pids() -> Vec<i32> {
+pub(crate) fn pids() -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -74,7 +74,7 @@ pub fn pids() -> Vec<i32> {
 
 /// What a main process left behind, from one look at `/proc`.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Leftovers {
+pub(crate) struct Leftovers {
     /// Live members of the group and marked children outside it: what gets stopped.
     pub all: BTreeSet<i32>,
     /// Those of `all` that are the daemon's children: their exits reach the daemon's reaper,
@@ -86,7 +86,7 @@ pub struct Leftovers {
 /// daemon's children outside the group that carry `TASKMASTER_PROCESS=marked` (programs
 /// that left with `setsid` and were reparented to the subreaper). `skip` says which pids are
 /// accounted for elsewhere (other processes' main processes and leftovers).
-pub fn scan(pgid: i32, marked: Option<&str>, skip: impl Fn(i32) -> bool) -> Leftovers {
+pub(crate) fn scan(pgid: i32, marked: Option<&str>, skip: impl Fn(i32) -> bool) -> Leftovers {
     let me = std::process::id() as i32;
     let mut found = Leftovers::default();
     for pid in pids() {

@@ -17,7 +17,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use super::machine::Exit;
 
 /// Makes the daemon the reaper of its descendants' orphans (`PR_SET_CHILD_SUBREAPER`).
-pub fn become_subreaper() -> io::Result<()> {
+pub(crate) fn become_subreaper() -> io::Result<()> {
     // SAFETY: prctl(PR_SET_CHILD_SUBREAPER, 1) takes no pointer and only sets a flag.
     let rc = unsafe { nix::libc::prctl(nix::libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     if rc == 0 {
@@ -28,7 +28,7 @@ pub fn become_subreaper() -> io::Result<()> {
 }
 
 /// Reaps every child that has exited, without blocking: (pid, how it ended), in reaping order.
-pub fn reap_all() -> Vec<(i32, Exit)> {
+pub(crate) fn reap_all() -> Vec<(i32, Exit)> {
     let mut out = Vec::new();
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {

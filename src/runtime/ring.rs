@@ -11,18 +11,18 @@
 use std::collections::VecDeque;
 
 /// How much of each stream of each process is kept for `logs`.
-pub const RING_BYTES: usize = 64 * 1024;
+pub(crate) const RING_BYTES: usize = 64 * 1024;
 
 /// A partial line longer than this is handed to followers without waiting for its newline.
 const MAX_PARTIAL_LINE: usize = 8 * 1024;
 
 /// Arrival marks kept per ring; beyond this the oldest are forgotten (their output then
 /// counts as older than anything marked).
-pub const MAX_MARKS: usize = 256;
+pub(crate) const MAX_MARKS: usize = 256;
 
 /// The last [`RING_BYTES`] (or `limit`) bytes written to a stream.
 #[derive(Debug)]
-pub struct Ring {
+pub(crate) struct Ring {
     buf: VecDeque<u8>,
     limit: usize,
     /// Bytes ever pushed: the absolute offset just past the end of `buf`.
@@ -40,7 +40,7 @@ impl Default for Ring {
 }
 
 impl Ring {
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Ring {
             buf: VecDeque::new(),
             limit,
@@ -51,7 +51,7 @@ impl Ring {
     }
 
     /// A new limit (a reload changed `log-buffer`): the oldest bytes beyond it go.
-    pub fn set_limit(&mut self, limit: usize) {
+    pub(crate) fn set_limit(&mut self, limit: usize) {
         self.limit = limit.max(1);
         let over = self.buf.len().saturating_sub(self.limit);
         self.buf.drain(..over);
@@ -61,7 +61,7 @@ impl Ring {
 
     /// Pushes `data`, the process's `seq`-th chunk of output (counted over both streams):
     /// a chunk that does not follow this ring's last one directly starts a new run.
-    pub fn push_marked(&mut self, data: &[u8], seq: u64) {
+    pub(crate) fn push_marked(&mut self, data: &[u8], seq: u64) {
         if self.last.is_none_or(|last| last + 1 != seq) {
             if self.marks.len() == MAX_MARKS {
                 self.marks.pop_front();
@@ -82,7 +82,7 @@ impl Ring {
     }
 
     /// The kept bytes with their runs: (offset in the bytes, arrival number) of each.
-    pub fn runs(&self) -> (Vec<u8>, Vec<(usize, u64)>) {
+    pub(crate) fn runs(&self) -> (Vec<u8>, Vec<(usize, u64)>) {
         let bytes = self.tail(None);
         let start = self.total - bytes.len() as u64;
         let runs = self
@@ -93,7 +93,7 @@ impl Ring {
         (bytes, runs)
     }
 
-    pub fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         self.total += data.len() as u64;
         if data.len() >= self.limit {
             self.buf.clear();
@@ -111,17 +111,14 @@ impl Ring {
         self.buf.extend(data);
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.buf.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
     }
 
     /// The kept bytes, or only the last `lines` lines of them (a final line without its
     /// newline counts as a line).
-    pub fn tail(&self, lines: Option<usize>) -> Vec<u8> {
+    pub(crate) fn tail(&self, lines: Option<usize>) -> Vec<u8> {
         let (a, b) = self.buf.as_slices();
         let mut all = Vec::with_capacity(a.len() + b.len());
         all.extend_from_slice(a);
@@ -139,7 +136,7 @@ impl Ring {
 /// Two streams' kept bytes and runs ([`Ring::runs`]) in arrival order. A run boundary
 /// inside a line moves to that line's end, so lines stay whole; bytes before a stream's
 /// first mark count as the oldest.
-pub fn interleave(a: (&[u8], &[(usize, u64)]), b: (&[u8], &[(usize, u64)])) -> Vec<u8> {
+pub(crate) fn interleave(a: (&[u8], &[(usize, u64)]), b: (&[u8], &[(usize, u64)])) -> Vec<u8> {
     let mut pieces: Vec<(u64, &[u8])> = Vec::new();
     for (bytes, runs) in [a, b] {
         let mut bounds: Vec<(usize, u64)> = vec![(0, 0)];
@@ -175,7 +172,7 @@ pub fn interleave(a: (&[u8], &[(usize, u64)]), b: (&[u8], &[(usize, u64)])) -> V
 }
 
 /// Where the last `n` lines of `data` begin.
-pub fn last_lines_start(data: &[u8], n: usize) -> usize {
+pub(crate) fn last_lines_start(data: &[u8], n: usize) -> usize {
     if n == 0 {
         return data.len();
     }
@@ -197,13 +194,13 @@ pub fn last_lines_start(data: &[u8], n: usize) -> usize {
 /// characters whole, since `\n` never falls inside one). A line longer than 8 KiB is handed
 /// out in pieces, each cut between two characters.
 #[derive(Debug, Default)]
-pub struct LineFramer {
+pub(crate) struct LineFramer {
     partial: Vec<u8>,
 }
 
 impl LineFramer {
     /// Adds a chunk; returns the complete lines it finishes (possibly empty).
-    pub fn push(&mut self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn push(&mut self, data: &[u8]) -> Vec<u8> {
         let Some(last_nl) = data.iter().rposition(|&b| b == b'\n') else {
             self.partial.extend_from_slice(data);
             if self.partial.len() > MAX_PARTIAL_LINE {
@@ -226,7 +223,7 @@ impl LineFramer {
 
     /// Takes a chunk nobody follows: the same unfinished-line state as [`Self::push`]
     /// leaves, without building the lines only to drop them.
-    pub fn skip(&mut self, data: &[u8]) {
+    pub(crate) fn skip(&mut self, data: &[u8]) {
         match data.iter().rposition(|&b| b == b'\n') {
             None => {
                 self.partial.extend_from_slice(data);
@@ -244,13 +241,13 @@ impl LineFramer {
     }
 
     /// The unfinished line, when the stream ends.
-    pub fn flush(&mut self) -> Vec<u8> {
+    pub(crate) fn flush(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.partial)
     }
 }
 
 /// How many bytes at the end of `data` start a UTF-8 character that is not complete yet.
-pub fn incomplete_tail(data: &[u8]) -> usize {
+pub(crate) fn incomplete_tail(data: &[u8]) -> usize {
     for back in 1..=data.len().min(4) {
         let b = data[data.len() - back];
         if b & 0xC0 == 0x80 {

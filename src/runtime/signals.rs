@@ -32,7 +32,7 @@ const PER_WAKEUP: usize = 64;
 
 /// What the daemon does on a signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Reap,
     Shutdown,
     Reload,
@@ -42,7 +42,7 @@ pub enum Action {
 }
 
 /// The daemon's response to signal number `signo`.
-pub fn action(signo: i32) -> Action {
+pub(crate) fn action(signo: i32) -> Action {
     match Signal::try_from(signo) {
         Ok(Signal::SIGCHLD) => Action::Reap,
         Ok(Signal::SIGTERM | Signal::SIGINT | Signal::SIGQUIT) => Action::Shutdown,
@@ -64,7 +64,7 @@ fn taken() -> SigSet {
 
 /// Sets SIGCHLD back to its default action, blocks every signal the daemon handles and
 /// opens the signalfd that receives them. Call first thing, before any thread could exist.
-pub fn take() -> nix::Result<SignalFd> {
+pub(crate) fn take() -> nix::Result<SignalFd> {
     // SAFETY: SIG_DFL installs no handler code.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }?;
     let set = taken();
@@ -73,7 +73,7 @@ pub fn take() -> nix::Result<SignalFd> {
 }
 
 /// A signal's name: `SIGUSR1`, `SIGRTMIN+3`, or `signal 99`.
-pub fn name(signo: i32) -> String {
+pub(crate) fn name(signo: i32) -> String {
     if let Ok(s) = Signal::try_from(signo) {
         return s.as_str().to_owned();
     }
@@ -90,7 +90,7 @@ pub fn name(signo: i32) -> String {
 
 impl Supervisor {
     /// The signalfd is readable: act on what arrived.
-    pub fn signals_ready(&mut self, fd: &SignalFd) {
+    pub(crate) fn signals_ready(&mut self, fd: &SignalFd) {
         for _ in 0..PER_WAKEUP {
             match fd.read_signal() {
                 Ok(Some(info)) => {

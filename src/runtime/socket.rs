@@ -31,7 +31,7 @@ use nix::unistd::{Gid, Group, Uid, User};
 /// Why the socket cannot be taken; a hint, where there is one, is the diagnostic's `help`
 /// (printed by the CLI after the message), not part of the message.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum BindError {
+pub(crate) enum BindError {
     #[error("a daemon is already listening on {}", .0.display())]
     InUse(PathBuf),
     #[error(
@@ -53,7 +53,7 @@ pub enum BindError {
 /// The bound socket file and its lock; [`SocketFile::remove`] deletes both if they are still
 /// ours. The lock is released when the process exits.
 #[derive(Debug)]
-pub struct SocketFile {
+pub(crate) struct SocketFile {
     path: PathBuf,
     dev_ino: Option<(u64, u64)>,
     lock: Option<Lock>,
@@ -67,14 +67,14 @@ struct Lock {
 }
 
 impl SocketFile {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Removes the socket file unless something else has replaced it meanwhile, then the
     /// lock file (still held: whoever opened it before the unlink finds, once it gets the
     /// lock, that the path names another file now, and tries again).
-    pub fn remove(&self) {
+    pub(crate) fn remove(&self) {
         if same_file(&self.path, self.dev_ino) {
             let _ = std::fs::remove_file(&self.path);
         }
@@ -95,14 +95,14 @@ fn same_file(path: &Path, dev_ino: Option<(u64, u64)>) -> bool {
 }
 
 /// `PATH.lock`, beside the socket.
-pub fn lock_path(socket: &Path) -> PathBuf {
+pub(crate) fn lock_path(socket: &Path) -> PathBuf {
     let mut name = socket.as_os_str().to_owned();
     name.push(".lock");
     PathBuf::from(name)
 }
 
 /// Binds `path` (mode 0600 from the first instant), after the checks in the module doc.
-pub fn bind(path: &Path) -> Result<(UnixListener, SocketFile), BindError> {
+pub(crate) fn bind(path: &Path) -> Result<(UnixListener, SocketFile), BindError> {
     let io_err = |source| BindError::Io {
         path: path.to_owned(),
         source,
@@ -257,7 +257,7 @@ fn take_lock(socket: &Path) -> Result<Lock, BindError> {
 
 /// Creates `folder` (the fallback `/tmp/taskmaster-$UID`) 0700, or checks that the existing
 /// one is a real folder of ours that nobody else can write to.
-pub fn private_folder(folder: &Path) -> Result<(), BindError> {
+pub(crate) fn private_folder(folder: &Path) -> Result<(), BindError> {
     let unsafe_folder = |why: String| BindError::UnsafeFolder {
         path: folder.to_owned(),
         why,
@@ -305,7 +305,7 @@ pub fn private_folder(folder: &Path) -> Result<(), BindError> {
 }
 
 /// Whether a connected peer may talk to the daemon: same uid, or root.
-pub fn peer_allowed(stream: &UnixStream) -> Result<bool, io::Error> {
+pub(crate) fn peer_allowed(stream: &UnixStream) -> Result<bool, io::Error> {
     let cred = getsockopt(stream, PeerCredentials)?;
     let me = nix::unistd::geteuid().as_raw();
     Ok(cred.uid() == me || cred.uid() == 0)
@@ -377,7 +377,7 @@ mod tests {
         let shared = dir.path().join("shared");
         std::fs::create_dir(&shared).unwrap();
         let chmod = |mode| {
-            std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(mode)).unwrap()
+            std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(mode)).unwrap();
         };
         chmod(0o777);
         let path = shared.join("t.sock");

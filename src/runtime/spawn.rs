@@ -62,11 +62,11 @@ use crate::plan::placeholder::{self, Who};
 mod creds;
 mod vfork;
 use creds::Switch;
-pub use creds::SwitchError;
+pub(crate) use creds::SwitchError;
 
 /// What every spawn shares, computed once at start-up.
 #[derive(Debug, Clone)]
-pub struct SpawnContext {
+pub(crate) struct SpawnContext {
     /// The daemon's PATH, used when `env` does not set one.
     pub path: Option<OsString>,
     /// The `RLIMIT_NOFILE` the daemon started with, restored in children.
@@ -78,7 +78,7 @@ pub struct SpawnContext {
 impl SpawnContext {
     /// Reads PATH and the environment, and raises the daemon's own open-file limit to its
     /// hard limit (each child costs the daemon up to three fds: pidfd and two pipes).
-    pub fn init() -> Self {
+    pub(crate) fn init() -> Self {
         let original = rustix::process::getrlimit(Resource::Nofile);
         let raised = Rlimit {
             current: original.maximum,
@@ -106,7 +106,7 @@ impl SpawnContext {
 /// Who a child is, passed to it as `TASKMASTER_PROGRAM`, `TASKMASTER_PROCESS` and
 /// `TASKMASTER_PROCESS_NUM`.
 #[derive(Debug, Clone, Copy)]
-pub struct Identity<'a> {
+pub(crate) struct Identity<'a> {
     pub program: &'a str,
     pub process: &'a str,
     pub num: u32,
@@ -124,7 +124,7 @@ impl Identity<'_> {
 
 /// A child that started.
 #[derive(Debug)]
-pub struct Spawned {
+pub(crate) struct Spawned {
     pub pid: i32,
     /// The read ends of the output pipes, non-blocking, for `Memory` targets.
     pub stdout: Option<File>,
@@ -133,7 +133,7 @@ pub struct Spawned {
 
 /// Why a child could not be started; shown as the process's `reason`.
 #[derive(Debug, thiserror::Error)]
-pub enum SpawnError {
+pub(crate) enum SpawnError {
     #[error("{program}: not found on PATH")]
     NotFound { program: String },
     #[error("{}: {source}", path.display())]
@@ -229,7 +229,7 @@ impl Output {
 }
 
 /// Starts one process of `spec`, its placeholders expanded for `who`.
-pub fn spawn(
+pub(crate) fn spawn(
     spec: &ProgramSpec,
     ctx: &SpawnContext,
     who: &Identity<'_>,
@@ -546,7 +546,7 @@ fn spawn_forked(
 /// a CI runner, an ssh session, a shell) must not reach the children, where a held pipe end
 /// means "the job never sees EOF". Every descriptor the daemon opens itself is close-on-exec
 /// already. Called once at start-up; a failure is returned for the event log, not fatal.
-pub fn cloexec_inherited_fds() -> io::Result<()> {
+pub(crate) fn cloexec_inherited_fds() -> io::Result<()> {
     use nix::libc;
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors; it
     // closes nothing and touches no memory.
@@ -605,7 +605,7 @@ fn nonblocking(fd: OwnedFd) -> Option<File> {
 
 /// Finds the executable `cmd[0]` names: a path (relative ones against `workingdir`), or a
 /// name searched on `path_var` (relative entries against `workingdir` too, when set).
-pub fn resolve_program(
+pub(crate) fn resolve_program(
     program: &str,
     path_var: Option<&OsStr>,
     workingdir: Option<&Path>,

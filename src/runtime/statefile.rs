@@ -29,7 +29,7 @@ use super::procfs;
 
 /// One recorded group.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
+pub(crate) struct Group {
     pub pgid: i32,
     /// The leader's start time; `None` until read (at the next flush).
     pub start: Option<u64>,
@@ -40,21 +40,21 @@ pub struct Group {
 
 /// The live groups of this daemon and the file recording them.
 #[derive(Debug)]
-pub struct StateFile {
+pub(crate) struct StateFile {
     path: PathBuf,
     groups: BTreeMap<i32, Group>,
     dirty: bool,
 }
 
 /// The record's path for a socket path.
-pub fn path_for(socket: &Path) -> PathBuf {
+pub(crate) fn path_for(socket: &Path) -> PathBuf {
     let mut name = socket.as_os_str().to_owned();
     name.push(".groups");
     PathBuf::from(name)
 }
 
 impl StateFile {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         StateFile {
             path,
             groups: BTreeMap::new(),
@@ -62,12 +62,12 @@ impl StateFile {
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// A group began (a spawn).
-    pub fn add(&mut self, pgid: i32, name: &str, signal: i32, stoptime: Duration) {
+    pub(crate) fn add(&mut self, pgid: i32, name: &str, signal: i32, stoptime: Duration) {
         self.groups.insert(
             pgid,
             Group {
@@ -82,14 +82,14 @@ impl StateFile {
     }
 
     /// A group ended.
-    pub fn remove(&mut self, pgid: i32) {
+    pub(crate) fn remove(&mut self, pgid: i32) {
         if self.groups.remove(&pgid).is_some() {
             self.dirty = true;
         }
     }
 
     /// Writes the record if it changed since the last flush.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         if !self.dirty {
             return Ok(());
         }
@@ -125,13 +125,13 @@ impl StateFile {
     }
 
     /// Removes the record (a clean exit: nothing is left).
-    pub fn remove_file(&self) {
+    pub(crate) fn remove_file(&self) {
         let _ = fs::remove_file(&self.path);
     }
 }
 
 /// Parses a record; lines that do not parse are skipped.
-pub fn parse(text: &str) -> Vec<Group> {
+pub(crate) fn parse(text: &str) -> Vec<Group> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|line| {
@@ -153,7 +153,7 @@ pub fn parse(text: &str) -> Vec<Group> {
 }
 
 /// The recorded groups at `path` (none when there is no record).
-pub fn previous(path: &Path) -> Vec<Group> {
+pub(crate) fn previous(path: &Path) -> Vec<Group> {
     fs::read_to_string(path).map_or_else(|_| Vec::new(), |t| parse(&t))
 }
 
@@ -166,7 +166,7 @@ struct Victim {
 /// Stops what is still alive of `groups`: the stop signal, then SIGKILL after each group's
 /// stoptime; returns once they are gone (or 5 s after the SIGKILL). Returns the names of
 /// the groups found alive and how many processes they had. Blocks: called before the loop.
-pub fn stop_previous(groups: &[Group]) -> Vec<(String, usize)> {
+pub(crate) fn stop_previous(groups: &[Group]) -> Vec<(String, usize)> {
     let mut victims: Vec<Victim> = Vec::new();
     let mut counts = vec![0usize; groups.len()];
     let me = std::process::id() as i32;

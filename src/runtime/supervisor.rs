@@ -77,7 +77,7 @@ use crate::plan::Plan;
 use crate::plan::model::{ProgramSpec, format_duration, is_expected_exit, process_name};
 use crate::protocol::{ErrorKind, ErrorReply, ProcessState, ProcessStatus, Response};
 
-pub type ProcId = u64;
+pub(crate) type ProcId = u64;
 
 /// One configured program: its current spec and its processes, by index.
 #[derive(Debug)]
@@ -88,7 +88,7 @@ struct Program {
 
 /// Which output stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
@@ -114,7 +114,7 @@ impl Captured {
 
 /// Which of a process's output `logs` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shown {
+pub(crate) enum Shown {
     Stdout,
     Stderr,
     /// Both, in arrival order (`--both`).
@@ -415,7 +415,7 @@ impl Connections {
 ///   empty; until then it is listed, retiring. Process and client ids are never reused.
 /// - Replies keep the order of requests per connection; a `start`/`stop`/`restart` reply
 ///   waits until every named process has settled.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     handle: LoopHandle<'static, Supervisor>,
     /// Stops the loop once a shutdown is complete.
     signal: LoopSignal,
@@ -444,7 +444,7 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(
+    pub(crate) fn new(
         handle: LoopHandle<'static, Supervisor>,
         signal: LoopSignal,
         log: EventLog,
@@ -474,24 +474,24 @@ impl Supervisor {
     }
 
     /// Notes a line in the event log.
-    pub fn note(&mut self, line: std::fmt::Arguments<'_>) {
+    pub(crate) fn note(&mut self, line: std::fmt::Arguments<'_>) {
         self.log.log(line);
     }
 
     /// Hands the batched event log on (once per loop iteration, and before exiting).
-    pub fn flush_log(&mut self) {
+    pub(crate) fn flush_log(&mut self) {
         self.log.flush();
     }
 
     /// Whether a shutdown has begun.
-    pub fn shutting_down(&self) -> bool {
+    pub(crate) fn shutting_down(&self) -> bool {
         self.shutdown.is_some()
     }
 
     /// The daemon is leaving (`clean`: after a shutdown that stopped every group): the
     /// socket file goes, and the record of live groups is removed, or written one last
     /// time for the next daemon when groups may be left.
-    pub fn finish(&mut self, clean: bool) {
+    pub(crate) fn finish(&mut self, clean: bool) {
         if clean {
             self.groups.remove_file();
         } else {
@@ -502,7 +502,7 @@ impl Supervisor {
     }
 
     /// Takes on a plan at start-up: creates every process and starts the autostart ones.
-    pub fn start_plan(&mut self, plan: Plan) {
+    pub(crate) fn start_plan(&mut self, plan: Plan) {
         let specs: Vec<ProgramSpec> = plan.programs.values().cloned().collect();
         self.plan = plan;
         // Every process exists before any starts: a dependency must be there to be waited
@@ -515,7 +515,7 @@ impl Supervisor {
     }
 
     /// Creates a program's processes (STOPPED) and starts them when `autostart`.
-    pub fn add_program(&mut self, spec: ProgramSpec) {
+    pub(crate) fn add_program(&mut self, spec: ProgramSpec) {
         let spec = Rc::new(spec);
         let name = spec.name.clone();
         self.table.programs.insert(
@@ -730,7 +730,7 @@ impl Supervisor {
     }
 
     /// SIGCHLD: reaps every exited child and routes each status (see [`super::reap`]).
-    pub fn reap(&mut self) {
+    pub(crate) fn reap(&mut self) {
         let exits = self.os.reap();
         if exits.is_empty() {
             return;
@@ -901,7 +901,7 @@ impl Supervisor {
 
     /// Writes the record of live groups if it changed (once per loop iteration). A failure
     /// is logged once, not at every change, until a write succeeds again.
-    pub fn flush_groups(&mut self) {
+    pub(crate) fn flush_groups(&mut self) {
         match self.groups.flush() {
             Ok(()) => self.groups_unwritable = false,
             Err(e) if !self.groups_unwritable => {
@@ -1012,7 +1012,7 @@ impl Supervisor {
         let seq = proc.timer_seq;
         match self
             .handle
-            .insert_source(Timer::from_duration(after), move |_, _, sup| {
+            .insert_source(Timer::from_duration(after), move |_, (), sup| {
                 sup.timer_fired(id, seq);
                 TimeoutAction::Drop
             }) {
@@ -1176,7 +1176,7 @@ impl Supervisor {
     }
 
     /// Begins a graceful shutdown: stop everything, then exit once no child is left.
-    pub fn begin_shutdown(&mut self, client: Option<ClientId>) {
+    pub(crate) fn begin_shutdown(&mut self, client: Option<ClientId>) {
         let first = self.shutdown.is_none();
         let waiters = self.shutdown.get_or_insert_with(Vec::new);
         if let Some(c) = client {
@@ -1196,7 +1196,7 @@ impl Supervisor {
     }
 
     /// On a second SIGTERM/SIGINT/SIGQUIT: kill what is still stopping, now.
-    pub fn kill_everything(&mut self) {
+    pub(crate) fn kill_everything(&mut self) {
         self.log
             .log(format_args!("second signal: killing every process now"));
         self.kill_all_groups();
@@ -1204,7 +1204,7 @@ impl Supervisor {
 
     /// The loop cannot go on (it returned an error, or a bug panicked): no child may be
     /// left unsupervised, so every group is killed before the daemon exits.
-    pub fn abandon(&mut self, why: &str) {
+    pub(crate) fn abandon(&mut self, why: &str) {
         self.log
             .log(format_args!("{why}: killing every process and exiting"));
         self.kill_all_groups();
@@ -1221,7 +1221,7 @@ impl Supervisor {
     /// Closes and reopens every file the daemon writes itself (SIGUSR2, every applied
     /// reload), so that `mv x.log x.log.1` followed by either starts a new file: the event
     /// log's `logfile` and every daemon-written program log (the `output` module).
-    pub fn reopen_logs(&mut self) {
+    pub(crate) fn reopen_logs(&mut self) {
         self.reopen_program_logs();
         let path = self.plan.daemon.logfile.clone();
         match self.log.set_file(path.as_deref()) {

@@ -598,7 +598,7 @@ fn every_command_and_option_is_documented() {
             failures.push(format!("cli/index.md does not list `{name}`"));
         }
         // `export systemd --dir`: options of nested subcommands count too.
-        let nested = sub.get_subcommands().flat_map(|s| s.get_arguments());
+        let nested = sub.get_subcommands().flat_map(clap::Command::get_arguments);
         for arg in sub.get_arguments().chain(nested) {
             if let Some(long) = arg.get_long()
                 && !text.contains(&format!("--{long}"))

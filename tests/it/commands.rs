@@ -47,7 +47,7 @@ fn stop_and_start_one_process() {
     d.ok(&["start", "web:1"]);
     let row = d.must_row("web:1");
     assert_eq!(row["state"], "RUNNING", "{row}");
-    assert_ne!(row["pid"].as_u64(), Some(w1 as u64));
+    assert_ne!(row["pid"].as_u64(), Some(u64::from(w1)));
 }
 
 #[test]
@@ -60,7 +60,7 @@ fn restart_a_program_restarts_all_its_processes_only() {
         assert_eq!(row["state"], "RUNNING", "{row}");
         assert_ne!(
             row["pid"].as_u64(),
-            Some(old as u64),
+            Some(u64::from(old)),
             "{name} got a new process"
         );
         assert!(!pid_alive(old));

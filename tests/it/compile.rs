@@ -32,9 +32,8 @@ fn render(report: &Report) -> String {
 fn invalid_configs() {
     insta::glob!("../fixtures/invalid", "*.kdl", |path| {
         let (name, text) = fixture(path);
-        let report = match compile(&name, &text, Path::new(BASE)) {
-            Ok(_) => panic!("{name} compiled but is in fixtures/invalid"),
-            Err(report) => report,
+        let Err(report) = compile(&name, &text, Path::new(BASE)) else {
+            panic!("{name} compiled but is in fixtures/invalid")
         };
         assert!(report.has_errors());
         assert_eq!(render(&report), report.render(false));
@@ -344,7 +343,7 @@ fn check_bounded(args: &[&str], dir: &Path) -> (i32, String, String) {
 /// The codes of `check --format json`'s diagnostics.
 fn json_codes(stdout: &str) -> Vec<String> {
     let json: serde_json::Value =
-        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {:.300}", stdout));
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout:.300}"));
     json["diagnostics"]
         .as_array()
         .unwrap()

@@ -65,9 +65,9 @@ fn abridged(text: &str) -> String {
     if wants.len() <= 12 {
         return text.to_owned();
     }
-    let mut out: Vec<String> = lines[..first + 3].iter().map(|l| l.to_string()).collect();
+    let mut out: Vec<String> = lines[..first + 3].iter().map(ToString::to_string).collect();
     out.push(format!("[… {} more Wants= lines …]", wants.len() - 6));
-    out.extend(lines[last - 2..].iter().map(|l| l.to_string()));
+    out.extend(lines[last - 2..].iter().map(ToString::to_string));
     out.join("\n") + "\n"
 }
 

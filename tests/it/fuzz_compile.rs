@@ -206,7 +206,7 @@ proptest! {
 
 /// Valid KDL 2 with every construct the pre-scan must see through, for the piece-cutting
 /// property below.
-const TRICKY: &str = r####"
+const TRICKY: &str = r###"
 /- program "old" {
     cmd "x { y"
 }
@@ -222,7 +222,7 @@ program "u" {
         continued" ; B #"}"# }
     /* block { /* nested } */ } */ stopsignal         "TERM" // after a continuation
 }
-"####;
+"###;
 
 /// Cutting a big valid file into pieces must not change what it parses to: same nodes, same
 /// spans, no error kdl would not give on the whole text.

@@ -52,9 +52,10 @@ pub fn wait_some<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option
         if let Some(value) = f() {
             return value;
         }
-        if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -431,7 +432,10 @@ impl Daemon {
 
     /// The daemon's exit status if it has exited (reaping it).
     pub fn try_exit_status(&self) -> Option<ExitStatus> {
-        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        let mut child = self
+            .child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         child.as_mut()?.try_wait().ok().flatten()
     }
 
@@ -522,7 +526,10 @@ impl Daemon {
 
     /// Remembers the pid of every status row, for the cleanup.
     fn remember(&self, rows: &[Value]) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for row in rows {
             if let Some(pid) = row["pid"].as_u64().map(|p| p as u32)
                 && let Some(stat) = proc_stat(pid)
@@ -612,7 +619,11 @@ impl Daemon {
 
     /// SIGKILLs whatever is left of the daemon and its processes.
     fn cleanup(&mut self) {
-        let mut slot = self.child.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut slot = self
+            .child
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         let mut victims: Vec<ProcStat> = Vec::new();
         if let Some(child) = slot.as_mut()
             && child.try_wait().ok().flatten().is_none()
@@ -635,8 +646,11 @@ impl Daemon {
     }
 
     fn kill_seen(&self, extra: &[ProcStat]) {
-        let mut known: BTreeSet<(u32, u64)> =
-            self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut known: BTreeSet<(u32, u64)> = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         known.extend(extra.iter().map(|p| (p.pid, p.starttime)));
         let groups: BTreeSet<i32> = known.iter().map(|&(pid, _)| pid as i32).collect();
         for p in all_procs() {

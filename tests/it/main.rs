@@ -20,6 +20,8 @@
 //! its regressions next to the module (`diff_props.proptest-regressions`). Run one module
 //! with `cargo test --test it MODULE::`.
 
+// The harness's helpers are `pub` for the test modules beside it; this crate has no API.
+#![allow(unreachable_pub)]
 // `Daemon::start` and `Sandbox::write_config` take a `Config` or text; the many tests (here and
 // on branches to come) that pass `&format!(…)` or `&program(…)` stay as they are.
 #![allow(clippy::needless_borrows_for_generic_args)]

@@ -113,7 +113,7 @@ fn a_peer_of_another_uid_is_refused() {
     d.running_pid("a");
     // Open the way for uid 65534 on purpose, so only the daemon's peer check stands.
     let open = |p: &std::path::Path, mode| {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
     };
     open(d.sb.root(), 0o755);
     open(&d.socket(), 0o666);
@@ -203,7 +203,7 @@ fn run_refuses_a_socket_in_a_folder_others_can_write_to() {
     let shared = sb.path("shared");
     std::fs::create_dir(&shared).expect("mkdir");
     let chmod = |mode| {
-        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(mode)).expect("chmod");
     };
     chmod(0o777);
     let sock = shared.join("t.sock");

@@ -15,7 +15,7 @@ extern "C" fn on_sigint(_: nix::libc::c_int) {
 }
 
 /// Installs the flag-raising SIGINT handler for the rest of the process.
-pub fn install() -> nix::Result<()> {
+pub(crate) fn install() -> nix::Result<()> {
     let action = SigAction::new(
         SigHandler::Handler(on_sigint),
         SaFlags::SA_RESTART,
@@ -27,11 +27,11 @@ pub fn install() -> nix::Result<()> {
 }
 
 /// Whether Ctrl-C was pressed since the last call; clears the flag.
-pub fn take() -> bool {
+pub(crate) fn take() -> bool {
     INTERRUPTED.swap(false, Ordering::SeqCst)
 }
 
 /// Forgets an earlier Ctrl-C (before a new command starts).
-pub fn clear() {
+pub(crate) fn clear() {
     INTERRUPTED.store(false, Ordering::SeqCst);
 }

@@ -38,29 +38,29 @@ use super::interrupt;
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long a non-waiting command waits for the daemon's next bytes, by default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `shell --timeout D`: the default of every command the shell runs.
 static SHELL_TIMEOUT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
 
 /// Makes `timeout` the default of every later command of this process (the shell's).
-pub fn set_default_timeout(timeout: Duration) {
+pub(crate) fn set_default_timeout(timeout: Duration) {
     let _ = SHELL_TIMEOUT.set(timeout);
 }
 
 /// Silence on a waiting command's connection after which the daemon is pinged.
-pub const PROBE_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 /// Where a command's daemon is and how long it may stay silent.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     pub socket: PathBuf,
     pub timeout: Duration,
 }
 
 impl Target {
     /// The socket rule ([`socket_path`]) applied to a command's options.
-    pub fn from_arg(arg: &SocketArg) -> Result<Target, ClientError> {
+    pub(crate) fn from_arg(arg: &SocketArg) -> Result<Target, ClientError> {
         let socket = socket_path::for_client(arg.socket.as_deref(), arg.config.as_deref())
             .map_err(ClientError::Config)?;
         Ok(Target {
@@ -74,7 +74,7 @@ impl Target {
 
     /// `socket` with the default timeout.
     #[cfg(test)]
-    pub fn new(socket: &Path) -> Target {
+    pub(crate) fn new(socket: &Path) -> Target {
         Target {
             socket: socket.to_owned(),
             timeout: DEFAULT_TIMEOUT,
@@ -84,7 +84,7 @@ impl Target {
 
 /// How a command waits for its answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
+pub(crate) enum Wait {
     /// `status`, `logs`, `diff`, `reload`: silence longer than the timeout is a failure.
     Answer,
     /// `start`, `stop`, `restart`, `shutdown`: wait for the work, pinging the daemon after
@@ -99,7 +99,7 @@ pub enum Wait {
 /// Why a conversation with the daemon failed. The message says what happened; what to do
 /// about it is the diagnostic's help, printed on a `help:` line of its own.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// Nothing answers on the socket.
     #[error("cannot reach the daemon at {}: {reason}", socket.display())]
     #[diagnostic(help(
@@ -144,7 +144,7 @@ fn show_duration(d: Duration) -> String {
 
 impl ClientError {
     /// The contract's exit status for this failure.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             ClientError::Unreachable { .. }
             | ClientError::ForeignServer { .. }
@@ -160,7 +160,7 @@ impl ClientError {
 }
 
 /// An open connection to the daemon.
-pub struct Connection {
+pub(crate) struct Connection {
     stream: UnixStream,
     target: Target,
     wait: Wait,
@@ -178,7 +178,7 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `target`'s socket, waiting for answers the `wait` way.
-    pub fn open(target: &Target, wait: Wait) -> Result<Connection, ClientError> {
+    pub(crate) fn open(target: &Target, wait: Wait) -> Result<Connection, ClientError> {
         let socket = &target.socket;
         let unreachable = |reason: String| ClientError::Unreachable {
             socket: socket.to_owned(),
@@ -223,17 +223,17 @@ impl Connection {
     }
 
     /// Gives up reading answers after `deadline`.
-    pub fn set_deadline(&mut self, deadline: Instant) {
+    pub(crate) fn set_deadline(&mut self, deadline: Instant) {
         self.deadline = Some(deadline);
     }
 
     /// The socket this connection talks to.
-    pub fn socket(&self) -> &Path {
+    pub(crate) fn socket(&self) -> &Path {
         &self.target.socket
     }
 
     /// Sends one request line.
-    pub fn send(&mut self, request: Request) -> Result<(), ClientError> {
+    pub(crate) fn send(&mut self, request: Request) -> Result<(), ClientError> {
         let mut line =
             serde_json::to_vec(&RequestLine::new(request)).map_err(|e| ClientError::Protocol {
                 socket: self.target.socket.clone(),
@@ -263,7 +263,7 @@ impl Connection {
 
     /// The next answer line, or `None` when the daemon closed the connection cleanly
     /// between lines.
-    pub fn recv(&mut self) -> Result<Option<Response>, ClientError> {
+    pub(crate) fn recv(&mut self) -> Result<Option<Response>, ClientError> {
         let Some(line) = self.read_line()? else {
             return Ok(None);
         };
@@ -277,12 +277,16 @@ impl Connection {
     }
 
     /// The next answer, where the connection ending first is an error.
-    pub fn expect(&mut self) -> Result<Response, ClientError> {
+    pub(crate) fn expect(&mut self) -> Result<Response, ClientError> {
         self.recv()?.ok_or_else(|| self.dropped())
     }
 
     /// Sends a request and reads its one answer.
-    pub fn call(target: &Target, wait: Wait, request: Request) -> Result<Response, ClientError> {
+    pub(crate) fn call(
+        target: &Target,
+        wait: Wait,
+        request: Request,
+    ) -> Result<Response, ClientError> {
         let mut conn = Connection::open(target, wait)?;
         conn.send(request)?;
         conn.expect()

@@ -20,7 +20,7 @@ const NAME_COMMANDS: &str = "status start stop restart logs pid signal";
 const SIGNALS: &str = "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP TSTP WINCH";
 
 /// The full script for `shell`.
-pub fn script(shell: Shell) -> Vec<u8> {
+pub(super) fn script(shell: Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "taskmaster", &mut out);
     let generated = String::from_utf8_lossy(&out).into_owned();

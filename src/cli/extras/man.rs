@@ -44,7 +44,7 @@ fn page_name(sub: &clap::Command) -> String {
 
 /// The main page's own sections after EXIT STATUS and ENVIRONMENT (which
 /// [`crate::cli::reference`] renders), as roff.
-const MAN_SECTIONS: &str = r#".SH FILES
+const MAN_SECTIONS: &str = r".SH FILES
 .TP
 \fI./taskmaster.kdl\fR
 The config \fBrun\fR reads when given none; client commands look in it for the \fBsocket\fR
@@ -98,7 +98,7 @@ Follow web's output.
 .TP
 \fBtaskmaster import supervisord.conf > taskmaster.kdl\fR
 Convert a supervisord config.
-"#;
+";
 
 /// The SEE ALSO section: the page of every subcommand, all of which `--dir` writes.
 fn see_also(cmd: &clap::Command) -> String {
@@ -115,7 +115,7 @@ fn see_also(cmd: &clap::Command) -> String {
 }
 
 /// The main page, `taskmaster(1)`.
-pub fn main_page() -> std::io::Result<Vec<u8>> {
+pub(super) fn main_page() -> std::io::Result<Vec<u8>> {
     let cmd = command();
     let man = clap_mangen::Man::new(cmd.clone());
     let mut out = Vec::new();
@@ -133,7 +133,7 @@ pub fn main_page() -> std::io::Result<Vec<u8>> {
 }
 
 /// The page of one subcommand, `taskmaster-NAME(1)`; `None` for a name that has none.
-pub fn sub_page(name: &str) -> Option<std::io::Result<Vec<u8>>> {
+pub(super) fn sub_page(name: &str) -> Option<std::io::Result<Vec<u8>>> {
     // `export systemd` and `export-systemd` both name taskmaster-export-systemd(1).
     let wanted = name.split_whitespace().collect::<Vec<_>>().join("-");
     let sub = documented(&command())
@@ -145,7 +145,7 @@ pub fn sub_page(name: &str) -> Option<std::io::Result<Vec<u8>>> {
 
 /// Writes `taskmaster.1` and one `taskmaster-NAME.1` per subcommand into `dir`; returns the
 /// paths written.
-pub fn write_all(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+pub(super) fn write_all(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
     let main = dir.join("taskmaster.1");
@@ -162,7 +162,7 @@ pub fn write_all(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
 }
 
 /// The names of the subcommand pages, for `man`'s usage error.
-pub fn page_names() -> Vec<String> {
+pub(super) fn page_names() -> Vec<String> {
     documented(&command()).iter().map(page_name).collect()
 }
 

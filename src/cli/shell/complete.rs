@@ -23,16 +23,16 @@ const NAMES_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The same for `__complete-names`, which bash, zsh and fish run on every Tab: shorter,
 /// since a shell prompt waits for it.
-pub const SCRIPT_NAMES_DEADLINE: Duration = Duration::from_secs(1);
+pub(super) const SCRIPT_NAMES_DEADLINE: Duration = Duration::from_secs(1);
 
 /// The rustyline helper: completion only; no hints, highlighting or validation.
-pub struct ShellHelper {
+pub(super) struct ShellHelper {
     socket: PathBuf,
     files: FilenameCompleter,
 }
 
 impl ShellHelper {
-    pub fn new(socket: PathBuf) -> Self {
+    pub(super) fn new(socket: PathBuf) -> Self {
         ShellHelper {
             socket,
             files: FilenameCompleter::new(),
@@ -47,7 +47,7 @@ impl ShellHelper {
 
 /// Every program and process name the daemon at `socket` knows; none when it does not
 /// answer within `deadline`.
-pub fn live_names(socket: &std::path::Path, deadline: Duration) -> Names {
+pub(super) fn live_names(socket: &std::path::Path, deadline: Duration) -> Names {
     let fetch = || -> Option<Names> {
         let target = Target {
             socket: socket.to_owned(),
@@ -72,7 +72,7 @@ pub fn live_names(socket: &std::path::Path, deadline: Duration) -> Names {
 
 /// Names of the daemon's programs and processes.
 #[derive(Debug, Default, Clone)]
-pub struct Names {
+pub(super) struct Names {
     pub programs: Vec<String>,
     pub processes: Vec<String>,
 }
@@ -111,7 +111,11 @@ impl Completer for ShellHelper {
 
 /// What may follow `previous` words, starting with `word`. `names` is called only when
 /// names are wanted.
-pub fn candidates(previous: &[&str], word: &str, names: impl FnOnce() -> Names) -> Vec<String> {
+pub(super) fn candidates(
+    previous: &[&str],
+    word: &str,
+    names: impl FnOnce() -> Names,
+) -> Vec<String> {
     let mut out: Vec<String> = match previous {
         [] | ["help"] => SHELL_COMMANDS.iter().map(|s| (*s).to_owned()).collect(),
         [command, ..] if word.starts_with('-') => flags(command),

@@ -9,7 +9,7 @@ use rustyline::history::FileHistory;
 use super::complete::ShellHelper;
 
 /// `$XDG_STATE_HOME/taskmaster/history`, else `~/.local/state/taskmaster/history`.
-pub fn path() -> Option<PathBuf> {
+pub(super) fn path() -> Option<PathBuf> {
     let non_empty = |name| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
@@ -23,7 +23,7 @@ pub fn path() -> Option<PathBuf> {
 }
 
 /// Loads the history; a missing file is the normal first run.
-pub fn load(editor: &mut Editor<ShellHelper, FileHistory>, path: &Path) {
+pub(super) fn load(editor: &mut Editor<ShellHelper, FileHistory>, path: &Path) {
     if !path.exists() {
         return;
     }
@@ -33,7 +33,7 @@ pub fn load(editor: &mut Editor<ShellHelper, FileHistory>, path: &Path) {
 }
 
 /// Saves the history, creating its folder; a failure is only a warning.
-pub fn save(editor: &mut Editor<ShellHelper, FileHistory>, path: &Path) {
+pub(super) fn save(editor: &mut Editor<ShellHelper, FileHistory>, path: &Path) {
     let result = match path.parent() {
         Some(dir) => std::fs::create_dir_all(dir).map_err(rustyline::error::ReadlineError::from),
         None => Ok(()),

@@ -10,7 +10,7 @@ use crate::cli::client::command_word;
 use crate::cli::{Cli, Command, SocketArg, exit};
 
 /// What the shell does after a line.
-pub enum Outcome {
+pub(super) enum Outcome {
     /// The line ran (or was empty); its exit status.
     Done(u8),
     /// `exit` or `quit`.
@@ -18,13 +18,13 @@ pub enum Outcome {
 }
 
 /// The command words the shell offers, in the order `help` lists them.
-pub const SHELL_COMMANDS: &[&str] = &[
+pub(super) const SHELL_COMMANDS: &[&str] = &[
     "status", "start", "stop", "restart", "wait", "signal", "pid", "reload", "shutdown", "logs",
     "diff", "check", "help", "exit", "quit",
 ];
 
 /// Runs one line of shell input.
-pub fn execute(text: &str, socket: &Path) -> Outcome {
+pub(super) fn execute(text: &str, socket: &Path) -> Outcome {
     let text = text.trim();
     if text.is_empty() || text.starts_with('#') {
         return Outcome::Done(exit::OK);

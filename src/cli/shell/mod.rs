@@ -129,7 +129,7 @@ fn interactive(socket: PathBuf) -> u8 {
                 }
             }
             // Ctrl-C cancels the line being typed.
-            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Interrupted) => {}
             Err(ReadlineError::Eof) => break,
             Err(e) => {
                 eprintln!("error: cannot read a line: {e}");

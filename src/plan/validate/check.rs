@@ -24,13 +24,13 @@ const SETTINGS: &[&str] = &["interval", "timeout", "threshold", "deadline", "del
 
 /// A compiled `log` pattern may take this much memory at most (the regex crate's own
 /// default, said here so it is a documented cap).
-pub const MAX_REGEX_SIZE: usize = 10 * 1024 * 1024;
+pub(crate) const MAX_REGEX_SIZE: usize = 10 * 1024 * 1024;
 
-pub fn readiness(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn readiness(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     spec.readiness = block(ctx, field, CheckRole::Readiness);
 }
 
-pub fn liveness(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn liveness(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     spec.liveness = block(ctx, field, CheckRole::Liveness);
 }
 
@@ -601,7 +601,7 @@ fn passes_through_daemon(target: &OutputTarget, stdout: &OutputTarget) -> bool {
 
 /// The checks that need the whole program: the deadline against `starttime` (in any order
 /// in the file), and a `log` check on a stream the daemon does not see.
-pub fn after_program(ctx: &mut Ctx, node: &KdlNode, spec: &ProgramSpec) {
+pub(crate) fn after_program(ctx: &mut Ctx, node: &KdlNode, spec: &ProgramSpec) {
     let blocks = node.children().map_or(&[][..], |c| c.nodes());
     let Some(readiness) = blocks.iter().find(|n| n.name().value() == "readiness") else {
         return;

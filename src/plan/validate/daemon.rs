@@ -15,7 +15,7 @@ use crate::plan::model::DaemonSettings;
 use crate::plan::report::Problem;
 
 /// Validates a `taskmaster` node into daemon settings.
-pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
+pub(crate) fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
     fields::no_properties(ctx, node, "taskmaster { socket \"taskmaster.sock\" }");
     let args: Vec<_> = arguments(node).collect();
     if let (Some(first), Some(last)) = (args.first(), args.last()) {
@@ -52,7 +52,7 @@ pub fn daemon(ctx: &mut Ctx, node: &KdlNode) -> DaemonSettings {
 
 /// The parse function of the daemon's path directives (see
 /// [`crate::plan::directive::DAEMON`]): an absolute path, or `None` after a problem.
-pub fn path(ctx: &mut Ctx, field: &KdlNode) -> Option<PathBuf> {
+pub(crate) fn path(ctx: &mut Ctx, field: &KdlNode) -> Option<PathBuf> {
     let fname = field.name().value();
     let ex = Directive::find(DAEMON, fname).map_or("", |d| d.example);
     let entry = fields::one_arg(ctx, field, ex)?;

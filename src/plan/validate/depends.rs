@@ -31,7 +31,7 @@ struct Site<'n> {
 
 /// The parse function of the `depends-on` directive: every dependency of one node into
 /// `spec` (a program named twice keeps its first condition; [`graph`] reports it).
-pub fn depends_on(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn depends_on(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     for site in sites(field, Some(ctx)) {
         spec.depends_on
             .entry(site.program.to_owned())
@@ -143,7 +143,12 @@ fn block_site<'n>(child: &'n KdlNode, mut ctx: Option<&mut Ctx>) -> Option<Site<
 /// The checks across programs, once every program node has been read. `known` holds every
 /// program name of the file (also those with problems of their own, so they are not reported
 /// again as unknown), `plan` the programs that compiled.
-pub fn graph(ctx: &mut Ctx, doc: &KdlDocument, known: &HashMap<String, SourceSpan>, plan: &Plan) {
+pub(crate) fn graph(
+    ctx: &mut Ctx,
+    doc: &KdlDocument,
+    known: &HashMap<String, SourceSpan>,
+    plan: &Plan,
+) {
     let names: Vec<&str> = known.keys().map(String::as_str).collect();
     // program → its dependencies (name → the span of that name in its block), first wins.
     let mut edges: BTreeMap<&str, BTreeMap<&str, SourceSpan>> = BTreeMap::new();
@@ -254,7 +259,7 @@ fn check_site(ctx: &mut Ctx, owner: &str, site: &Site, names: &[&str], plan: &Pl
 
 /// Every cycle of the graph, each once, as the path of program names from a program back to
 /// itself (`["web", "db", "web"]`), found by one depth-first search in name order.
-pub fn cycles<'a, V>(edges: &BTreeMap<&'a str, BTreeMap<&'a str, V>>) -> Vec<Vec<&'a str>> {
+pub(crate) fn cycles<'a, V>(edges: &BTreeMap<&'a str, BTreeMap<&'a str, V>>) -> Vec<Vec<&'a str>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Open,

@@ -11,7 +11,7 @@ use crate::plan::codes::Code;
 use crate::plan::report::Problem;
 
 /// Reports properties on a setting node (settings take plain arguments).
-pub fn no_properties(ctx: &mut Ctx, node: &KdlNode, example: &str) {
+pub(super) fn no_properties(ctx: &mut Ctx, node: &KdlNode, example: &str) {
     for prop in properties(node) {
         let key = prop.name().map_or("", |n| n.value());
         ctx.push(
@@ -27,7 +27,7 @@ pub fn no_properties(ctx: &mut Ctx, node: &KdlNode, example: &str) {
 }
 
 /// Reports a `{ … }` block on a setting that takes none.
-pub fn no_children(ctx: &mut Ctx, node: &KdlNode) {
+pub(super) fn no_children(ctx: &mut Ctx, node: &KdlNode) {
     if let Some(children) = node.children() {
         let span = if children.span().is_empty() {
             name_span(node)
@@ -47,13 +47,17 @@ pub fn no_children(ctx: &mut Ctx, node: &KdlNode) {
 }
 
 /// The span from the start of `first` to the end of `last`.
-pub fn cover(first: SourceSpan, last: SourceSpan) -> SourceSpan {
+pub(super) fn cover(first: SourceSpan, last: SourceSpan) -> SourceSpan {
     let end = (last.offset() + last.len()).max(first.offset());
     (first.offset(), end - first.offset()).into()
 }
 
 /// All the arguments of a setting that takes one or more (`exitcodes 0 2`, `cmd "a" "b"`).
-pub fn some_args<'n>(ctx: &mut Ctx, node: &'n KdlNode, example: &str) -> Option<Vec<&'n KdlEntry>> {
+pub(super) fn some_args<'n>(
+    ctx: &mut Ctx,
+    node: &'n KdlNode,
+    example: &str,
+) -> Option<Vec<&'n KdlEntry>> {
     no_properties(ctx, node, example);
     no_children(ctx, node);
     let args: Vec<_> = arguments(node).collect();
@@ -68,7 +72,7 @@ pub fn some_args<'n>(ctx: &mut Ctx, node: &'n KdlNode, example: &str) -> Option<
 }
 
 /// The single argument of a setting.
-pub fn one_arg<'n>(ctx: &mut Ctx, node: &'n KdlNode, example: &str) -> Option<&'n KdlEntry> {
+pub(super) fn one_arg<'n>(ctx: &mut Ctx, node: &'n KdlNode, example: &str) -> Option<&'n KdlEntry> {
     let args = some_args(ctx, node, example)?;
     if let [_, extra @ ..] = args.as_slice()
         && let (Some(first), Some(last)) = (extra.first(), extra.last())
@@ -91,7 +95,7 @@ pub fn one_arg<'n>(ctx: &mut Ctx, node: &'n KdlNode, example: &str) -> Option<&'
     args.first().copied()
 }
 
-pub fn missing_value(node: &KdlNode, example: &str) -> Problem {
+pub(super) fn missing_value(node: &KdlNode, example: &str) -> Problem {
     Problem::new(
         Code::MissingValue,
         name_span(node),
@@ -102,7 +106,7 @@ pub fn missing_value(node: &KdlNode, example: &str) -> Problem {
 }
 
 /// A wrong-type problem on an entry's value.
-pub fn wrong_type(entry: &KdlEntry, field: &str, expected: &str, example: &str) -> Problem {
+pub(super) fn wrong_type(entry: &KdlEntry, field: &str, expected: &str, example: &str) -> Problem {
     let found = kind(entry.value());
     let mut help = format!("write it as: {example}");
     if let KdlValue::String(s) = entry.value()
@@ -119,7 +123,7 @@ pub fn wrong_type(entry: &KdlEntry, field: &str, expected: &str, example: &str) 
     .help(help)
 }
 
-pub fn string<'e>(
+pub(super) fn string<'e>(
     ctx: &mut Ctx,
     entry: &'e KdlEntry,
     field: &str,
@@ -134,7 +138,7 @@ pub fn string<'e>(
     }
 }
 
-pub fn integer(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<i128> {
+pub(super) fn integer(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<i128> {
     match entry.value() {
         KdlValue::Integer(i) => Some(*i),
         _ => {
@@ -145,7 +149,13 @@ pub fn integer(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> O
 }
 
 /// A whole number in `0..=max`; negatives and overflows get their own codes.
-pub fn count(ctx: &mut Ctx, entry: &KdlEntry, field: &str, max: u32, example: &str) -> Option<u32> {
+pub(super) fn count(
+    ctx: &mut Ctx,
+    entry: &KdlEntry,
+    field: &str,
+    max: u32,
+    example: &str,
+) -> Option<u32> {
     let n = integer(ctx, entry, field, example)?;
     if n < 0 {
         ctx.push(negative(entry, field, example));
@@ -168,7 +178,7 @@ pub fn count(ctx: &mut Ctx, entry: &KdlEntry, field: &str, max: u32, example: &s
     }
 }
 
-pub fn negative(entry: &KdlEntry, field: &str, example: &str) -> Problem {
+pub(super) fn negative(entry: &KdlEntry, field: &str, example: &str) -> Problem {
     Problem::new(
         Code::NegativeNumber,
         value_span(entry),
@@ -178,7 +188,7 @@ pub fn negative(entry: &KdlEntry, field: &str, example: &str) -> Problem {
     .help(format!("write it as: {example}"))
 }
 
-pub fn boolean(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<bool> {
+pub(super) fn boolean(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<bool> {
     match entry.value() {
         KdlValue::Bool(b) => Some(*b),
         _ => {
@@ -189,7 +199,7 @@ pub fn boolean(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> O
 }
 
 /// Reports a second occurrence of a setting; returns whether `node` is a duplicate.
-pub fn is_duplicate<'d>(
+pub(super) fn is_duplicate<'d>(
     ctx: &mut Ctx,
     seen: &mut std::collections::HashMap<&'d str, SourceSpan>,
     name: &'d str,

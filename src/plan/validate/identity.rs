@@ -73,7 +73,7 @@ fn id_text(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> Option<String> {
     Some(text)
 }
 
-pub fn user(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn user(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let Some(entry) = fields::one_arg(ctx, field, example("user")) else {
         return;
     };
@@ -118,13 +118,13 @@ fn group_value(ctx: &mut Ctx, entry: &KdlEntry, field: &str) -> Option<Group> {
     Some(group)
 }
 
-pub fn group(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn group(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(entry) = fields::one_arg(ctx, field, example("group")) {
         spec.group = group_value(ctx, entry, "group");
     }
 }
 
-pub fn groups(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn groups(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let Some(args) = fields::some_args(ctx, field, example("groups")) else {
         return;
     };
@@ -195,7 +195,7 @@ fn limit_value(ctx: &mut Ctx, entry: &KdlEntry, name: LimitName) -> Result<Optio
     }
 }
 
-pub fn limits(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn limits(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let ex = example("limits");
     fields::no_properties(ctx, field, ex);
     if let (Some(first), Some(last)) = (arguments(field).next(), arguments(field).last()) {
@@ -295,7 +295,7 @@ pub fn limits(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
 }
 
-pub fn env_file(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn env_file(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let ex = example("env-file");
     let Some(args) = fields::some_args(ctx, field, ex) else {
         return;
@@ -348,7 +348,7 @@ pub fn env_file(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
 }
 
 /// Warns about each near miss of a placeholder in `text`, a string value of `entry`.
-pub fn check_placeholders(ctx: &mut Ctx, entry: &KdlEntry, text: &str) {
+pub(crate) fn check_placeholders(ctx: &mut Ctx, entry: &KdlEntry, text: &str) {
     for (range, near) in placeholder::near_misses(text) {
         let written = &text[range.clone()];
         ctx.push(
@@ -424,7 +424,7 @@ fn shell_construct(text: &str) -> Option<(usize, &'static str)> {
 }
 
 /// Warns when a one-string `cmd` holds shell syntax, which no shell will interpret.
-pub fn check_shell_syntax(ctx: &mut Ctx, entry: &KdlEntry, text: &str) {
+pub(crate) fn check_shell_syntax(ctx: &mut Ctx, entry: &KdlEntry, text: &str) {
     let Some((at, what)) = shell_construct(text) else {
         return;
     };
@@ -449,7 +449,7 @@ pub fn check_shell_syntax(ctx: &mut Ctx, entry: &KdlEntry, text: &str) {
 
 /// A relative path as the program (`./run.sh`) means the config's folder when there is no
 /// `workingdir` (with one, the spawn resolves it there, where the process starts).
-pub fn resolve_relative_program(base_dir: &Path, spec: &mut ProgramSpec) {
+pub(crate) fn resolve_relative_program(base_dir: &Path, spec: &mut ProgramSpec) {
     if spec.workingdir.is_some() {
         return;
     }

@@ -23,7 +23,7 @@ const BLOCK: &[&str] = &["max-size", "keep", "timestamps"];
 
 /// Why a size was refused; its text is the diagnostic's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SizeError {
+pub(crate) enum SizeError {
     #[error("a size cannot be negative")]
     Negative,
     #[error("a size is a whole number of bytes or a string such as \"50MB\"")]
@@ -37,7 +37,7 @@ pub enum SizeError {
 }
 
 /// A size text: `"1024"`, `"10KB"`, `"50MB"`, `"1GB"` (1024-based; `KiB`… too).
-pub fn size_text(text: &str) -> Result<u64, SizeError> {
+pub(crate) fn size_text(text: &str) -> Result<u64, SizeError> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
@@ -113,7 +113,7 @@ fn size(ctx: &mut Ctx, entry: &KdlEntry, field: &str, min: u64, max: u64) -> Opt
 
 /// The parse function of `stdout` and `stderr`: a path, `"discard"`, `"stdout"` (stderr
 /// only), and for a path an optional block.
-pub fn target(ctx: &mut Ctx, node: &KdlNode, stream: &str) -> Option<OutputTarget> {
+pub(crate) fn target(ctx: &mut Ctx, node: &KdlNode, stream: &str) -> Option<OutputTarget> {
     let ex = if stream == "stdout" {
         "stdout \"web.out\" or stdout \"discard\""
     } else {
@@ -283,7 +283,7 @@ fn is_special(file: &Path) -> bool {
 }
 
 /// The parse function of `log-buffer`.
-pub fn log_buffer(ctx: &mut Ctx, node: &KdlNode, d: &mut DaemonSettings) {
+pub(crate) fn log_buffer(ctx: &mut Ctx, node: &KdlNode, d: &mut DaemonSettings) {
     if let Some(entry) = fields::one_arg(ctx, node, "log-buffer \"1MB\"")
         && let Some(bytes) = size(ctx, entry, "log-buffer", LogBuffer::MIN, LogBuffer::MAX)
     {

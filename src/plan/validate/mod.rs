@@ -33,13 +33,13 @@ pub(crate) use program::name_flaw;
 pub(crate) use suggest::closest;
 
 /// What every check needs: where problems go and the folder relative paths start from.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub problems: Vec<Problem>,
     pub base_dir: &'a Path,
 }
 
 impl Ctx<'_> {
-    pub fn push(&mut self, problem: Problem) {
+    pub(crate) fn push(&mut self, problem: Problem) {
         self.problems.push(problem);
     }
 }
@@ -47,7 +47,7 @@ impl Ctx<'_> {
 const TOP_LEVEL: &[&str] = &["program", "taskmaster"];
 
 /// Validates a whole document into a plan; problems go to `ctx`.
-pub fn document(ctx: &mut Ctx, doc: &KdlDocument) -> Plan {
+pub(crate) fn document(ctx: &mut Ctx, doc: &KdlDocument) -> Plan {
     let mut plan = Plan::default();
     let mut taskmaster_at: Option<SourceSpan> = None;
     let mut program_at: HashMap<String, SourceSpan> = HashMap::new();

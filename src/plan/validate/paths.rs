@@ -16,19 +16,19 @@ use crate::plan::codes::Code;
 use crate::plan::report::Problem;
 
 /// Joins a relative path to `base` and drops `.` components, without touching the disk.
-pub fn resolve(base: &Path, path: &str) -> PathBuf {
+pub(crate) fn resolve(base: &Path, path: &str) -> PathBuf {
     base.join(path).components().collect()
 }
 
 /// Why a path's text cannot be a path; shared with `taskmaster import`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PathFlaw {
+pub(crate) enum PathFlaw {
     Empty,
     Nul,
 }
 
 /// The rules every path setting follows: not empty, no NUL.
-pub fn path_flaw(text: &str) -> Option<PathFlaw> {
+pub(crate) fn path_flaw(text: &str) -> Option<PathFlaw> {
     if text.is_empty() {
         Some(PathFlaw::Empty)
     } else if text.contains('\0') {
@@ -39,7 +39,7 @@ pub fn path_flaw(text: &str) -> Option<PathFlaw> {
 }
 
 /// A path setting's value, absolute.
-pub fn path(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<PathBuf> {
+pub(super) fn path(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Option<PathBuf> {
     let text = fields::string(ctx, entry, field, example)?;
     let flaw = path_flaw(text);
     if flaw == Some(PathFlaw::Empty) {
@@ -61,7 +61,7 @@ pub fn path(ctx: &mut Ctx, entry: &KdlEntry, field: &str, example: &str) -> Opti
     Some(resolve(ctx.base_dir, text))
 }
 
-pub fn nul(entry: &KdlEntry, field: &str) -> Problem {
+pub(super) fn nul(entry: &KdlEntry, field: &str) -> Problem {
     Problem::new(
         Code::NulByte,
         value_span(entry),
@@ -73,7 +73,7 @@ pub fn nul(entry: &KdlEntry, field: &str) -> Problem {
 
 /// Checks a file target: an error when it is an existing directory, a warning when it is a
 /// FIFO (a log or output file, not the socket), a warning when its folder does not exist.
-pub fn warn_parent_missing(ctx: &mut Ctx, entry: &KdlEntry, field: &str, file: &Path) {
+pub(super) fn warn_parent_missing(ctx: &mut Ctx, entry: &KdlEntry, field: &str, file: &Path) {
     use std::os::unix::fs::FileTypeExt as _;
     if let Ok(meta) = std::fs::metadata(file) {
         if meta.is_dir() {
@@ -121,7 +121,7 @@ pub fn warn_parent_missing(ctx: &mut Ctx, entry: &KdlEntry, field: &str, file: &
 }
 
 /// Warns when a working directory does not exist (yet) or is not a directory.
-pub fn warn_dir_missing(ctx: &mut Ctx, entry: &KdlEntry, dir: &Path) {
+pub(super) fn warn_dir_missing(ctx: &mut Ctx, entry: &KdlEntry, dir: &Path) {
     if !dir.is_dir() {
         ctx.push(
             Problem::new(

@@ -16,7 +16,7 @@ use crate::plan::placeholder;
 use crate::plan::report::Problem;
 
 /// Most crash restarts `crash-limit` may allow in its window (it keeps one time per restart).
-pub const MAX_CRASH_LIMIT: u32 = 10_000;
+pub(crate) const MAX_CRASH_LIMIT: u32 = 10_000;
 
 /// Settings that may be given several times, each node adding to the last.
 const REPEATABLE: &[&str] = &["depends-on"];
@@ -27,13 +27,13 @@ fn example(field: &str) -> &'static str {
 }
 
 /// A program node after validation: its name (when usable) and its spec (when complete).
-pub struct Program {
+pub(crate) struct Program {
     pub name: Option<(String, SourceSpan)>,
     pub spec: Option<ProgramSpec>,
 }
 
 /// Validates one program node. Problems go to `ctx`.
-pub fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
+pub(crate) fn program(ctx: &mut Ctx, node: &KdlNode) -> Program {
     let name = program_name(ctx, node);
     let mut spec =
         ProgramSpec::with_defaults(name.as_ref().map_or("", |(n, _)| n.as_str()), Vec::new());
@@ -143,7 +143,7 @@ fn program_name(ctx: &mut Ctx, node: &KdlNode) -> Option<(String, SourceSpan)> {
 }
 
 /// Why `name` cannot name a program (`None` when it can); shared with `taskmaster import`.
-pub fn name_flaw(name: &str) -> Option<&'static str> {
+pub(crate) fn name_flaw(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         Some("is empty")
     } else if name == "all" {
@@ -165,7 +165,7 @@ pub fn name_flaw(name: &str) -> Option<&'static str> {
 // each checks one setting node and stores its value in `spec`, keeping the default when the
 // value has a problem.
 
-pub fn cmd(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn cmd(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(args) = fields::some_args(ctx, field, example("cmd")) {
         spec.cmd = cmd_words(ctx, &args).unwrap_or_default();
         if !spec.cmd.is_empty() {
@@ -183,7 +183,7 @@ pub fn cmd(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
 }
 
-pub fn exitcodes(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn exitcodes(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(args) = fields::some_args(ctx, field, example("exitcodes")) {
         // Every code is checked, not just up to the first bad one: `check` reports all.
         let codes: Vec<Option<u8>> = args.iter().map(|e| exit_code(ctx, e)).collect();
@@ -193,13 +193,13 @@ pub fn exitcodes(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
 }
 
-pub fn restart_backoff(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn restart_backoff(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(b) = backoff(ctx, field) {
         spec.restart_backoff = b;
     }
 }
 
-pub fn crash_limit(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn crash_limit(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(l) = limit(ctx, field) {
         spec.crash_limit = Some(l);
     }
@@ -210,19 +210,19 @@ fn one<'n>(ctx: &mut Ctx, field: &'n KdlNode) -> Option<&'n KdlEntry> {
     fields::one_arg(ctx, field, example(field.name().value()))
 }
 
-pub fn numprocs(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn numprocs(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(n) = one(ctx, field).and_then(|entry| numprocs_value(ctx, entry)) {
         spec.numprocs = n;
     }
 }
 
-pub fn umask(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn umask(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(entry) = one(ctx, field) {
         spec.umask = umask_value(ctx, entry);
     }
 }
 
-pub fn workingdir(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn workingdir(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let Some(entry) = one(ctx, field) else {
         return;
     };
@@ -237,20 +237,20 @@ pub fn workingdir(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
 }
 
-pub fn autostart(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn autostart(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let ex = example("autostart");
     if let Some(b) = one(ctx, field).and_then(|e| fields::boolean(ctx, e, "autostart", ex)) {
         spec.autostart = b;
     }
 }
 
-pub fn autorestart(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn autorestart(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(a) = one(ctx, field).and_then(|entry| autorestart_value(ctx, entry)) {
         spec.autorestart = a;
     }
 }
 
-pub fn startretries(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn startretries(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let ex = example("startretries");
     let n = one(ctx, field).and_then(|e| fields::count(ctx, e, "startretries", u32::MAX, ex));
     if let Some(n) = n {
@@ -258,31 +258,31 @@ pub fn startretries(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     }
 }
 
-pub fn starttime(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn starttime(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(d) = one(ctx, field).and_then(|entry| duration(ctx, entry, "starttime")) {
         spec.starttime = d;
     }
 }
 
-pub fn stoptime(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn stoptime(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(d) = one(ctx, field).and_then(|entry| duration(ctx, entry, "stoptime")) {
         spec.stoptime = d;
     }
 }
 
-pub fn stopsignal(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn stopsignal(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(s) = one(ctx, field).and_then(|entry| stopsignal_value(ctx, entry)) {
         spec.stopsignal = s;
     }
 }
 
-pub fn stdout(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn stdout(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(target) = super::logs::target(ctx, field, "stdout") {
         spec.stdout = target;
     }
 }
 
-pub fn stderr(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn stderr(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     if let Some(target) = super::logs::target(ctx, field, "stderr") {
         spec.stderr = target;
     }
@@ -671,7 +671,7 @@ fn stopsignal_value(ctx: &mut Ctx, entry: &KdlEntry) -> Option<StopSignal> {
         .map(StopSignal)
 }
 
-pub fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
+pub(crate) fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
     let ex = example("env");
     for entry in field.entries() {
         let what = if entry.name().is_some() {

@@ -1,7 +1,7 @@
 //! "Did you mean …?" for misspelt names. Only called on the error path.
 
 /// The closest candidate within two edits (or differing only in case), if any.
-pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let lower = name.to_ascii_lowercase();
     candidates
         .iter()

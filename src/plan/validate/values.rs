@@ -7,21 +7,21 @@ use nix::sys::signal::Signal;
 
 /// The longest `starttime` / `stoptime` accepted: one day. Longer is surely a typo, and the
 /// bound keeps `Instant + Duration` arithmetic in the runtime far from overflow.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Largest `umask`.
-pub const MAX_UMASK: u32 = 0o777;
+pub(crate) const MAX_UMASK: u32 = 0o777;
 
 /// Bounds of `numprocs`: at least one process, and few enough that a typo cannot fork-bomb.
-pub const NUMPROCS: std::ops::RangeInclusive<i128> = 1..=10_000;
+pub(crate) const NUMPROCS: std::ops::RangeInclusive<i128> = 1..=10_000;
 
 /// The units a duration string takes, as the diagnostics' help names them.
-pub const DURATION_UNITS: &str = "ms, s, m, h";
+pub(crate) const DURATION_UNITS: &str = "ms, s, m, h";
 
 /// Why a duration was refused; its text is the diagnostic's reason (the way to write it
 /// instead is the diagnostic's help, written by the caller).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DurationError {
+pub(crate) enum DurationError {
     /// Its own code (`negative_number`), like every other negative setting.
     #[error("a duration cannot be negative")]
     Negative,
@@ -38,7 +38,7 @@ pub enum DurationError {
 }
 
 /// A duration string: `500ms`, `1.5s`, `2m`, `1h`, or a bare number of seconds (`"3"`).
-pub fn duration_text(text: &str) -> Result<Duration, DurationError> {
+pub(crate) fn duration_text(text: &str) -> Result<Duration, DurationError> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
@@ -66,7 +66,7 @@ pub fn duration_text(text: &str) -> Result<Duration, DurationError> {
 }
 
 /// A number of seconds (integer or float) as a bounded duration.
-pub fn seconds(secs: f64) -> Result<Duration, DurationError> {
+pub(crate) fn seconds(secs: f64) -> Result<Duration, DurationError> {
     if secs.is_nan() {
         return Err(DurationError::NotANumber);
     }
@@ -82,7 +82,7 @@ pub fn seconds(secs: f64) -> Result<Duration, DurationError> {
 }
 
 /// A signal name (`TERM`, `SIGTERM`, `term`) or number (`15`).
-pub fn signal_name(text: &str) -> Result<Signal, String> {
+pub(crate) fn signal_name(text: &str) -> Result<Signal, String> {
     let t = text.trim();
     if let Ok(n) = t.parse::<i32>() {
         return signal_number(n.into());
@@ -98,7 +98,7 @@ pub fn signal_name(text: &str) -> Result<Signal, String> {
 }
 
 /// A signal number.
-pub fn signal_number(n: i128) -> Result<Signal, String> {
+pub(crate) fn signal_number(n: i128) -> Result<Signal, String> {
     i32::try_from(n)
         .ok()
         .and_then(|n| Signal::try_from(n).ok())
@@ -106,7 +106,7 @@ pub fn signal_number(n: i128) -> Result<Signal, String> {
 }
 
 /// Octal umask text: `022`, `0022`, `0o022`.
-pub fn umask_text(text: &str) -> Result<u32, String> {
+pub(crate) fn umask_text(text: &str) -> Result<u32, String> {
     let t = text.trim();
     let digits = t.strip_prefix("0o").unwrap_or(t);
     if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
@@ -123,7 +123,7 @@ pub fn umask_text(text: &str) -> Result<u32, String> {
 
 /// Why a single-string command could not be used.
 #[derive(Debug, PartialEq, Eq)]
-pub enum CmdError {
+pub(crate) enum CmdError {
     /// Unbalanced quotes or a trailing backslash.
     Unsplittable,
     /// No words, or an empty program word.
@@ -131,7 +131,7 @@ pub enum CmdError {
 }
 
 /// Splits a single-string `cmd` the way a POSIX shell would split words (no shell runs).
-pub fn split_cmd(text: &str) -> Result<Vec<String>, CmdError> {
+pub(crate) fn split_cmd(text: &str) -> Result<Vec<String>, CmdError> {
     let argv = shlex::split(text).ok_or(CmdError::Unsplittable)?;
     match argv.first() {
         Some(program) if !program.is_empty() => Ok(argv),

@@ -13,7 +13,7 @@ use crate::runtime::machine::Exit;
 /// What an exec check of a process of `spec` is spawned as: the program's spec with the
 /// check's argv, its output discarded (it is not the process's: it must not land in its log
 /// or its file).
-pub fn check_spec(argv: &[String], spec: &ProgramSpec) -> ProgramSpec {
+pub(crate) fn check_spec(argv: &[String], spec: &ProgramSpec) -> ProgramSpec {
     let mut check = spec.clone();
     check.cmd = argv.to_vec();
     check.stdout = OutputTarget::Discard;
@@ -22,7 +22,7 @@ pub fn check_spec(argv: &[String], spec: &ProgramSpec) -> ProgramSpec {
 }
 
 /// The verdict of a check that ended.
-pub fn outcome(exit: Exit) -> Result<(), String> {
+pub(crate) fn outcome(exit: Exit) -> Result<(), String> {
     match exit {
         Exit::Code(0) => Ok(()),
         Exit::Code(code) => Err(format!("exit code {code}")),

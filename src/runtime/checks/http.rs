@@ -13,7 +13,7 @@ use super::{Interest, Step, errno_text};
 use crate::plan::check::HttpTarget;
 
 /// The status line is looked for in this many first bytes of the response.
-pub const MAX_HEAD: usize = 4096;
+pub(crate) const MAX_HEAD: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -24,7 +24,7 @@ enum Stage {
 
 /// One http attempt in flight.
 #[derive(Debug)]
-pub struct HttpAttempt {
+pub(crate) struct HttpAttempt {
     addr: SocketAddr,
     request: Vec<u8>,
     socket: Option<Rc<OwnedFd>>,
@@ -33,7 +33,7 @@ pub struct HttpAttempt {
 }
 
 impl HttpAttempt {
-    pub fn start(target: &HttpTarget) -> (Self, Step) {
+    pub(crate) fn start(target: &HttpTarget) -> (Self, Step) {
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: taskmaster\r\nAccept: */*\r\n\
              Connection: close\r\n\r\n",
@@ -60,11 +60,11 @@ impl HttpAttempt {
         (attempt, step)
     }
 
-    pub fn socket(&self) -> Option<Rc<OwnedFd>> {
+    pub(crate) fn socket(&self) -> Option<Rc<OwnedFd>> {
         self.socket.clone()
     }
 
-    pub fn step(&mut self) -> Step {
+    pub(crate) fn step(&mut self) -> Step {
         let step = self.advance();
         if matches!(step, Step::Done(_)) {
             self.socket = None;

@@ -12,9 +12,9 @@
 //! Caps: one attempt per process at a time (the machine's rule); an HTTP status line is
 //! looked for in the first [`http::MAX_HEAD`] bytes of the response.
 
-pub mod exec;
-pub mod http;
-pub mod tcp;
+pub(crate) mod exec;
+pub(crate) mod http;
+pub(crate) mod tcp;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::rc::Rc;
@@ -23,14 +23,14 @@ use crate::plan::check::Probe;
 
 /// What an attempt waits for on its socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interest {
+pub(crate) enum Interest {
     Read,
     Write,
 }
 
 /// What an attempt needs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Call [`NetAttempt::step`] again once the fd is ready for this.
     Wait(Interest),
     /// The attempt ended: `Err` holds the failure text.
@@ -39,7 +39,7 @@ pub enum Step {
 
 /// One tcp or http attempt in flight.
 #[derive(Debug)]
-pub enum NetAttempt {
+pub(crate) enum NetAttempt {
     Tcp(tcp::TcpAttempt),
     Http(http::HttpAttempt),
 }
@@ -47,7 +47,7 @@ pub enum NetAttempt {
 impl NetAttempt {
     /// Starts an attempt of a tcp or http probe (`None` for the other kinds). A failure to
     /// even start (no socket left, a refused connect reported at once) is already `Done`.
-    pub fn start(probe: &Probe) -> Option<(Self, Step)> {
+    pub(crate) fn start(probe: &Probe) -> Option<(Self, Step)> {
         match probe {
             Probe::Tcp(addr) => {
                 let (a, step) = tcp::TcpAttempt::start(*addr);
@@ -62,7 +62,7 @@ impl NetAttempt {
     }
 
     /// The socket, shared with the event loop's source.
-    pub fn socket(&self) -> Option<Rc<std::os::fd::OwnedFd>> {
+    pub(crate) fn socket(&self) -> Option<Rc<std::os::fd::OwnedFd>> {
         match self {
             NetAttempt::Tcp(a) => a.socket(),
             NetAttempt::Http(a) => a.socket(),
@@ -70,7 +70,7 @@ impl NetAttempt {
     }
 
     /// The fd became ready: go on.
-    pub fn step(&mut self) -> Step {
+    pub(crate) fn step(&mut self) -> Step {
         match self {
             NetAttempt::Tcp(a) => a.step(),
             NetAttempt::Http(a) => a.step(),
@@ -90,7 +90,7 @@ pub(crate) fn errno_text(errno: nix::errno::Errno) -> String {
 
 /// An fd shared between an attempt and the event loop source watching it.
 #[derive(Debug, Clone)]
-pub struct SharedFd(pub Rc<std::os::fd::OwnedFd>);
+pub(crate) struct SharedFd(pub Rc<std::os::fd::OwnedFd>);
 
 impl AsFd for SharedFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -108,7 +108,11 @@ pub(crate) mod testing {
 
     use super::{Interest, NetAttempt, Step};
 
-    pub fn run(mut attempt: NetAttempt, mut step: Step, within: Duration) -> Result<(), String> {
+    pub(crate) fn run(
+        mut attempt: NetAttempt,
+        mut step: Step,
+        within: Duration,
+    ) -> Result<(), String> {
         let until = Instant::now() + within;
         loop {
             let interest = match step {

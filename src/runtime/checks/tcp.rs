@@ -48,13 +48,13 @@ pub(crate) fn connect_result(fd: &OwnedFd) -> Result<(), Errno> {
 
 /// One tcp attempt in flight.
 #[derive(Debug)]
-pub struct TcpAttempt {
+pub(crate) struct TcpAttempt {
     addr: SocketAddr,
     socket: Option<Rc<OwnedFd>>,
 }
 
 impl TcpAttempt {
-    pub fn start(addr: SocketAddr) -> (Self, Step) {
+    pub(crate) fn start(addr: SocketAddr) -> (Self, Step) {
         let mut attempt = TcpAttempt { addr, socket: None };
         let step = match connect_to(addr) {
             Ok((_, true)) => Step::Done(Ok(())),
@@ -67,11 +67,11 @@ impl TcpAttempt {
         (attempt, step)
     }
 
-    pub fn socket(&self) -> Option<Rc<OwnedFd>> {
+    pub(crate) fn socket(&self) -> Option<Rc<OwnedFd>> {
         self.socket.clone()
     }
 
-    pub fn step(&mut self) -> Step {
+    pub(crate) fn step(&mut self) -> Step {
         let Some(fd) = self.socket.take() else {
             return Step::Done(Err("no connection in progress".into()));
         };

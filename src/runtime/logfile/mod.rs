@@ -14,15 +14,15 @@
 //! writers hold no buffers, a failed write drops its bytes (counted, reported in the event
 //! log), and the only per-source state is the held line.
 
-pub mod rotate;
-pub mod tail;
-pub mod writer;
+pub(crate) mod rotate;
+pub(crate) mod tail;
+pub(crate) mod writer;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-pub use writer::LogWriter;
+pub(crate) use writer::LogWriter;
 
 use super::eventlog::rfc3339_millis;
 use super::logtarget::OpenError;
@@ -30,7 +30,7 @@ use crate::plan::model::LogOptions;
 
 /// Every daemon-written file, by path.
 #[derive(Debug, Default)]
-pub struct LogFiles {
+pub(crate) struct LogFiles {
     writers: HashMap<PathBuf, LogWriter>,
     /// Event-log lines about dropped bytes, for the caller to take.
     notes: Vec<String>,
@@ -40,7 +40,7 @@ impl LogFiles {
     /// Makes sure `path` is open (a spawn that writes there): an error is the spawn's.
     /// An open file keeps the options it has; the first source naming it set them, and a
     /// reload sets them anew.
-    pub fn ensure(&mut self, path: &Path, options: LogOptions) -> Result<(), OpenError> {
+    pub(crate) fn ensure(&mut self, path: &Path, options: LogOptions) -> Result<(), OpenError> {
         if !self.writers.contains_key(path) {
             let writer = LogWriter::open(path, options)?;
             self.writers.insert(path.to_owned(), writer);
@@ -50,7 +50,7 @@ impl LogFiles {
 
     /// Appends whole lines of one source to `path`; with `at_line_start`, `data` begins a
     /// line. Returns whether `data` ends a line. A file that could not be opened drops them.
-    pub fn write(&mut self, path: &Path, data: &[u8], at_line_start: bool) -> bool {
+    pub(crate) fn write(&mut self, path: &Path, data: &[u8], at_line_start: bool) -> bool {
         let ends_line = data.last() == Some(&b'\n');
         let Some(writer) = self.writers.get_mut(path) else {
             return ends_line;
@@ -70,14 +70,14 @@ impl LogFiles {
     }
 
     /// The event-log lines about dropped bytes written up since the last call.
-    pub fn take_notes(&mut self) -> Vec<String> {
+    pub(crate) fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
     }
 
     /// Closes and reopens every file, keeping only `wanted` ones (path and options, the
     /// first of a path winning). Returns a line for the event log per file that could not
     /// be reopened (it keeps its old descriptor) or that had dropped bytes.
-    pub fn reopen_all(
+    pub(crate) fn reopen_all(
         &mut self,
         wanted: impl IntoIterator<Item = (PathBuf, LogOptions)>,
     ) -> Vec<String> {
@@ -102,7 +102,7 @@ impl LogFiles {
     }
 
     /// Event-log lines about dropped bytes (see [`LogWriter::take_report`]).
-    pub fn reports(&mut self, closing: bool) -> Vec<String> {
+    pub(crate) fn reports(&mut self, closing: bool) -> Vec<String> {
         let now = Instant::now();
         self.writers
             .values_mut()
@@ -111,18 +111,14 @@ impl LogFiles {
     }
 
     /// How many files are open.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.writers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.writers.is_empty()
     }
 }
 
 /// `data` with `prefix ` at the start of each of its lines (the first only when
 /// `at_line_start`: it may continue a line cut earlier).
-pub fn stamp(prefix: &str, data: &[u8], at_line_start: bool) -> Vec<u8> {
+pub(crate) fn stamp(prefix: &str, data: &[u8], at_line_start: bool) -> Vec<u8> {
     let lines = data.iter().filter(|&&b| b == b'\n').count() + 1;
     let mut out = Vec::with_capacity(data.len() + lines * (prefix.len() + 1));
     let mut start = at_line_start;

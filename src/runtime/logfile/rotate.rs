@@ -16,7 +16,7 @@ use std::ops::Range;
 
 /// One step of appending a chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Append these bytes of the chunk to the current file.
     Write(Range<usize>),
     /// Rotate the current file; the next write starts an empty one.
@@ -25,7 +25,7 @@ pub enum Step {
 
 /// The steps that append `data` to a file of `size` bytes that must stay within `max`
 /// (`max` ≥ 1).
-pub fn plan(mut size: u64, max: u64, data: &[u8]) -> Vec<Step> {
+pub(crate) fn plan(mut size: u64, max: u64, data: &[u8]) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut pos = 0;
     while pos < data.len() {

@@ -14,7 +14,7 @@ use crate::runtime::ring::last_lines_start;
 
 /// The last `lines` lines (all, with `None`) among the last `max` bytes of `path`; empty
 /// for a target that is not a regular file. A line cut by the `max` bound is left out.
-pub fn read_tail(path: &Path, max: usize, lines: Option<usize>) -> io::Result<Vec<u8>> {
+pub(crate) fn read_tail(path: &Path, max: usize, lines: Option<usize>) -> io::Result<Vec<u8>> {
     if !std::fs::metadata(path)?.is_file() {
         return Ok(Vec::new());
     }

@@ -22,7 +22,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// A daemon-written file and its rotation state.
 #[derive(Debug)]
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     path: PathBuf,
     file: File,
     options: LogOptions,
@@ -38,7 +38,7 @@ pub struct LogWriter {
 
 impl LogWriter {
     /// Opens (creates) `path` for appending, without blocking.
-    pub fn open(path: &Path, options: LogOptions) -> Result<Self, OpenError> {
+    pub(crate) fn open(path: &Path, options: LogOptions) -> Result<Self, OpenError> {
         let file = logtarget::open(path)?;
         let meta = file.metadata()?;
         let regular = meta.is_file() && !path.starts_with("/dev") && !path.starts_with("/proc");
@@ -54,17 +54,13 @@ impl LogWriter {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn options(&self) -> LogOptions {
+    pub(crate) fn options(&self) -> LogOptions {
         self.options
     }
 
     /// Appends `data` (whole lines, but for pieces of a line too long to hold), rotating
     /// the file as it fills.
-    pub fn write(&mut self, data: &[u8]) {
+    pub(crate) fn write(&mut self, data: &[u8]) {
         let Some(max) = self.options.max_size.filter(|_| self.regular) else {
             self.append(data);
             return;
@@ -149,7 +145,7 @@ impl LogWriter {
 
     /// Closes and reopens the file at its path (after `mv`), with `options`. On failure
     /// the old file stays.
-    pub fn reopen(&mut self, options: LogOptions) -> Result<(), OpenError> {
+    pub(crate) fn reopen(&mut self, options: LogOptions) -> Result<(), OpenError> {
         let fresh = LogWriter::open(&self.path, options)?;
         let (dropped, why) = (self.dropped, self.why.take());
         *self = LogWriter {
@@ -161,14 +157,14 @@ impl LogWriter {
     }
 
     /// Whether something was dropped or failed since the last report.
-    pub fn has_news(&self) -> bool {
+    pub(crate) fn has_news(&self) -> bool {
         self.dropped > 0 || self.why.is_some()
     }
 
     /// A line for the event log when bytes were dropped: at once the first time, then at
     /// most once a second while writes keep failing, and the rest once they stop (`now` is
     /// when the caller asks).
-    pub fn take_report(&mut self, now: Instant, closing: bool) -> Option<String> {
+    pub(crate) fn take_report(&mut self, now: Instant, closing: bool) -> Option<String> {
         if self.why.is_none() && self.dropped == 0 {
             return None;
         }
@@ -192,7 +188,7 @@ impl LogWriter {
 fn io_error(e: OpenError) -> io::Error {
     match e {
         OpenError::Io(e) => e,
-        other => io::Error::other(other.to_string()),
+        other @ OpenError::NoReader(_) => io::Error::other(other.to_string()),
     }
 }
 

@@ -26,7 +26,7 @@ use crate::protocol::ProcessState as S;
 
 /// Why a check stopped the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckStop {
+pub(crate) enum CheckStop {
     /// Not ready within the readiness deadline.
     NotReady,
     /// Liveness failed `failures` times in a row.
@@ -75,28 +75,23 @@ fn check_of(spec: &ProgramSpec, role: CheckRole) -> Option<&Check> {
 
 impl Machine {
     /// Whether the readiness check passed for the current child (or it is RUNNING).
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.probing.ready || self.state == S::Running
     }
 
     /// The latest liveness result of this child; `None` before the first one.
-    pub fn healthy(&self) -> Option<bool> {
+    pub(crate) fn healthy(&self) -> Option<bool> {
         self.probing.healthy
     }
 
     /// The check stop in progress, else the last liveness stop (until a manual start).
-    pub fn check_stop(&self) -> Option<CheckStop> {
+    pub(crate) fn check_stop(&self) -> Option<CheckStop> {
         self.probing.stop.or(self.probing.last_stop)
     }
 
     /// Whether output lines should be matched against a readiness `log` check now.
-    pub fn watching_log(&self) -> bool {
+    pub(crate) fn watching_log(&self) -> bool {
         self.probing.phase == Some(CheckRole::Readiness)
-    }
-
-    /// Whether an attempt is in flight.
-    pub fn check_in_flight(&self) -> bool {
-        self.probing.in_flight
     }
 
     /// `starttime` has elapsed since the spawn: RUNNING, unless readiness still holds it

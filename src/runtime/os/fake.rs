@@ -23,7 +23,7 @@ use crate::runtime::spawn::{Identity, SpawnError, Spawned};
 
 /// One thing the supervisor asked of the double.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Call {
+pub(crate) enum Call {
     /// A spawn of the process named `process`: its pid, or `None` when it failed.
     Spawn {
         process: String,
@@ -53,7 +53,7 @@ struct World {
 
 /// The double; clones share one world, so a test keeps one while the supervisor owns another.
 #[derive(Debug, Clone)]
-pub struct FakeOs(Rc<RefCell<World>>);
+pub(crate) struct FakeOs(Rc<RefCell<World>>);
 
 impl Default for FakeOs {
     fn default() -> Self {
@@ -66,12 +66,12 @@ impl Default for FakeOs {
 
 impl FakeOs {
     /// Every call so far, taken out.
-    pub fn take_calls(&self) -> Vec<Call> {
+    pub(crate) fn take_calls(&self) -> Vec<Call> {
         std::mem::take(&mut self.0.borrow_mut().calls)
     }
 
     /// From now on every spawn of `process` fails; `false` lets them succeed again.
-    pub fn fail_spawns(&self, process: &str, fail: bool) {
+    pub(crate) fn fail_spawns(&self, process: &str, fail: bool) {
         let failing = &mut self.0.borrow_mut().failing;
         if fail {
             failing.insert(process.to_owned());
@@ -80,22 +80,8 @@ impl FakeOs {
         }
     }
 
-    /// The pid of the live main process spawned as `process` (its group's leader).
-    pub fn pid_of(&self, process: &str) -> Option<i32> {
-        let w = self.0.borrow();
-        w.live
-            .iter()
-            .find(|(pid, (pgid, name))| name == process && pid == &pgid)
-            .map(|(pid, _)| *pid)
-    }
-
-    /// Whether `pid` is alive.
-    pub fn alive(&self, pid: i32) -> bool {
-        self.0.borrow().live.contains_key(&pid)
-    }
-
     /// `pid` ends as `exit`; its status waits for the next reap.
-    pub fn exit(&self, pid: i32, exit: Exit) {
+    pub(crate) fn exit(&self, pid: i32, exit: Exit) {
         let mut w = self.0.borrow_mut();
         let Some((pgid, _)) = w.live.remove(&pid) else {
             panic!("pid {pid} is not alive");
@@ -105,7 +91,7 @@ impl FakeOs {
 
     /// A new process in group `pgid` (a worker the main process forked), carrying the
     /// group's `TASKMASTER_PROCESS`. Returns its pid.
-    pub fn add_member(&self, pgid: i32) -> i32 {
+    pub(crate) fn add_member(&self, pgid: i32) -> i32 {
         let mut w = self.0.borrow_mut();
         let name = w
             .live
@@ -122,7 +108,7 @@ impl FakeOs {
 impl FakeOs {
     /// A new process in a group of its own (it called `setsid`) that still carries
     /// `TASKMASTER_PROCESS=process`. Returns its pid.
-    pub fn add_escaped(&self, process: &str) -> i32 {
+    pub(crate) fn add_escaped(&self, process: &str) -> i32 {
         let mut w = self.0.borrow_mut();
         let pid = w.next_pid;
         w.next_pid += 1;

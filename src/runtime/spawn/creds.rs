@@ -20,7 +20,7 @@ use crate::plan::credentials::{Entry, LimitName};
 
 /// Why the child cannot become what the program asks for; each is a failed start.
 #[derive(Debug, thiserror::Error)]
-pub enum SwitchError {
+pub(crate) enum SwitchError {
     #[error("unknown user {0}")]
     UnknownUser(String),
     #[error("unknown group {0}")]
@@ -33,7 +33,7 @@ pub enum SwitchError {
 
 /// The limits and credentials of one child, ready for [`Switch::apply`].
 #[derive(Debug, Default)]
-pub struct Switch {
+pub(super) struct Switch {
     limits: Vec<(Resource, Rlimit)>,
     groups: Option<Vec<libc::gid_t>>,
     gid: Option<libc::gid_t>,
@@ -42,13 +42,13 @@ pub struct Switch {
 
 impl Switch {
     /// Whether there is nothing to do (posix_spawn can start this child).
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.limits.is_empty() && self.groups.is_none() && self.gid.is_none() && self.uid.is_none()
     }
 
     /// Decides what the child of `spec` does before exec, for a daemon of effective uid
     /// `euid`.
-    pub fn prepare(spec: &ProgramSpec, euid: u32) -> Result<Switch, SwitchError> {
+    pub(super) fn prepare(spec: &ProgramSpec, euid: u32) -> Result<Switch, SwitchError> {
         let root = euid == 0;
         let mut switch = Switch {
             limits: limits(spec, root)?,
@@ -95,7 +95,7 @@ impl Switch {
             let other_groups = spec.groups.is_some() && {
                 let mut want = switch.groups.clone().unwrap_or_default();
                 let mut have: Vec<u32> = nix::unistd::getgroups()
-                    .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+                    .map(|g| g.into_iter().map(nix::unistd::Gid::as_raw).collect())
                     .unwrap_or_default();
                 want.sort_unstable();
                 want.dedup();
@@ -123,9 +123,10 @@ impl Switch {
     /// Only called between fork (or clone) and exec: raw system calls only, no allocation.
     /// Raw, not glibc's wrappers: in a `CLONE_VM` child those would apply the change to
     /// every thread of the daemon (see [`super::vfork`]).
-    pub fn apply(&self) -> Result<(), i32> {
+    pub(super) fn apply(&self) -> Result<(), i32> {
         for (resource, limit) in &self.limits {
-            rustix::process::setrlimit(*resource, *limit).map_err(|e| e.raw_os_error())?;
+            rustix::process::setrlimit(*resource, *limit)
+                .map_err(rustix::io::Errno::raw_os_error)?;
         }
         // SAFETY: plain system calls; setgroups reads `len` gids from a live slice.
         unsafe {
@@ -200,7 +201,7 @@ fn limits(spec: &ProgramSpec, root: bool) -> Result<Vec<(Resource, Rlimit)>, Swi
 }
 
 /// HOME, USER, LOGNAME and SHELL from the user's passwd entry, for a program with `user`.
-pub fn account_vars(spec: &ProgramSpec) -> Vec<(&'static str, String)> {
+pub(super) fn account_vars(spec: &ProgramSpec) -> Vec<(&'static str, String)> {
     let Some(Entry {
         name, home, shell, ..
     }) = spec

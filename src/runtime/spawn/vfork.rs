@@ -25,7 +25,7 @@ use super::creds::Switch;
 const STACK_BYTES: usize = 64 * 1024;
 
 /// Everything the child needs, prepared by the daemon before the clone.
-pub struct Plan<'a> {
+pub(super) struct Plan<'a> {
     pub exe: &'a CStr,
     /// Null-terminated.
     pub argv: Vec<*const libc::c_char>,
@@ -47,7 +47,7 @@ pub struct Plan<'a> {
 
 /// Which step of the child failed, for the daemon's message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub(super) enum Step {
     None,
     Stdio,
     Chdir,
@@ -56,7 +56,7 @@ pub enum Step {
 }
 
 /// Null-terminated pointers to `strings`, which must outlive the result's use.
-pub fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+pub(super) fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
     strings
         .iter()
         .map(|s| s.as_ptr())
@@ -66,7 +66,7 @@ pub fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 
 impl<'a> Plan<'a> {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(super) fn new(
         exe: &'a CStr,
         argv: Vec<*const libc::c_char>,
         envp: Vec<*const libc::c_char>,
@@ -95,7 +95,7 @@ impl<'a> Plan<'a> {
 
 /// Starts the child and returns its pid once it has exec'd; a failed step is its error
 /// (`Step::Exec` with `ENOEXEC`: a script without `#!`).
-pub fn spawn(plan: &mut Plan<'_>) -> Result<i32, (io::Error, Step)> {
+pub(super) fn spawn(plan: &mut Plan<'_>) -> Result<i32, (io::Error, Step)> {
     let mut stack = vec![0u8; STACK_BYTES];
     // The stack grows down on every architecture Linux runs taskmaster on; 16-byte aligned.
     let top = (stack.as_mut_ptr() as usize + STACK_BYTES) & !15;
@@ -155,7 +155,7 @@ fn check(done: libc::c_long, step: Step) -> Result<(), (libc::c_int, Step)> {
 }
 
 fn run(plan: &Plan<'_>) -> Result<Never, (libc::c_int, Step)> {
-    // SAFETY (whole function): raw system calls on values prepared by the daemon; the
+    // SAFETY: (the whole function) raw system calls on values prepared by the daemon; the
     // pointers are valid (null-terminated arrays of live C strings).
     unsafe {
         // Every signal's default action back (exec keeps SIG_IGN), then an empty mask.
@@ -196,7 +196,7 @@ fn run(plan: &Plan<'_>) -> Result<Never, (libc::c_int, Step)> {
         }
         plan.switch.apply().map_err(|e| (e, Step::Switch))?;
         let empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::sigprocmask(libc::SIG_SETMASK, &raw const empty, std::ptr::null_mut());
         libc::execve(plan.exe.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
         Err((errno(), Step::Exec))
     }

@@ -374,7 +374,7 @@ impl Supervisor {
         let seq = proc.probe.timer_seq;
         match self
             .handle
-            .insert_source(Timer::from_duration(after), move |_, _, sup| {
+            .insert_source(Timer::from_duration(after), move |_, (), sup| {
                 sup.check_timer_fired(id, seq);
                 TimeoutAction::Drop
             }) {

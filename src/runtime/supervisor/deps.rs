@@ -38,7 +38,7 @@ use crate::protocol::{ProcessState, Response, WaitingFor};
 
 /// What a process keeps about its dependencies.
 #[derive(Debug, Default)]
-pub struct ProcDeps {
+pub(super) struct ProcDeps {
     /// While WAITING: the dependencies that do not hold yet, for `status`.
     pub waiting_for: Vec<WaitingFor>,
     /// Why a dependency made it FATAL (`dependency db is FATAL`).
@@ -49,7 +49,7 @@ pub struct ProcDeps {
 
 impl ProcDeps {
     /// `waiting for db (ready), migrate (completed)`.
-    pub fn waiting_reason(&self) -> String {
+    pub(super) fn waiting_reason(&self) -> String {
         if self.waiting_for.is_empty() {
             return "waiting for its dependencies".to_owned();
         }
@@ -64,7 +64,7 @@ impl ProcDeps {
 
 /// What the supervisor keeps about dependencies across processes.
 #[derive(Debug, Default)]
-pub struct DepsState {
+pub(super) struct DepsState {
     /// Ordered stops not sent yet: their dependents are still stopping.
     deferred: BTreeSet<ProcId>,
     /// Every process of an ordered stop (deferred or sent) until it has no child.
@@ -90,7 +90,7 @@ struct WaitRequest {
 /// The `healthy` condition asks this: `Some(true)` when the process's last liveness check
 /// passed, `Some(false)` when it failed or none has run yet in this run, `None` when its
 /// program has no liveness check (`healthy` then means `ready`).
-pub fn last_liveness_passed(proc: &Proc) -> Option<bool> {
+pub(super) fn last_liveness_passed(proc: &Proc) -> Option<bool> {
     proc.spec
         .liveness
         .as_ref()
@@ -99,7 +99,7 @@ pub fn last_liveness_passed(proc: &Proc) -> Option<bool> {
 
 /// One process of a dependency program, as the gate sees it.
 #[derive(Debug, Clone)]
-pub struct Observed {
+pub(super) struct Observed {
     pub name: String,
     pub state: ProcessState,
     /// For EXITED: whether the exit code was an expected one.
@@ -111,7 +111,7 @@ pub struct Observed {
 
 /// Whether a process's dependencies hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     Met,
     /// Not yet: these do not hold.
     Wait(Vec<WaitingFor>),
@@ -121,7 +121,7 @@ pub enum Verdict {
 
 /// Evaluates `deps` against the processes `observe` returns for each dependency program
 /// (`None`: the program is gone, e.g. a reload removed it: nothing to wait for).
-pub fn evaluate(
+pub(super) fn evaluate(
     deps: &BTreeMap<String, Condition>,
     observe: impl Fn(&str) -> Option<Vec<Observed>>,
 ) -> Verdict {
@@ -179,7 +179,7 @@ fn holds_for(condition: Condition, p: &Observed) -> Hold {
 }
 
 /// Whether a process waiting for a dependency in `state` starts it (as `start` would).
-pub fn pulls(condition: Condition, state: ProcessState) -> bool {
+pub(super) fn pulls(condition: Condition, state: ProcessState) -> bool {
     match state {
         ProcessState::Stopped => true,
         ProcessState::Exited => condition != Condition::Completed,
@@ -553,7 +553,7 @@ impl Supervisor {
             // Not answered yet: arm its deadline.
             let armed = deadline.and_then(|d| {
                 self.handle
-                    .insert_source(Timer::from_duration(d), move |_, _, sup| {
+                    .insert_source(Timer::from_duration(d), move |_, (), sup| {
                         sup.wait_deadline(seq);
                         TimeoutAction::Drop
                     })

@@ -77,7 +77,9 @@ impl Supervisor {
                     };
                     match e {
                         crate::runtime::logtarget::OpenError::NoReader(_) => e.to_string(),
-                        other => format!("cannot open {name} file {}: {other}", path.display()),
+                        other @ crate::runtime::logtarget::OpenError::Io(_) => {
+                            format!("cannot open {name} file {}: {other}", path.display())
+                        }
                     }
                 })?;
             }

@@ -72,10 +72,10 @@ pub(super) struct Compiles {
 
 impl Supervisor {
     /// Sets up the channel through which compile threads hand their outcome to the loop.
-    pub fn start_compiler(&mut self) -> std::io::Result<()> {
+    pub(crate) fn start_compiler(&mut self) -> std::io::Result<()> {
         let (sender, channel) = calloop::channel::channel::<Outcome>();
         self.handle
-            .insert_source(channel, |event, _, sup: &mut Supervisor| {
+            .insert_source(channel, |event, (), sup: &mut Supervisor| {
                 if let ChannelEvent::Msg(outcome) = event {
                     sup.compile_done(outcome);
                 }
@@ -86,7 +86,7 @@ impl Supervisor {
     }
 
     /// SIGHUP: a reload whose outcome goes to the event log.
-    pub fn reload_on_signal(&mut self) {
+    pub(crate) fn reload_on_signal(&mut self) {
         self.queue_compile(Job::Reload { client: None });
     }
 

@@ -39,7 +39,7 @@ const MAX_QUEUED_INPUT: usize = 16 * crate::protocol::MAX_REQUEST_BYTES;
 
 impl Supervisor {
     /// Starts accepting connections on `listener` (already bound and non-blocking).
-    pub fn listen(&mut self, listener: UnixListener) -> io::Result<()> {
+    pub(crate) fn listen(&mut self, listener: UnixListener) -> io::Result<()> {
         let token = self
             .handle
             .insert_source(
@@ -55,7 +55,7 @@ impl Supervisor {
         loop {
             match listener.accept() {
                 Ok((stream, _)) if self.conns.clients.len() >= MAX_CONNECTIONS => {
-                    refuse_busy(&stream)
+                    refuse_busy(&stream);
                 }
                 Ok((stream, _)) => self.add_client(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return PostAction::Continue,
@@ -68,7 +68,7 @@ impl Supervisor {
                     if let Some(token) = self.listener {
                         let resumed = self.handle.insert_source(
                             Timer::from_duration(Duration::from_secs(1)),
-                            move |_, _, sup: &mut Supervisor| {
+                            move |_, (), sup: &mut Supervisor| {
                                 let _ = sup.handle.enable(&token);
                                 TimeoutAction::Drop
                             },
@@ -508,7 +508,7 @@ impl Supervisor {
         };
         let timer = self.handle.insert_source(
             Timer::from_duration(after),
-            move |_, _, sup: &mut Supervisor| {
+            move |_, (), sup: &mut Supervisor| {
                 if let Some(c) = sup.conns.clients.get_mut(&cid) {
                     c.timer = None;
                 }

@@ -64,7 +64,7 @@ impl FakeDaemon {
                     match listener.accept() {
                         Ok((stream, _)) => break stream,
                         Err(_) if Instant::now() < deadline => {
-                            std::thread::sleep(Duration::from_millis(10))
+                            std::thread::sleep(Duration::from_millis(10));
                         }
                         Err(e) => panic!("no client connected: {e}"),
                     }

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// A value an expansion can take.
 #[derive(Debug, Clone)]
-pub enum Value {
+pub(super) enum Value {
     Str(String),
     Int(i64),
     /// A taskmaster placeholder (`{process}`), written as it is: taskmaster expands it
@@ -39,7 +39,7 @@ impl Value {
 
 /// What the names mean in one section.
 #[derive(Debug, Default, Clone)]
-pub struct Vars {
+pub(super) struct Vars {
     /// Expanded silently.
     pub fixed: BTreeMap<String, Value>,
     /// Expanded with a warning saying why the value is only approximately right.
@@ -50,11 +50,11 @@ pub struct Vars {
 }
 
 impl Vars {
-    pub fn fixed(&mut self, name: &str, value: Value) {
+    pub(super) fn fixed(&mut self, name: &str, value: Value) {
         self.fixed.insert(name.to_owned(), value);
     }
 
-    pub fn frozen(&mut self, name: &str, value: Value, why: impl Into<String>) {
+    pub(super) fn frozen(&mut self, name: &str, value: Value, why: impl Into<String>) {
         self.frozen.insert(name.to_owned(), (value, why.into()));
     }
 
@@ -91,7 +91,7 @@ impl Vars {
 }
 
 /// Expands every `%(name)spec` in `text`; warnings say what was frozen or left alone.
-pub fn expand(text: &str, vars: &Vars) -> (String, Vec<String>) {
+pub(super) fn expand(text: &str, vars: &Vars) -> (String, Vec<String>) {
     let mut out = String::with_capacity(text.len());
     let mut warnings = Vec::new();
     let mut rest = text;
@@ -188,7 +188,7 @@ fn process_num(
 
 /// Where `text` has a `%` that is neither `%%` nor a `%(name)s` reference, which Python's
 /// `%` formatting (and so supervisord) refuses: the byte offset of the first one.
-pub fn lone_percent(text: &str) -> Option<usize> {
+pub(super) fn lone_percent(text: &str) -> Option<usize> {
     let mut offset = 0;
     while let Some(at) = text[offset..].find('%') {
         let start = offset + at;

@@ -8,21 +8,21 @@
 
 /// A parsed file: its sections in first-seen order.
 #[derive(Debug, Default)]
-pub struct Ini {
+pub(super) struct Ini {
     pub sections: Vec<Section>,
     /// Lines that could not be read (with their number), for warnings.
     pub problems: Vec<(usize, String)>,
 }
 
 #[derive(Debug)]
-pub struct Section {
+pub(super) struct Section {
     pub name: String,
     pub line: usize,
     pub entries: Vec<Entry>,
 }
 
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(super) struct Entry {
     /// Lower-cased, as configparser does.
     pub key: String,
     /// Continuation lines joined with `\n`.
@@ -32,7 +32,7 @@ pub struct Entry {
 
 impl Section {
     /// The value of `key`, if set.
-    pub fn get(&self, key: &str) -> Option<&Entry> {
+    pub(super) fn get(&self, key: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.key == key)
     }
 
@@ -60,7 +60,7 @@ fn is_comment(trimmed: &str) -> bool {
 }
 
 /// Parses supervisord's INI dialect. Never fails: unreadable lines become [`Ini::problems`].
-pub fn parse(text: &str) -> Ini {
+pub(super) fn parse(text: &str) -> Ini {
     let mut ini = Ini::default();
     // Index of the current section and of the entry a continuation line extends.
     let mut current: Option<usize> = None;

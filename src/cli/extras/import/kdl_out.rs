@@ -1,7 +1,7 @@
 //! Writing KDL text: strings escaped so any value round-trips, comments kept on one line.
 
 /// A KDL string literal (`"…"`) for any text.
-pub fn string(text: &str) -> String {
+pub(super) fn string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -26,7 +26,7 @@ fn must_escape(c: char) -> bool {
 }
 
 /// A node name: bare when it is a plain identifier, else a string.
-pub fn name(text: &str) -> String {
+pub(super) fn name(text: &str) -> String {
     let plain = !text.is_empty()
         && text
             .chars()
@@ -37,7 +37,7 @@ pub fn name(text: &str) -> String {
 }
 
 /// `// text` with anything that would end or break the comment replaced by a space.
-pub fn comment(indent: &str, text: &str) -> String {
+pub(super) fn comment(indent: &str, text: &str) -> String {
     let clean: String = text
         .chars()
         .map(|c| if must_escape(c) { ' ' } else { c })

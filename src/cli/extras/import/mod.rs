@@ -22,13 +22,13 @@ use ini::{Entry, Ini, Section};
 
 /// Something the import could not carry over, at a line of its file.
 #[derive(Debug, Clone)]
-pub struct Warning {
+pub(super) struct Warning {
     pub line: usize,
     pub text: String,
 }
 
 impl Warning {
-    pub fn at(line: usize, text: impl Into<String>) -> Self {
+    pub(super) fn at(line: usize, text: impl Into<String>) -> Self {
         Warning {
             line,
             text: text.into(),
@@ -51,7 +51,7 @@ impl Located {
 
 /// The outcome of an import: the KDL text and every warning, in output order.
 #[derive(Debug)]
-pub struct Imported {
+pub(super) struct Imported {
     pub kdl: String,
     pub warnings: Vec<String>,
     pub programs: usize,
@@ -112,7 +112,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// supervisord's booleans: true/yes/on/1 and false/no/off/0, any case.
-pub fn parse_bool(text: &str) -> Option<bool> {
+pub(super) fn parse_bool(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Some(true),
         "false" | "no" | "off" | "0" => Some(false),
@@ -121,7 +121,7 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 }
 
 /// Converts the text of `file` (and the files its `[include]` names).
-pub fn import(file: &Path, text: &str) -> Imported {
+pub(super) fn import(file: &Path, text: &str) -> Imported {
     let label = file.display().to_string();
     let dir = file
         .parent()

@@ -16,7 +16,7 @@ use crate::plan::validate::logs::size_text;
 use crate::plan::validate::{self, PathFlaw, values};
 
 /// What a `[program:x]` section becomes.
-pub struct Program {
+pub(super) struct Program {
     pub name: String,
     /// `key value` lines, without indentation.
     pub settings: Vec<String>,
@@ -27,7 +27,7 @@ pub struct Program {
 
 /// Context shared by every program: the file's folder, the host, `[supervisord]`'s
 /// environment, and which `[group:x]` lists each program.
-pub struct Shared<'a> {
+pub(super) struct Shared<'a> {
     pub here: &'a str,
     pub hostname: &'a str,
     pub global_env: &'a BTreeMap<String, String>,
@@ -36,7 +36,7 @@ pub struct Shared<'a> {
     pub programs: &'a std::collections::BTreeSet<String>,
 }
 
-pub fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Program {
+pub(super) fn convert(section: &Section, raw_name: &str, shared: &Shared<'_>) -> Program {
     let mut warnings = Vec::new();
     let name = program_name(raw_name, section.line, &mut warnings);
     let numprocs_entry = section.get("numprocs");
@@ -242,12 +242,12 @@ impl Converter<'_> {
                 let command = value.split_whitespace().collect::<Vec<_>>().join(" ");
                 match values::split_cmd(&command) {
                     _ if command.contains('\0') => {
-                        self.warn(entry, "contains a NUL character; not converted")
+                        self.warn(entry, "contains a NUL character; not converted");
                     }
                     Ok(_) => self.set("cmd", kdl_out::string(&command)),
                     Err(values::CmdError::Empty) => self.warn(entry, "names no program"),
                     Err(values::CmdError::Unsplittable) => {
-                        self.warn(entry, "cannot be split into words (unbalanced quotes?)")
+                        self.warn(entry, "cannot be split into words (unbalanced quotes?)");
                     }
                 }
             }
@@ -436,7 +436,7 @@ impl Converter<'_> {
             "SYSLOG" => self.warn(entry, "taskmaster does not log to syslog; kept in memory"),
             _ if validate::path_flaw(&value).is_some() => {
                 let flaw = validate::path_flaw(&value).map_or("", path_flaw);
-                self.warn(entry, format!("{flaw}; kept in memory"))
+                self.warn(entry, format!("{flaw}; kept in memory"));
             }
             _ => {
                 self.set(field, kdl_out::string(&value));
@@ -549,7 +549,7 @@ fn is_log_tuning(key: &str) -> bool {
 }
 
 /// A path the compiler refuses, in words.
-pub fn path_flaw(flaw: PathFlaw) -> &'static str {
+pub(super) fn path_flaw(flaw: PathFlaw) -> &'static str {
     match flaw {
         PathFlaw::Empty => "empty",
         PathFlaw::Nul => "contains a NUL character",
@@ -573,7 +573,7 @@ fn signal(text: &str) -> Option<String> {
 }
 
 /// supervisord's `KEY="value",KEY2=value2` (quotes optional, commas inside quotes kept).
-pub fn parse_environment(text: &str) -> Result<Vec<(String, String)>, String> {
+pub(super) fn parse_environment(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut pairs = Vec::new();
     let mut items = Vec::new();
     let mut current = String::new();
@@ -621,7 +621,7 @@ mod tests {
                 ("A".to_owned(), "1,2".to_owned()),
                 ("B".into(), "x".into()),
                 ("C".into(), "its".into()),
-                ("D".into(), "".into())
+                ("D".into(), String::new())
             ]
         );
         assert!(parse_environment("A=\"x").is_err());

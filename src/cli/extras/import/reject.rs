@@ -27,7 +27,7 @@ fn read_by_supervisord(name: &str) -> bool {
 }
 
 /// Every refusal in `files` (label, parsed file), as `file:line: message`.
-pub fn refusals(files: &[(String, Ini)]) -> Vec<String> {
+pub(super) fn refusals(files: &[(String, Ini)]) -> Vec<String> {
     let mut out = Vec::new();
     for (label, ini) in files {
         for section in ini.sections.iter().filter(|s| read_by_supervisord(&s.name)) {
