@@ -3,7 +3,9 @@
 //! The child gets: stdin from /dev/null; stdout/stderr as a file opened here (appended, handed
 //! to the child directly so output never passes through the daemon; opened without blocking,
 //! so a FIFO without a reader is a failed attempt, see [`logtarget`]), /dev/null, or a pipe the
-//! daemon reads into its ring; its own process group; an empty signal mask (the daemon blocks
+//! daemon reads into its ring (memory, and a file with a block, which the daemon writes
+//! itself: [`super::logfile`]); with `stderr "stdout"`, fd 2 is the very descriptor fd 1
+//! gets; its own process group; an empty signal mask (the daemon blocks
 //! every catchable signal for its signalfd and exec keeps the mask) and every signal's default
 //! action (exec keeps ignored signals ignored too); the program's umask; the
 //! daemon's original `RLIMIT_NOFILE` soft limit (the daemon raises its own to watch many

@@ -1220,7 +1220,7 @@ impl Supervisor {
 
     /// Closes and reopens every file the daemon writes itself (SIGUSR2, every applied
     /// reload), so that `mv x.log x.log.1` followed by either starts a new file: the event
-    /// log's `logfile` and every daemon-written program log ([`output`]).
+    /// log's `logfile` and every daemon-written program log (the `output` module).
     pub fn reopen_logs(&mut self) {
         self.reopen_program_logs();
         let path = self.plan.daemon.logfile.clone();

@@ -369,9 +369,13 @@ fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
             check: Some(check),
         } => probes(draft, role, check),
         // Until the export work maps it (an init container that waits, perhaps): a note.
+        // No workload waits for another in Kubernetes; an initContainer could poll the
+        // dependency's Service, but the export knows neither its Service nor its port.
         Setting::DependsOn(deps) if !deps.is_empty() => draft.cannot(
             super::depends_on_text(deps),
-            "not exported yet: the Deployment starts without waiting for these programs",
+            "Kubernetes starts every workload at once and has no dependencies between them: \
+             the program must wait for these itself (retry until they answer, or an \
+             initContainer that polls their Service)",
         ),
         Setting::DependsOn(_) => {}
         Setting::Stdout(target) => output(draft, "stdout", target),

@@ -458,3 +458,25 @@ fn placeholders_take_process_0s_values_and_warn_when_there_are_replicas() {
             .any(|v| v["name"] == "TASKMASTER_PROCESS_NUM")
     );
 }
+
+#[test]
+fn depends_on_is_a_comment_and_a_warning() {
+    let e = export_kdl(
+        r#"program "db" { cmd "true"; }
+           program "p" { cmd "true"; depends-on { db "ready"; }; }"#,
+    );
+    let note = e
+        .unmapped
+        .iter()
+        .find(|u| u.setting.starts_with("depends-on"))
+        .expect("a note");
+    assert_eq!(note.program.as_deref(), Some("p"));
+    assert_eq!(note.setting, "depends-on { \"db\" \"ready\" }");
+    assert!(note.why.contains("no dependencies between them"));
+    assert!(
+        e.manifests[1]
+            .comments
+            .iter()
+            .any(|c| c.starts_with("cannot map depends-on"))
+    );
+}

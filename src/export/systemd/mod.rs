@@ -9,13 +9,14 @@
 //! has it as a table. It was measured against systemd 252 (Debian 12): every unit must pass
 //! `systemd-analyze verify` with nothing on stderr, which `tests/it/export_verify.rs` checks.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{ExportEnv, Setting, Unmapped, comment_lines, daemon_settings, kdl_quote, settings};
 use crate::plan::check::{Check, CheckRole, Probe};
 use crate::plan::credentials::LimitName;
+use crate::plan::model::Condition;
 use crate::plan::model::{CrashLimit, RestartBackoff, format_duration};
 use crate::plan::placeholder::{Who, expand_spec, uses_placeholders};
 use crate::plan::{AutoRestart, OutputTarget, Plan, ProgramSpec};
@@ -89,6 +90,7 @@ pub fn export(
             });
         }
         let ctx = Ctx {
+            plan,
             target: &target,
             source,
             env,
@@ -156,6 +158,7 @@ pub fn instance_name(program: &str, index: u32) -> String {
 }
 
 struct Ctx<'a> {
+    plan: &'a Plan,
     target: &'a str,
     source: &'a str,
     env: &'a ExportEnv,
@@ -319,6 +322,9 @@ fn program_unit(spec: &ProgramSpec, ctx: &Ctx) -> (String, Vec<Unmapped>) {
         });
     }
     identity_env(&mut unit, spec);
+    if completed_dependency(&spec.name, ctx.plan) {
+        oneshot(&mut unit, spec);
+    }
     let text = unit.render();
     (text, unit.unmapped)
 }
@@ -406,11 +412,7 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
              (WatchdogSec= needs the program to call sd_notify); the check is left out",
         ),
         // Until the export work maps it (After=/Wants= cover `started` only): a note.
-        Setting::DependsOn(deps) if !deps.is_empty() => unit.cannot(
-            super::depends_on_text(deps),
-            "not exported yet: the unit starts without waiting for these programs",
-        ),
-        Setting::DependsOn(_) => {}
+        Setting::DependsOn(deps) => depends_on(unit, deps, ctx),
         Setting::Stdout(target) => output(unit, "stdout", "StandardOutput", target),
         Setting::Stderr(target) => output(unit, "stderr", "StandardError", target),
         // systemd resolves names itself when the unit starts, as taskmaster does at compile
@@ -696,6 +698,98 @@ fn readiness(unit: &mut Unit, check: &Check, ctx: &Ctx) {
 /// How far past a readiness deadline systemd's own start timeout is: the probe gives up at
 /// the deadline with its reason; this only catches a probe that could not.
 const PROBE_GRACE: Duration = Duration::from_secs(5);
+
+/// `depends-on`, as unit dependencies on every instance of each dependency: `started` →
+/// `Wants=` + `After=`; `ready`, `healthy` and `completed` → `Requires=` + `After=`. A
+/// `completed` dependency's own unit is a oneshot (see [`completed_dependency`]); a ready one
+/// is active once its readiness probe passed (`ExecStartPost=`). `After=` also gives
+/// taskmaster's stop order: systemd stops this unit before what it is ordered after.
+fn depends_on(unit: &mut Unit, deps: &BTreeMap<String, Condition>, ctx: &Ctx) {
+    let mut required = BTreeMap::new();
+    for (dep, condition) in deps {
+        let Some(dep_spec) = ctx.plan.programs.get(dep) else {
+            continue;
+        };
+        let key = if *condition == Condition::Started {
+            "Wants"
+        } else {
+            required.insert(dep.clone(), *condition);
+            "Requires"
+        };
+        let names: Vec<String> = (0..dep_spec.numprocs)
+            .map(|i| instance_name(dep, i))
+            .collect();
+        for name in &names {
+            unit.unit.push(Line::Set(key, name.clone()));
+        }
+        for name in &names {
+            unit.unit.push(Line::Set("After", name.clone()));
+        }
+        if *condition == Condition::Healthy {
+            unit.cannot(
+                format!("depends-on {{ {} \"healthy\" }}", kdl_quote(dep)),
+                "systemd has no liveness checks: this unit waits until the dependency is \
+                 active (ready), as for \"ready\"",
+            );
+        }
+    }
+    if !required.is_empty() {
+        unit.cannot(
+            super::depends_on_text(&required),
+            "with Requires=, systemd fails this unit's start when a dependency fails to start, \
+             instead of waiting through the dependency's restarts, and stops or restarts this \
+             unit when the dependency is stopped or restarted",
+        );
+    }
+}
+
+/// A dependency some program waits on to complete: `Type=oneshot` + `RemainAfterExit=yes`, so
+/// the unit is active (and its dependents start) once its process exited successfully, and
+/// stays active after. No start timeout: a oneshot's whole run is its start. systemd refuses `RestartForceExitStatus=` for a oneshot, so a
+/// death by a clean signal is not restarted there: a note when autorestart is "unexpected".
+fn oneshot(unit: &mut Unit, spec: &ProgramSpec) {
+    for line in &mut unit.service {
+        if let Line::Set("Type", value) = line {
+            *value = "oneshot".into();
+        }
+    }
+    let forced = unit
+        .service
+        .iter()
+        .any(|l| matches!(l, Line::Set("RestartForceExitStatus", _)));
+    unit.service
+        .retain(|l| !matches!(l, Line::Set("RestartForceExitStatus", _)));
+    unit.header.push(
+        "A dependency that must complete: Type=oneshot, active once its process exited \
+         successfully."
+            .to_owned(),
+    );
+    unit.set("RemainAfterExit", "yes");
+    unit.service
+        .retain(|l| !matches!(l, Line::Set("TimeoutStartSec", _)));
+    unit.set("TimeoutStartSec", "infinity");
+    if spec.readiness.is_some() {
+        unit.comment(
+            "a oneshot runs ExecStartPost= after its process exited: the readiness probe \
+             then checks what the process left behind",
+        );
+    }
+    if forced {
+        unit.cannot(
+            "autorestart \"unexpected\" (of a dependency that must complete)",
+            "systemd refuses RestartForceExitStatus= for Type=oneshot, so a death by SIGHUP, \
+             SIGINT, SIGTERM or SIGPIPE (or an exit 0 not in exitcodes) counts as success and \
+             is not restarted",
+        );
+    }
+}
+
+/// Whether some program waits for `program` to complete: its unit is then a oneshot.
+fn completed_dependency(program: &str, plan: &Plan) -> bool {
+    plan.programs
+        .values()
+        .any(|p| p.depends_on.get(program) == Some(&Condition::Completed))
+}
 
 /// `TASKMASTER_PROGRAM`, `TASKMASTER_PROCESS` and `TASKMASTER_PROCESS_NUM`, which every
 /// process gets: the instance name (`%i`) is the process number.

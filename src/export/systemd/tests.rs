@@ -535,3 +535,126 @@ fn placeholders_of_a_single_process_are_expanded_in_the_template() {
     assert_line(&e.units[0].text, "ExecStart=@/usr/bin/echo echo p p 1");
     assert!(e.unmapped.iter().all(|u| !u.setting.contains('{')));
 }
+
+fn unit_named(e: &Export, name: &str) -> String {
+    e.units
+        .iter()
+        .find(|u| u.name == name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .text
+        .clone()
+}
+
+#[test]
+fn a_started_dependency_is_wants_and_after_on_each_of_its_instances() {
+    let e = export_kdl(
+        r#"program "db" { cmd "true"; numprocs 2; }
+           program "p" { cmd "true"; depends-on { db "started"; }; }"#,
+    );
+    let unit = unit_of_export(&e);
+    let section = section(&unit, "Unit");
+    for line in [
+        "Wants=tm-db@0.service",
+        "Wants=tm-db@1.service",
+        "After=tm-db@0.service",
+        "After=tm-db@1.service",
+    ] {
+        assert_line(section, line);
+    }
+    assert!(!unit.contains("Requires="), "{unit}");
+    assert!(
+        other_warnings(&warnings_of(&e)).is_empty(),
+        "{:?}",
+        warnings_of(&e)
+    );
+}
+
+#[test]
+fn a_ready_dependency_is_requires_and_after_and_its_probe_gates_it() {
+    let e = export_kdl(
+        r#"program "db" { cmd "true"; readiness { tcp 5432; }; }
+           program "p" { cmd "true"; depends-on "db"; }"#,
+    );
+    let unit = unit_of_export(&e);
+    assert_line(section(&unit, "Unit"), "Requires=tm-db@0.service");
+    assert_line(section(&unit, "Unit"), "After=tm-db@0.service");
+    let db = unit_named(&e, "tm-db@.service");
+    assert!(
+        db.contains("ExecStartPost=/usr/local/bin/taskmaster probe"),
+        "{db}"
+    );
+    assert_line(&db, "Type=exec");
+    let warnings = warnings_of(&e);
+    let others = other_warnings(&warnings);
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert!(
+        others[0].contains("depends-on { \"db\" \"ready\" }"),
+        "{others:?}"
+    );
+    assert!(
+        others[0].contains("instead of waiting through"),
+        "{others:?}"
+    );
+}
+
+#[test]
+fn a_completed_dependency_is_a_oneshot_that_remains_active() {
+    let e = export_kdl(
+        r#"program "migrate" { cmd "true"; autorestart #false; }
+           program "p" { cmd "true"; depends-on { migrate "completed"; }; }"#,
+    );
+    let unit = unit_of_export(&e);
+    assert_line(section(&unit, "Unit"), "Requires=tm-migrate@0.service");
+    assert_line(section(&unit, "Unit"), "After=tm-migrate@0.service");
+    let migrate = unit_named(&e, "tm-migrate@.service");
+    for line in [
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "TimeoutStartSec=infinity",
+    ] {
+        assert_line(&migrate, line);
+    }
+    assert!(!migrate.contains("Type=exec"), "{migrate}");
+}
+
+#[test]
+fn an_unexpected_restarting_oneshot_loses_its_forced_restarts_with_a_note() {
+    let e = export_kdl(
+        r#"program "migrate" { cmd "true"; }
+           program "p" { cmd "true"; depends-on { migrate "completed"; }; }"#,
+    );
+    let migrate = unit_named(&e, "tm-migrate@.service");
+    assert_line(&migrate, "Restart=on-failure");
+    assert!(
+        !migrate
+            .lines()
+            .any(|l| l.starts_with("RestartForceExitStatus=")),
+        "{migrate}"
+    );
+    assert!(
+        migrate.contains("# cannot map autorestart \"unexpected\" (of a dependency"),
+        "{migrate}"
+    );
+}
+
+#[test]
+fn a_healthy_dependency_is_taken_as_ready_with_a_note() {
+    let e = export_kdl(
+        r#"program "db" { cmd "true"; liveness { tcp 5432; }; }
+           program "p" { cmd "true"; depends-on { db "healthy"; }; }"#,
+    );
+    let unit = unit_of_export(&e);
+    assert_line(section(&unit, "Unit"), "Requires=tm-db@0.service");
+    assert!(
+        unit.contains("# cannot map depends-on { \"db\" \"healthy\" }: systemd has no liveness"),
+        "{unit}"
+    );
+}
+
+fn unit_of_export(e: &Export) -> String {
+    unit_named(e, "tm-p@.service")
+}
+
+fn warnings_of(e: &Export) -> Vec<String> {
+    e.unmapped.iter().map(Unmapped::warning).collect()
+}

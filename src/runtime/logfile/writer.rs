@@ -166,8 +166,8 @@ impl LogWriter {
     }
 
     /// A line for the event log when bytes were dropped: at once the first time, then at
-    /// most every [`REPORT_EVERY`] while writes keep failing, and the rest once they stop
-    /// (`now` is when the caller asks).
+    /// most once a second while writes keep failing, and the rest once they stop (`now` is
+    /// when the caller asks).
     pub fn take_report(&mut self, now: Instant, closing: bool) -> Option<String> {
         if self.why.is_none() && self.dropped == 0 {
             return None;

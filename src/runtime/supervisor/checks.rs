@@ -78,20 +78,6 @@ fn role_index(role: CheckRole) -> usize {
 }
 
 impl Proc {
-    /// `Some(true)` when its last liveness check passed, `Some(false)` when it failed or has
-    /// no result yet, `None` when its program has no `liveness` (what a `healthy`
-    /// dependency asks).
-    #[allow(
-        dead_code,
-        reason = "the `healthy` dependency condition (deps) reads it"
-    )]
-    pub(super) fn liveness_passed(&self) -> Option<bool> {
-        self.spec
-            .liveness
-            .as_ref()
-            .map(|_| self.machine.healthy() == Some(true))
-    }
-
     /// `status`'s `ready`: null without `readiness`.
     pub(super) fn ready_status(&self) -> Option<bool> {
         self.spec.readiness.as_ref().map(|_| self.machine.ready())
