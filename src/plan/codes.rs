@@ -91,6 +91,7 @@ codes! {
     SelfDependency = "self_dependency", Error, "A program that names itself in its `depends-on`.";
     DependencyCycle = "dependency_cycle", Error, "Programs whose `depends-on` form a cycle (`web → db → web`): none of them could ever start.";
     UnknownCondition = "unknown_condition", Error, "A `depends-on` condition other than \"started\", \"ready\", \"healthy\" or \"completed\".";
+    ConditionWithoutCheck = "condition_without_check", Warning, "`\"healthy\"` on a program without `liveness`: it means `\"ready\"` then.";
     ConditionNeverMet = "condition_never_met", Error, "`\"completed\"` on a program with `autorestart #true`, which never stays exited.";
     FifoTarget = "fifo_target", Warning, "A log file or output file that is an existing FIFO: a start fails while no process reads it.";
     // Process identity, user, limits, env files.

@@ -347,3 +347,28 @@ fn the_web_db_migrate_example_comes_up_in_order() {
     assert!(web + 1.0 < db, "web up {web}s, db up {db}s");
     d.ok(&["shutdown"]);
 }
+
+#[test]
+fn healthy_waits_for_the_first_passed_liveness_check() {
+    // db's liveness passes once the file `ok` exists; many failures are allowed before a stop.
+    let config = Config::new()
+        .program("db", |p| {
+            p.cmd("sleep 600").starttime(0).block("liveness", (), |b| {
+                b.entry("exec", ["sh", "-c", "test -f ok"])
+                    .entry("interval", "200ms")
+                    .entry("threshold", 100)
+            })
+        })
+        .program("web", |p| {
+            stamped(p, "web")
+                .starttime(0)
+                .depends_on_block([("db", "healthy")])
+        });
+    let d = Daemon::start(&config);
+    d.wait_state("db", "RUNNING");
+    holds_for("web to keep waiting", Duration::from_millis(800), || {
+        d.state("web") == "WAITING"
+    });
+    d.sb.write("ok", "");
+    d.wait_state("web", "RUNNING");
+}

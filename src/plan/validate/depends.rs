@@ -234,6 +234,27 @@ fn check_site(ctx: &mut Ctx, owner: &str, site: &Site, names: &[&str], plan: &Pl
         );
         return;
     }
+    let no_liveness = plan
+        .programs
+        .get(site.program)
+        .is_some_and(|p| p.liveness.is_none());
+    if site.condition == Condition::Healthy && no_liveness {
+        ctx.push(
+            Problem::new(
+                Code::ConditionWithoutCheck,
+                site.condition_span,
+                format!(
+                    "`{}` has no liveness check: \"healthy\" means \"ready\" here",
+                    site.program
+                ),
+                "no liveness check",
+            )
+            .help(format!(
+                "give `{}` a liveness block, or write \"ready\"",
+                site.program
+            )),
+        );
+    }
     let always = plan
         .programs
         .get(site.program)
