@@ -257,6 +257,22 @@ pub struct EnvFiles {
     pub vars: BTreeMap<String, String>,
 }
 
+impl EnvFiles {
+    /// The files as written in a note: `/a/.env /etc/default/web`.
+    pub fn names(&self) -> String {
+        let names: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+        names.join(" ")
+    }
+
+    /// The variables a program gets from its env files: those its `env` does not set.
+    pub fn vars_under<'a>(
+        &'a self,
+        env: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = (&'a String, &'a String)> {
+        self.vars.iter().filter(|(k, _)| !env.contains_key(*k))
+    }
+}
+
 impl Serialize for EnvFiles {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.files.serialize(s)

@@ -343,16 +343,20 @@ fn spawn_direct(
     attr.set_sigmask(&SigSet::empty())?;
     // Every signal back to its default action, as reset_signal_dispositions does.
     attr.set_sigdefault(&SigSet::all())?;
-    let argv = spec
-        .cmd
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| nul_error())?;
+    let argv = argv(spec)?;
     let envp = environment(spec, ctx, who)?;
     let _lent = Lent::apply(spec.umask, ctx.nofile);
     let pid = posix_spawn(exe, &actions, &attr, &argv, &envp)?;
     Ok(pid.as_raw())
+}
+
+/// `cmd` as the C strings exec takes.
+fn argv(spec: &ProgramSpec) -> io::Result<Vec<CString>> {
+    spec.cmd
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| nul_error())
 }
 
 fn nul_error() -> io::Error {
@@ -450,12 +454,7 @@ fn spawn_cloned(
     switch: &Switch,
 ) -> io::Result<i32> {
     let exe = CString::new(exe.as_os_str().as_bytes()).map_err(|_| nul_error())?;
-    let argv = spec
-        .cmd
-        .iter()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| nul_error())?;
+    let argv = argv(spec)?;
     let envp = environment(spec, ctx, who)?;
     let workingdir = spec
         .workingdir

@@ -409,21 +409,12 @@ fn map(draft: &mut Draft, spec: &ProgramSpec, setting: Setting) {
         }
         Setting::EnvFile(files) => {
             if !files.files.is_empty() {
-                let names: Vec<String> = files
-                    .files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect();
                 draft.comments.push(format!(
                     "env-file {}: inlined in env as read when exported (`env` wins)",
-                    names.join(" ")
+                    files.names()
                 ));
             }
-            for (key, value) in files
-                .vars
-                .iter()
-                .filter(|(k, _)| !spec.env.contains_key(*k))
-            {
+            for (key, value) in files.vars_under(&spec.env) {
                 draft.container.env.push(EnvVar {
                     name: key.clone(),
                     value: value.clone(),

@@ -442,21 +442,12 @@ fn map(unit: &mut Unit, spec: &ProgramSpec, setting: Setting, ctx: &Ctx) {
         }
         Setting::EnvFile(files) => {
             if !files.files.is_empty() {
-                let names: Vec<String> = files
-                    .files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect();
                 unit.comment(format!(
                     "env-file {}: inlined as read when exported (`env` wins)",
-                    names.join(" ")
+                    files.names()
                 ));
             }
-            for (key, value) in files
-                .vars
-                .iter()
-                .filter(|(k, _)| !spec.env.contains_key(*k))
-            {
+            for (key, value) in files.vars_under(&spec.env) {
                 env_line(unit, key, value);
             }
         }
