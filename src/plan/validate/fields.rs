@@ -47,6 +47,21 @@ pub(super) fn no_children(ctx: &mut Ctx, node: &KdlNode) {
 }
 
 /// The span from the start of `first` to the end of `last`.
+/// The arguments of a `KEY value…` line inside a block (`env`, `limits`), after refusing
+/// children on it; `None` when it has properties (their error is pushed).
+pub(super) fn line_arguments<'n>(
+    ctx: &mut Ctx,
+    node: &'n KdlNode,
+    example: &str,
+) -> Option<Vec<&'n KdlEntry>> {
+    no_children(ctx, node);
+    if properties(node).next().is_some() {
+        no_properties(ctx, node, example);
+        return None;
+    }
+    Some(arguments(node).collect())
+}
+
 pub(super) fn cover(first: SourceSpan, last: SourceSpan) -> SourceSpan {
     let end = (last.offset() + last.len()).max(first.offset());
     (first.offset(), end - first.offset()).into()

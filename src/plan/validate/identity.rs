@@ -15,7 +15,7 @@ use miette::SourceSpan;
 
 use super::fields::{self, cover};
 use super::{Ctx, paths, suggest};
-use crate::parse::syntax::{arguments, name_span, properties, value_repr, value_span};
+use crate::parse::syntax::{arguments, name_span, value_repr, value_span};
 use crate::plan::codes::Code;
 use crate::plan::credentials::{Group, Limit, LimitName, User};
 use crate::plan::directive::{Directive, PROGRAM};
@@ -237,12 +237,9 @@ pub(crate) fn limits(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
             continue;
         }
         let node_ex = format!("{key} 4096 65536 (soft, then hard)");
-        fields::no_children(ctx, node);
-        if properties(node).next().is_some() {
-            fields::no_properties(ctx, node, &node_ex);
+        let Some(args) = fields::line_arguments(ctx, node, &node_ex) else {
             continue;
-        }
-        let args: Vec<&KdlEntry> = arguments(node).collect();
+        };
         let (soft, hard) = match args.as_slice() {
             [] => {
                 ctx.push(fields::missing_value(node, &node_ex));

@@ -7,7 +7,7 @@ use miette::SourceSpan;
 
 use super::fields::{self, cover};
 use super::{Ctx, identity, paths, unknown_setting, values};
-use crate::parse::syntax::{arguments, name_span, properties, show, value_repr, value_span};
+use crate::parse::syntax::{arguments, name_span, show, value_repr, value_span};
 use crate::plan::codes::Code;
 use crate::plan::directive::{Directive, PROGRAM};
 use crate::plan::model::format_duration;
@@ -713,12 +713,9 @@ pub(crate) fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
             continue;
         }
         let var_ex = format!("{key} \"value\"");
-        fields::no_children(ctx, var);
-        if properties(var).next().is_some() {
-            fields::no_properties(ctx, var, &var_ex);
+        let Some(args) = fields::line_arguments(ctx, var, &var_ex) else {
             continue;
-        }
-        let args: Vec<&KdlEntry> = arguments(var).collect();
+        };
         let value = match args.as_slice() {
             [] => {
                 ctx.push(fields::missing_value(var, &var_ex));
