@@ -94,15 +94,20 @@ def descendants(root):
     return out
 
 
-def vmrss_kib(pid):
+def status_kib(pid, key):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM), or None once the process is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def vmrss_kib(pid):
+    return status_kib(pid, "VmRSS")
 
 
 def cpu_ticks(pid):

@@ -27,20 +27,9 @@ import sys
 import tempfile
 import time
 
-from bench import cpu_ticks, descendants  # the runtime bench's /proc helpers
+from bench import cpu_ticks, descendants, status_kib  # the runtime bench's /proc helpers
 
 MIB = 1 << 20
-
-
-def status_kib(pid, key):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def wait_until(what, timeout, cond, interval=0.05):

@@ -32,21 +32,10 @@ import subprocess
 import sys
 import time
 
-from bench import descendants, vmrss_kib  # the runtime bench's /proc helpers
+from bench import descendants, status_kib, vmrss_kib  # the runtime bench's /proc helpers
 
 MIB = 1 << 20
 MARKER = "__rotation_bench_done__"
-
-
-def status_kib(pid, key):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
 
 
 def ends_with_marker(path):

@@ -464,6 +464,18 @@ impl Daemon {
         )
     }
 
+    /// `taskmaster logs ARGS` (with `-f`) left running, its stdout going to the sandbox file
+    /// `out`; the caller kills and waits for it.
+    pub fn follow_logs(&self, args: &[&str], out: &str) -> Child {
+        let capture = fs::File::create(self.path(out)).expect("create the capture file");
+        let mut cmd = self.ctl_command(&[&["logs"], args].concat());
+        cmd.stdin(Stdio::null())
+            .stdout(capture)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn logs -f")
+    }
+
     /// The command behind [`Daemon::ctl`], not yet run.
     pub fn ctl_command(&self, args: &[&str]) -> Command {
         let mut cmd = self.sb.client_command();

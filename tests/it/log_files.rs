@@ -2,11 +2,9 @@
 //! timestamps, shared files, `stderr "stdout"`, reopening after `mv` (reload, SIGUSR2),
 //! the `reopen` reload class, `log-buffer`, and `logs` on every target (`--both`, `all`).
 
-use std::process::{Command, Stdio};
-
 use nix::sys::signal::Signal;
 
-use crate::harness::{BIN, Config, Daemon, LONG, Sandbox, assert_exit, signal, text, wait_for};
+use crate::harness::{Config, Daemon, LONG, Sandbox, assert_exit, signal, text, wait_for};
 
 /// `sh -c` printing `n` numbered lines of exactly 100 bytes (`line 0001 xxx…\n`), then
 /// `done` to the file `done`, then sleeping.
@@ -317,16 +315,7 @@ fn logs_all_labels_every_line_with_its_process() {
         text(&d.ok(&["logs", "solo"]).stdout) == "one\n"
     });
     assert_eq!(text(&d.ok(&["logs", "all"]).stdout), "solo | one\n");
-    let capture = std::fs::File::create(d.path("follow.out")).expect("create");
-    let mut follower = Command::new(BIN)
-        .args(["logs", "--socket"])
-        .arg(d.socket())
-        .args(["all", "-f"])
-        .stdin(Stdio::null())
-        .stdout(capture)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn logs -f");
+    let mut follower = d.follow_logs(&["all", "-f"], "follow.out");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         wait_for("the backlog", LONG, || {
             d.sb.read("follow.out") == "solo | one\n"

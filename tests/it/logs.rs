@@ -2,9 +2,8 @@
 //! command with `--stderr`, `-n`, `-f` across restarts, and prefixes for numprocs > 1.
 
 use std::fs;
-use std::process::{Command, Stdio};
 
-use crate::harness::{BIN, Daemon, LONG, Sandbox, assert_exit, program, text, wait_for};
+use crate::harness::{Daemon, LONG, Sandbox, assert_exit, program, text, wait_for};
 
 #[test]
 fn stdout_and_stderr_files_are_appended() {
@@ -131,16 +130,7 @@ fn logs_follow_continues_across_a_restart() {
     wait_for("first line captured", LONG, || {
         text(&d.ctl(&["logs", "p"]).stdout).contains(&format!("pid={first}"))
     });
-    let capture = fs::File::create(d.path("follow.out")).expect("create");
-    let mut follower = Command::new(BIN)
-        .args(["logs", "--socket"])
-        .arg(d.socket())
-        .args(["p", "-f"])
-        .stdin(Stdio::null())
-        .stdout(capture)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn logs -f");
+    let mut follower = d.follow_logs(&["p", "-f"], "follow.out");
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         wait_for("logs -f prints the first run", LONG, || {
             d.sb.read("follow.out").contains(&format!("pid={first}"))

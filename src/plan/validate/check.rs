@@ -301,17 +301,13 @@ fn one_value<'e>(
 ) -> Option<[&'e KdlEntry; 1]> {
     match args {
         [one] => Some([*one]),
-        [_, second, ..] => {
-            let last = args.last().map_or(second.span(), |e| e.span());
-            ctx.push(
-                Problem::new(
-                    Code::UnexpectedArgument,
-                    cover(second.span(), last),
-                    format!("`{}` takes one value", node.name().value()),
-                    "extra value",
-                )
-                .help(format!("write it as: {ex}")),
-            );
+        [_, extra @ ..] => {
+            let help = format!("write it as: {ex}");
+            if let Some(problem) =
+                fields::extra_values(node.name().value(), extra, "extra value", help)
+            {
+                ctx.push(problem);
+            }
             None
         }
         [] => None,

@@ -89,25 +89,39 @@ pub(super) fn some_args<'n>(
 /// The single argument of a setting.
 pub(super) fn one_arg<'n>(ctx: &mut Ctx, node: &'n KdlNode, example: &str) -> Option<&'n KdlEntry> {
     let args = some_args(ctx, node, example)?;
-    if let [_, extra @ ..] = args.as_slice()
-        && let (Some(first), Some(last)) = (extra.first(), extra.last())
-    {
-        ctx.push(
-            Problem::new(
-                Code::UnexpectedArgument,
-                cover(first.span(), last.span()),
-                format!("`{}` takes one value", node.name().value()),
-                if extra.len() == 1 {
-                    "extra value"
-                } else {
-                    "extra values"
-                },
-            )
-            .help(format!("write it as: {example}")),
-        );
-        return None;
+    if let [_, extra @ ..] = args.as_slice() {
+        let label = if extra.len() == 1 {
+            "extra value"
+        } else {
+            "extra values"
+        };
+        let help = format!("write it as: {example}");
+        if let Some(problem) = extra_values(node.name().value(), extra, label, help) {
+            ctx.push(problem);
+            return None;
+        }
     }
     args.first().copied()
+}
+
+/// `NAME` given values after the one it takes: the problem, on those extra values (`None`
+/// when there are none).
+pub(super) fn extra_values(
+    name: &str,
+    extra: &[&KdlEntry],
+    label: &'static str,
+    help: String,
+) -> Option<Problem> {
+    let (first, last) = (extra.first()?, extra.last()?);
+    Some(
+        Problem::new(
+            Code::UnexpectedArgument,
+            cover(first.span(), last.span()),
+            format!("`{name}` takes one value"),
+            label,
+        )
+        .help(help),
+    )
 }
 
 pub(super) fn missing_value(node: &KdlNode, example: &str) -> Problem {

@@ -11,7 +11,7 @@ use std::path::Path;
 use kdl::{KdlEntry, KdlNode, KdlValue};
 use miette::SourceSpan;
 
-use super::fields::{self, cover};
+use super::fields;
 use super::{Ctx, paths, suggest};
 use crate::parse::syntax::{arguments, name_span, value_span};
 use crate::plan::codes::Code;
@@ -127,17 +127,11 @@ pub(crate) fn target(ctx: &mut Ctx, node: &KdlNode, stream: &str) -> Option<Outp
             return None;
         }
         [one] => *one,
-        [_, second, ..] => {
-            let last = args.last().map_or(second.span(), |e| e.span());
-            ctx.push(
-                Problem::new(
-                    Code::UnexpectedArgument,
-                    cover(second.span(), last),
-                    format!("`{stream}` takes one value"),
-                    "extra values",
-                )
-                .help(format!("write it as: {ex}")),
-            );
+        [_, extra @ ..] => {
+            let help = format!("write it as: {ex}");
+            if let Some(problem) = fields::extra_values(stream, extra, "extra values", help) {
+                ctx.push(problem);
+            }
             return None;
         }
     };

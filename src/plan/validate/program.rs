@@ -722,17 +722,11 @@ pub(crate) fn env(ctx: &mut Ctx, field: &KdlNode, spec: &mut ProgramSpec) {
                 continue;
             }
             [one] => *one,
-            [_, second, ..] => {
-                let last = args.last().map_or(second.span(), |e| e.span());
-                ctx.push(
-                    Problem::new(
-                        Code::UnexpectedArgument,
-                        cover(second.span(), last),
-                        format!("`{key}` takes one value"),
-                        "extra values",
-                    )
-                    .help(format!("quote a value with spaces: {key} \"a b\"")),
-                );
+            [_, extra @ ..] => {
+                let help = format!("quote a value with spaces: {key} \"a b\"");
+                if let Some(problem) = fields::extra_values(key, extra, "extra values", help) {
+                    ctx.push(problem);
+                }
                 continue;
             }
         };
